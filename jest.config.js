@@ -1,0 +1,26 @@
+// Sources are ESM TypeScript run as-is by Node 24 (type stripping); jest runs them through swc
+// in native-ESM mode so ESM-only dependencies (client-node 2.x, js-yaml 5) load unchanged.
+const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }];
+
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: { '^.+\\.ts$': swc },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      roots: ['<rootDir>/test/unit'],
+      testMatch: ['**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      roots: ['<rootDir>/test/integration'],
+      testMatch: ['**/*.test.ts'],
+    },
+  ],
+};
