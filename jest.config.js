@@ -21,6 +21,15 @@ export default {
       displayName: 'integration',
       roots: ['<rootDir>/test/integration'],
       testMatch: ['**/*.test.ts'],
+      // One real control plane per `npm test` run, started only when an integration test runs.
+      // globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
+      // globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'worker',
+      roots: ['<rootDir>/worker/test'],
+      testMatch: ['**/*.test.ts'],
     },
   ],
 };
