@@ -1,0 +1,323 @@
+// The QwenService API: one zod schema is the single source of truth for the TypeScript types,
+// the defaults, `qwen-operator validate`, and (through crd.ts) the CRD's OpenAPI schema.
+// Cross-field rules are written twice on purpose, once as a zod refinement (for `validate`,
+// which runs without a cluster) and once as CEL (for the apiserver); the bad-document table is
+// replayed against both so they cannot drift apart.
+import { z } from 'zod';
+import { INTERVAL_PATTERN, PERCENT_PATTERN, SLA_WINDOWS, THRESHOLD_PATTERN, parseDuration } from './units.ts';
+
+export const GROUP = 'qwenops.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'QwenService';
+export const PLURAL = 'qwenservices';
+export const DEFAULT_MODEL_SOURCE = 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M';
+
+type Cel = { rule: string; message: string; fieldPath?: string; reason?: string };
+const cel = (...rules: Cel[]) => ({ 'x-kubernetes-validations': rules });
+
+const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const LABEL_VALUE_MAX = 63;
+
+const threshold = (what: string) =>
+  z.string().max(16).regex(new RegExp(THRESHOLD_PATTERN), 'must be a duration like 3s or 500ms').describe(what);
+const percent = (what: string) =>
+  z.string().max(16).regex(new RegExp(PERCENT_PATTERN), 'must be a percentage strictly between 0% and 100%, like 99.5%').describe(what);
+const labels = (what: string) =>
+  z.record(z.string().max(317), z.string().max(LABEL_VALUE_MAX)).describe(what);
+
+export const secretKeyRef = z
+  .object({
+    secretKeyRef: z
+      .object({
+        name: z.string().min(1, 'must name the Secret').max(253).describe('Name of a Secret in the QwenService namespace.'),
+        key: z.string().min(1, 'must name the key in the Secret').max(253).describe('Key in that Secret whose value is the credential.'),
+      })
+      .strict()
+      .describe('Secret key holding the value; credentials are never written inline.'),
+  })
+  .strict();
+
+/** Percentile thresholds: pNN means NN% of requests must be at or under the threshold. */
+const PERCENTILES = ['p50', 'p90', 'p95', 'p99', 'p999'] as const;
+export type Percentile = (typeof PERCENTILES)[number];
+export const PERCENTILE_OBJECTIVE: Record<Percentile, number> = { p50: 0.5, p90: 0.9, p95: 0.95, p99: 0.99, p999: 0.999 };
+
+const percentileRule = (lower: Percentile, upper: Percentile): Cel => ({
+  rule: `!has(self.${lower}) || !has(self.${upper}) || duration(self.${upper}) >= duration(self.${lower})`,
+  message: `${upper} must be greater than or equal to ${lower}`,
+  fieldPath: `.${upper}`,
+});
+
+function percentileTargets(what: string) {
+  const shape = Object.fromEntries(
+    PERCENTILES.map((p) => [p, threshold(`${PERCENTILE_OBJECTIVE[p] * 100}% of ${what} must take at most this long (e.g. 3s, 800ms).`).optional()]),
+  ) as Record<Percentile, z.ZodOptional<z.ZodString>>;
+  return z
+    .object(shape)
+    .strict()
+    .superRefine((v, ctx) => {
+      for (let i = 0; i < PERCENTILES.length; i++) {
+        for (let j = i + 1; j < PERCENTILES.length; j++) {
+          const lo = PERCENTILES[i]!, hi = PERCENTILES[j]!;
+          const a = v[lo], b = v[hi];
+          if (a && b && safeSeconds(b) < safeSeconds(a)) {
+            ctx.addIssue({ code: 'custom', path: [hi], message: `${hi} must be greater than or equal to ${lo}` });
+          }
+        }
+      }
+    })
+    .meta(cel(...PERCENTILES.flatMap((lo, i) => PERCENTILES.slice(i + 1).map((hi) => percentileRule(lo, hi)))));
+}
+
+function safeSeconds(text: string): number {
+  try { return parseDuration(text); } catch { return Number.NaN; }
+}
+
+const sla = z
+  .object({
+    window: z.enum(SLA_WINDOWS).default('30d').describe('Compliance window the objectives are measured over.'),
+    latency: percentileTargets('requests (end-to-end duration)').optional().describe('End-to-end request duration targets by percentile.'),
+    timeToFirstToken: percentileTargets('requests (time to first token)').optional().describe('Time-to-first-token targets by percentile.'),
+    outputTokensPerSecond: z
+      .object({
+        min: z.number().positive('must be greater than 0').max(100000).describe('Per-request decode speed floor in generated tokens per second.'),
+        objective: percent('Share of requests that must decode at least this fast.').default('95%'),
+      })
+      .strict()
+      .optional()
+      .describe('Decode speed floor: a request meets it when its time per output token is at most 1/min.'),
+    errorRate: percent('Largest share of requests that may fail through the service\'s fault (invalid requests and client cancellations do not count).').optional(),
+    availability: percent('Share of the window during which at least one worker must be up.').optional(),
+  })
+  .strict()
+  .describe('Service level targets; each becomes an SLO with recording rules and multiwindow burn-rate alerts.');
+
+const receiver = z
+  .object({
+    name: z.string().min(1).max(63).regex(new RegExp(NAME_PATTERN), 'must be a lowercase DNS label').describe('Name that routes refer to.'),
+    slack: z
+      .object({
+        channel: z.string().min(1).max(80).describe('Slack channel, e.g. #llm-oncall.'),
+        apiURL: secretKeyRef.describe('Secret key holding the Slack webhook URL.'),
+      })
+      .strict()
+      .optional()
+      .describe('Deliver to a Slack channel.'),
+    email: z
+      .object({
+        to: z.string().min(3).max(254).regex(/^[^@\s]+@[^@\s]+$/, 'must be an e-mail address').describe('Recipient address.'),
+        from: z.string().max(254).optional().describe('Sender address (Alertmanager default when empty).'),
+        smarthost: z.string().max(254).optional().describe('SMTP server host:port (Alertmanager default when empty).'),
+        authUsername: z.string().max(254).optional().describe('SMTP user name.'),
+        authPassword: secretKeyRef.optional().describe('Secret key holding the SMTP password.'),
+      })
+      .strict()
+      .optional()
+      .describe('Deliver by e-mail.'),
+    webhook: z
+      .object({ url: secretKeyRef.describe('Secret key holding the webhook URL.') })
+      .strict()
+      .optional()
+      .describe('Deliver to an HTTP webhook.'),
+    pagerduty: z
+      .object({ routingKey: secretKeyRef.describe('Secret key holding the PagerDuty Events v2 routing key.') })
+      .strict()
+      .optional()
+      .describe('Deliver to PagerDuty.'),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const kinds = ['slack', 'email', 'webhook', 'pagerduty'].filter((k) => r[k as keyof typeof r] !== undefined);
+    if (kinds.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: 'must set exactly one of slack, email, webhook, pagerduty' });
+  })
+  .meta(cel({ rule: '[has(self.slack), has(self.email), has(self.webhook), has(self.pagerduty)].filter(x, x).size() == 1', message: 'must set exactly one of slack, email, webhook, pagerduty' }));
+
+const routeList = (severity: string) =>
+  z.array(z.string().max(63)).max(16).describe(`Receivers for ${severity} alerts.`).optional();
+
+const routeRule = (severity: string): Cel => ({
+  rule: `!has(self.routes) || !has(self.routes.${severity}) || self.routes.${severity}.all(r, has(self.receivers) && self.receivers.exists(x, x.name == r))`,
+  message: `routes.${severity} must name only declared receivers`,
+  fieldPath: `.routes.${severity}`,
+});
+
+const alerting = z
+  .object({
+    receivers: z.array(receiver).max(16).optional().describe('Where alerts can be delivered.').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+    routes: z
+      .object({ critical: routeList('critical (paging)'), warning: routeList('warning (ticket)') })
+      .strict()
+      .optional()
+      .describe('Which receivers get each severity.'),
+    runbookURL: z.string().max(512).optional().describe('Runbook linked from every alert (default: the project\'s runbook).'),
+    dashboardURL: z.string().max(512).optional().describe('Grafana base URL used to link alerts to the generated dashboard.'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const names = new Set<string>();
+    (a.receivers ?? []).forEach((r, i) => {
+      if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['receivers', i, 'name'], message: `duplicate receiver name "${r.name}"` });
+      names.add(r.name);
+    });
+    for (const severity of ['critical', 'warning'] as const) {
+      const undeclared = (a.routes?.[severity] ?? []).filter((r) => !names.has(r));
+      if (undeclared.length) {
+        ctx.addIssue({ code: 'custom', path: ['routes', severity], message: `routes.${severity} must name only declared receivers (not declared: ${undeclared.join(', ')})` });
+      }
+    }
+  })
+  .meta(cel(routeRule('critical'), routeRule('warning')))
+  .describe('Alert routing: receivers (credentials through Secrets) and which severities reach them.');
+
+const toleration = z
+  .object({
+    key: z.string().max(317).optional(),
+    operator: z.enum(['Exists', 'Equal']).optional(),
+    value: z.string().max(LABEL_VALUE_MAX).optional(),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+    tolerationSeconds: z.number().int().min(0).optional(),
+  })
+  .strict()
+  .describe('A Kubernetes toleration.');
+
+const quantity = z.union([z.string().regex(/^[0-9.]+([eE][0-9]+|[KMGTPE]i?|[mk])?$/, 'must be a Kubernetes quantity like 8Gi or 500m'), z.number().nonnegative()]);
+const resourceList = z.record(z.string().max(253), quantity);
+
+const spec = z
+  .object({
+    model: z
+      .object({
+        source: z
+          .string()
+          .max(1024)
+          .regex(/^(hf:[^/\s]+\/[^:\s]+(:[^\s]+)?|https?:\/\/\S+|file:\/\/\/\S+|pvc:\/\/[a-z0-9-]+\/\S+)$/, 'must be hf:owner/repo:quant, https://..., file:///... or pvc://claim/path')
+          .default(DEFAULT_MODEL_SOURCE)
+          .describe('Where the GGUF comes from: hf:owner/repo:quant, an https:// URL, file:///path in the image, or pvc://claim/path.'),
+        sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex digits').optional().describe('Expected SHA-256 of the GGUF; the worker refuses a file that differs.'),
+        name: z.string().max(128).regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, . _ : -').optional().describe('Model id served in /v1/models and used as the metric label (default: derived from the source).'),
+        contextSize: z.number().int().min(256).max(1048576).default(8192).describe('Context window in tokens, shared by the parallel sequences.'),
+        parallel: z.number().int().min(1).max(64).default(4).describe('Concurrent sequences (requests decoded together) per replica.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The GGUF model each worker serves.'),
+    replicas: z.number().int().min(0, 'must be 0 or more').max(1000).default(1).describe('Number of worker pods.'),
+    gpu: z
+      .object({
+        count: z.number().int().min(0, 'must be 0 or more').max(16).default(1).describe('GPUs per worker (nvidia.com/gpu); 0 runs on CPU (dev clusters).'),
+        product: z.string().max(LABEL_VALUE_MAX).optional().describe('Required GPU product (node label nvidia.com/gpu.product), e.g. NVIDIA-L4.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('GPU needs of each worker.'),
+    tolerations: z.array(toleration).max(32).optional().describe('Tolerations for the worker pods (GPU nodes are often tainted).'),
+    nodeSelector: labels('Node labels the worker pods must match.').optional(),
+    runtimeClassName: z.string().max(253).optional().describe('RuntimeClass for the worker pods (e.g. nvidia).'),
+    priorityClassName: z.string().max(253).optional().describe('PriorityClass for the worker pods.'),
+    resources: z
+      .object({ requests: resourceList.optional(), limits: resourceList.optional() })
+      .strict()
+      .optional()
+      .describe('CPU/memory requests and limits of the worker container (GPUs come from gpu.count).'),
+    image: z.string().max(512).optional().describe('Worker image override (default: the operator\'s configured worker image).'),
+    modelCache: z
+      .object({
+        persistentVolumeClaim: z.string().max(253).optional().describe('PVC that keeps downloaded models across restarts (default: an emptyDir).'),
+        sizeLimit: z.string().max(32).optional().describe('Size limit of the emptyDir model cache, e.g. 10Gi.'),
+      })
+      .strict()
+      .optional()
+      .describe('Where workers keep downloaded models.'),
+    sla: sla.optional(),
+    monitoring: z
+      .object({
+        serviceMonitor: z
+          .object({
+            enabled: z.boolean().default(true).describe('Create a ServiceMonitor.'),
+            labels: labels('Labels on the ServiceMonitor, e.g. release: kube-prometheus-stack so Prometheus selects it.').optional(),
+            interval: z.string().max(16).regex(new RegExp(INTERVAL_PATTERN), 'must be a duration like 15s or 1m').default('15s').describe('Scrape interval.'),
+          })
+          .strict()
+          .optional()
+          .describe('How Prometheus scrapes the workers.'),
+        ruleLabels: labels('Labels on the PrometheusRule so the Prometheus rule selector picks it up.').optional(),
+        alertmanagerConfigLabels: labels('Labels on the AlertmanagerConfig so the Alertmanager selector picks it up.').optional(),
+        dashboard: z.boolean().default(true).describe('Create the Grafana dashboard ConfigMap (label grafana_dashboard: "1").'),
+      })
+      .strict()
+      .optional()
+      .describe('Monitoring objects generated for this service.'),
+    alerting: alerting.optional(),
+  })
+  .strict()
+  .describe('Desired state of a monitored LLM deployment.');
+
+const condition = z
+  .object({
+    type: z.string().max(316),
+    status: z.enum(['True', 'False', 'Unknown']),
+    observedGeneration: z.number().int().min(0).optional(),
+    lastTransitionTime: z.string(),
+    reason: z.string().max(1024),
+    message: z.string().max(32768),
+  })
+  .describe('A metav1.Condition.');
+
+const sloStatus = z.object({
+  slo: z.string().describe('SLO name, e.g. latency-p95.'),
+  objective: z.string().describe('Target, e.g. "95% <= 3s".'),
+  measured: z.string().optional().describe('Measured over the SLA window.'),
+  measured1h: z.string().optional().describe('Measured over the last hour.'),
+  budgetRemaining: z.string().optional().describe('Error budget left over the window, percent.'),
+  burnRate: z.string().optional().describe('Current (1h) burn rate; 1 spends the budget exactly over the window.'),
+});
+
+export const status = z
+  .object({
+    observedGeneration: z.number().int().optional().describe('Generation this status was computed for.'),
+    replicas: z.number().int().optional().describe('Worker pods that exist.'),
+    readyReplicas: z.number().int().optional().describe('Worker pods that are ready (model loaded).'),
+    selector: z.string().optional().describe('Label selector of the worker pods (scale subresource).'),
+    endpoint: z.string().optional().describe('OpenAI-compatible base URL inside the cluster.'),
+    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLACompliant.').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    sla: z
+      .object({
+        p95: z.string().optional().describe('Measured p95 latency over the last hour (display only).'),
+        summary: z.string().optional().describe('One-line SLA state.'),
+        objectives: z.array(sloStatus).optional(),
+      })
+      .optional()
+      .describe('Measured SLA values, read from Prometheus.'),
+  })
+  .describe('Observed state.');
+
+const metadata = z
+  .object({
+    name: z.string().min(1, 'is required').max(LABEL_VALUE_MAX, 'must be at most 63 characters (it names a Service)').regex(new RegExp(NAME_PATTERN), 'must be a lowercase DNS label'),
+    namespace: z.string().max(63).optional(),
+  })
+  .passthrough();
+
+export const qwenServiceSchema = z
+  .object({
+    apiVersion: z.literal(API_VERSION, { error: `must be ${API_VERSION}` }),
+    kind: z.literal(KIND, { error: `must be ${KIND}` }),
+    metadata,
+    spec: spec.prefault({}),
+    status: status.optional(),
+  })
+  .strict();
+
+export const specSchema = spec;
+export const statusSchema = status;
+export type QwenService = z.output<typeof qwenServiceSchema>;
+export type QwenServiceInput = z.input<typeof qwenServiceSchema>;
+export type QwenServiceSpec = z.output<typeof spec>;
+export type Sla = z.output<typeof sla>;
+export type Alerting = z.output<typeof alerting>;
+export type Receiver = z.output<typeof receiver>;
+export type SecretKeyRef = z.output<typeof secretKeyRef>;
+export type QwenServiceStatus = z.output<typeof status>;
+export type Condition = z.output<typeof condition>;
+export { PERCENTILES };

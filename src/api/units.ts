@@ -1,0 +1,38 @@
+// Parsing of the unit strings a QwenService is written in. The regexes are shared by the zod
+// schema (and so by the CRD's OpenAPI patterns) and by the SLA compiler, so what the apiserver
+// accepts is exactly what the compiler can read.
+
+/** A latency-like threshold: a number and one unit, e.g. `3s`, `800ms`, `1.5s`, `2m`. CEL's duration() reads these too. */
+export const THRESHOLD_PATTERN = '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$';
+/** A Prometheus scrape interval: `15s`, `1m`, `500ms`. */
+export const INTERVAL_PATTERN = '^[0-9]+(ms|s|m|h)$';
+/** A percentage strictly between 0 and 100, e.g. `99.5%`, `0.1%`, `95%`. */
+export const PERCENT_PATTERN = '^([1-9][0-9]?(\\.[0-9]+)?|0\\.[0-9]*[1-9][0-9]*)%$';
+/** SLA windows the compiler supports (compliance periods of the SRE workbook). */
+export const SLA_WINDOWS = ['7d', '14d', '28d', '30d'] as const;
+export type SlaWindow = (typeof SLA_WINDOWS)[number];
+
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Seconds in a duration such as `3s`, `800ms`, `30d`; throws on anything else. */
+export function parseDuration(text: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)$/.exec(text.trim());
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(text)} (expected e.g. 3s, 800ms, 30d)`);
+  // Round to microseconds so 0.1 + 0.2 style float noise never reaches a bucket boundary.
+  return Math.round(Number(m[1]) * UNIT_SECONDS[m[2] as string]! * 1e6) / 1e6;
+}
+
+/** The ratio in a percentage such as `99.5%` (0.995); throws on anything else. */
+export function parsePercent(text: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)%$/.exec(text.trim());
+  if (!m) throw new Error(`not a percentage: ${JSON.stringify(text)} (expected e.g. 99.5%)`);
+  return Number(m[1]) / 100;
+}
+
+/** A duration in seconds written back the way Prometheus writes it (`1h`, `30m`, `5m`, `30d`). */
+export function formatDuration(seconds: number): string {
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (seconds >= size && Number.isInteger(seconds / size)) return `${seconds / size}${unit}`;
+  }
+  return `${Math.round(seconds * 1000)}ms`;
+}

@@ -1,0 +1,18 @@
+import { describe, expect, it } from '@jest/globals';
+import { formatDuration, parseDuration, parsePercent } from '../../../src/api/units.ts';
+
+describe('units', () => {
+  it.each([['3s', 3], ['800ms', 0.8], ['1.5s', 1.5], ['2m', 120], ['30d', 2592000], ['1h', 3600], ['100ms', 0.1]])('parses %s', (text, seconds) => {
+    expect(parseDuration(text)).toBe(seconds);
+  });
+  it.each(['3', 's', '-1s', '1.s', '3 sec'])('rejects duration %s', (text) => {
+    expect(() => parseDuration(text)).toThrow(/not a duration/);
+  });
+  it.each([['99.5%', 0.995], ['0.1%', 0.001], ['95%', 0.95]])('parses percentage %s', (text, ratio) => {
+    expect(parsePercent(text)).toBeCloseTo(ratio, 12);
+  });
+  it('rejects a percentage without %', () => expect(() => parsePercent('0.1')).toThrow(/not a percentage/));
+  it.each([[300, '5m'], [3600, '1h'], [2592000, '30d'], [0.8, '800ms'], [90, '90s']])('formats %d s as %s', (s, text) => {
+    expect(formatDuration(s)).toBe(text);
+  });
+});
