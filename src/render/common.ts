@@ -1,0 +1,75 @@
+// What every renderer shares: names, labels, owner references and the operator-wide settings.
+// Renderers are pure: (QwenService, RenderConfig) -> plain Kubernetes objects. No I/O here.
+import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
+
+export type KubeObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+};
+
+export type ObjectMeta = {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  [field: string]: unknown;
+};
+
+export type OwnerReference = { apiVersion: string; kind: string; name: string; uid: string; controller: boolean; blockOwnerDeletion: boolean };
+
+/** Operator-wide settings the renderers need (from flags / Helm values). */
+export type RenderConfig = {
+  /** Worker image used when the QwenService does not override it. */
+  workerImage: string;
+  /** Port the worker serves the API, health and /metrics on. */
+  workerPort: number;
+  /** Base of the runbook linked from alerts when the QwenService names none. */
+  runbookBaseURL: string;
+  /** Grafana base URL for dashboard links in alerts (optional). */
+  grafanaURL?: string;
+};
+
+export const defaultRenderConfig: RenderConfig = {
+  workerImage: 'ghcr.io/qwenops/qwen-worker:0.1.0-cuda',
+  workerPort: 8080,
+  runbookBaseURL: 'https://github.com/qwenops/qwen-operator/blob/main/docs/runbook.md',
+};
+
+export const FIELD_MANAGER = 'qwen-operator';
+export const WORKER_PORT_NAME = 'http';
+export const WORKER_COMPONENT = 'worker';
+
+/** Labels that select one QwenService's worker pods (stable: they are in a Deployment selector). */
+export function selectorLabels(qs: QwenService): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'qwen-worker', 'app.kubernetes.io/instance': qs.metadata.name };
+}
+
+/** Labels on every object the operator owns for a QwenService. */
+export function commonLabels(qs: QwenService): Record<string, string> {
+  return { ...selectorLabels(qs), 'app.kubernetes.io/managed-by': 'qwen-operator', 'qwenops.io/qwenservice': qs.metadata.name };
+}
+
+/** The controller owner reference that ties a child to its QwenService (GC + event mapping). */
+export function ownerReference(qs: QwenService): OwnerReference {
+  const uid = (qs.metadata as { uid?: unknown }).uid;
+  return { apiVersion: API_VERSION, kind: KIND, name: qs.metadata.name, uid: typeof uid === 'string' ? uid : '', controller: true, blockOwnerDeletion: true };
+}
+
+/** Metadata for a child object named `name` in the QwenService's namespace. */
+export function childMeta(qs: QwenService, name: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): ObjectMeta {
+  const meta: ObjectMeta = {
+    name,
+    namespace: qs.metadata.namespace ?? 'default',
+    labels: { ...(extra.labels ?? {}), ...commonLabels(qs) },
+    ownerReferences: [ownerReference(qs)],
+  };
+  if (extra.annotations && Object.keys(extra.annotations).length) meta.annotations = extra.annotations;
+  return meta;
+}
+
+export function namespaceOf(qs: QwenService): string {
+  return qs.metadata.namespace ?? 'default';
+}
