@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // `qwen-operator`: the operator's single entry point. Each subcommand lives in src/commands/.
-import { crdCommand } from './commands/crd.ts';
-import { validateCommand } from './commands/validate.ts';
-import { renderCommand } from './commands/render.ts';
-import { runCommand } from './commands/run.ts';
 import { CliError, type Command } from './commands/command.ts';
 
-const commands: Record<string, Command> = { crd: crdCommand, validate: validateCommand, render: renderCommand, run: runCommand };
+// Loaded on demand: `validate` should not pay for the Kubernetes client `run` needs.
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  crd: { summary: 'print the QwenService CustomResourceDefinition (generated from the API schema)', load: async () => (await import('./commands/crd.ts')).crdCommand },
+  validate: { summary: 'check QwenService YAML files and print every problem with its field path', load: async () => (await import('./commands/validate.ts')).validateCommand },
+  render: { summary: 'print the objects, rules, routes and dashboard generated for a QwenService', load: async () => (await import('./commands/render.ts')).renderCommand },
+  run: { summary: 'run the operator (reconcile QwenServices in a cluster)', load: async () => (await import('./commands/run.ts')).runCommand },
+};
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((k) => k.length));
@@ -26,11 +28,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
   }
-  const command = commands[name];
-  if (!command) {
+  const entry = commands[name];
+  if (!entry) {
     process.stderr.write(`qwen-operator: unknown command "${name}"\n\n${usage()}\n`);
     return 2;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.help + '\n');
     return 0;

@@ -15,6 +15,11 @@ export type ObjectMeta = {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
+  /** Set by the apiserver; never rendered. */
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  deletionTimestamp?: string;
   [field: string]: unknown;
 };
 
@@ -72,4 +77,9 @@ export function childMeta(qs: QwenService, name: string, extra: { labels?: Recor
 
 export function namespaceOf(qs: QwenService): string {
   return qs.metadata.namespace ?? 'default';
+}
+
+/** The OpenAI-compatible base URL of a QwenService inside the cluster. */
+export function endpointOf(qs: QwenService, config: RenderConfig): string {
+  return `http://${qs.metadata.name}.${namespaceOf(qs)}.svc:${config.workerPort}/v1`;
 }

@@ -1,0 +1,208 @@
+// A list-then-watch cache of one kind (after kubernetes-fluent-client's watch.ts): list, then
+// watch from the list's resourceVersion; relist on 410 Gone; on any other failure restart with
+// exponential backoff (client-node's own informer stops for good on non-410 errors); a watchdog
+// restarts a watch that has been silent for too long. Handlers only enqueue keys.
+import { Watch } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { KubeClient } from '../kube/client.ts';
+import type { KubeObject } from '../render/common.ts';
+
+export type InformerEvent = 'add' | 'update' | 'delete';
+export type InformerHandler = (event: InformerEvent, obj: KubeObject) => void;
+export type InformerTarget = { apiVersion: string; kind: string; namespace?: string; labelSelector?: string };
+
+const WATCH_TIMEOUT_S = 240; // the server ends each watch; we resume from the last resourceVersion
+const WATCHDOG_MS = (WATCH_TIMEOUT_S + 60) * 1000;
+const MAX_BACKOFF_MS = 30_000;
+
+export const objectKey = (o: { metadata: { namespace?: string; name: string } }): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+class GoneError extends Error {}
+
+/** Read access to cached objects of one kind. */
+export type Cache = {
+  get(namespace: string | undefined, name: string): KubeObject | undefined;
+  list(namespace?: string): KubeObject[];
+};
+
+/** One kind watched in several namespaces, read as one cache. */
+export class InformerGroup implements Cache {
+  readonly informers: Informer[];
+  constructor(informers: Informer[]) {
+    this.informers = informers;
+  }
+  get(namespace: string | undefined, name: string): KubeObject | undefined {
+    for (const i of this.informers) {
+      const hit = i.get(namespace, name);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+  list(namespace?: string): KubeObject[] {
+    return this.informers.flatMap((i) => i.list(namespace));
+  }
+  on(handler: InformerHandler): void {
+    for (const i of this.informers) i.on(handler);
+  }
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.start()));
+  }
+  stop(): void {
+    for (const i of this.informers) i.stop();
+  }
+  relists(): number {
+    return this.informers.reduce((n, i) => n + i.relists, 0);
+  }
+}
+
+export class Informer implements Cache {
+  readonly target: InformerTarget;
+  private readonly client: KubeClient;
+  private readonly log: Logger;
+  private readonly store = new Map<string, KubeObject>();
+  private readonly handlers: InformerHandler[] = [];
+  private stopped = false;
+  private abort?: AbortController;
+  private synced = false;
+  private syncWaiters: Array<() => void> = [];
+  private failures = 0;
+  /** Relists and watch restarts, for tests and metrics. */
+  relists = 0;
+
+  constructor(client: KubeClient, target: InformerTarget, log: Logger) {
+    this.client = client;
+    this.target = target;
+    this.log = log.child({ informer: `${target.kind}${target.namespace ? `/${target.namespace}` : ''}` });
+  }
+
+  on(handler: InformerHandler): void {
+    this.handlers.push(handler);
+  }
+
+  get(namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.store.get(`${namespace ?? ''}/${name}`);
+  }
+
+  list(namespace?: string): KubeObject[] {
+    const all = [...this.store.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata.namespace === namespace);
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Starts the loop; resolves once the first list is in the cache. */
+  start(): Promise<void> {
+    void this.run();
+    return new Promise((resolve) => (this.synced ? resolve() : this.syncWaiters.push(resolve)));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        let rv = await this.relist();
+        for (;;) {
+          if (this.stopped) return;
+          rv = await this.watchFrom(rv);
+        }
+      } catch (err) {
+        if (this.stopped) return;
+        if (err instanceof GoneError) {
+          this.log.info('watch expired (410 Gone); relisting');
+          continue;
+        }
+        const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.failures++);
+        this.log.warn({ err: String(err), retryInMs: delay }, 'list/watch failed; restarting');
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+  }
+
+  private async relist(): Promise<string> {
+    const { items, resourceVersion } = await this.client.list(this.target.apiVersion, this.target.kind, { namespace: this.target.namespace, labelSelector: this.target.labelSelector });
+    this.relists++;
+    const seen = new Set<string>();
+    for (const item of items) {
+      const key = objectKey(item);
+      seen.add(key);
+      const old = this.store.get(key);
+      this.store.set(key, item);
+      if (!old) this.emit('add', item);
+      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit('update', item);
+    }
+    for (const [key, old] of this.store) {
+      if (!seen.has(key)) {
+        this.store.delete(key);
+        this.emit('delete', old);
+      }
+    }
+    this.failures = 0;
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+    return resourceVersion;
+  }
+
+  /** One watch request; resolves with the last resourceVersion seen when the server ends it. */
+  private watchFrom(resourceVersion: string): Promise<string> {
+    const path = this.client.collectionPath(this.target.apiVersion, this.target.kind, this.target.namespace);
+    return new Promise<string>((resolve, reject) => {
+      let rv = resourceVersion;
+      let settled = false;
+      const finish = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve(rv);
+      };
+      const watch = new Watch(this.client.kc);
+      // client-node aborts a watch after 30 s without a line; bookmarks come about once a minute.
+      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCHDOG_MS;
+      void path.then((p) =>
+        watch.watch(
+          p,
+          { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_S, labelSelector: this.target.labelSelector },
+          (phase: string, obj: KubeObject & { code?: number }) => {
+            if (phase === 'ERROR') {
+              finish(obj.code === 410 ? new GoneError() : new Error(`watch error: ${JSON.stringify(obj).slice(0, 300)}`));
+              this.abort?.abort();
+              return;
+            }
+            if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
+            if (phase === 'BOOKMARK') return;
+            const item = { ...obj, apiVersion: this.target.apiVersion, kind: this.target.kind };
+            const key = objectKey(item);
+            if (phase === 'DELETED') {
+              this.store.delete(key);
+              this.emit('delete', item);
+            } else {
+              const existed = this.store.has(key);
+              this.store.set(key, item);
+              this.emit(existed ? 'update' : 'add', item);
+            }
+          },
+          (err: unknown) => {
+            const e = err as { name?: string; message?: string } | null;
+            // The watchdog firing or the server closing the stream just means: watch again.
+            if (!err || e?.name === 'TimeoutError' || e?.name === 'AbortError') finish();
+            else finish(err);
+          },
+        ).then((ac) => { this.abort = ac; }, finish),
+        finish,
+      );
+    });
+  }
+
+  private emit(event: InformerEvent, obj: KubeObject): void {
+    for (const h of this.handlers) {
+      try { h(event, obj); } catch (err) { this.log.error({ err: String(err) }, 'informer handler failed'); }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+// Status of a QwenService, computed (pure) from what the caches hold. Conditions: Ready,
+// Progressing, Degraded, ModelReady, MonitoringReady; reasons say what to do next.
+import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
+import type { KubeObject, RenderConfig } from '../render/common.ts';
+import { endpointOf, selectorLabels } from '../render/common.ts';
+import { mergeConditions, type ConditionInput } from './conditions.ts';
+import { diagnosePods } from './diagnose.ts';
+
+export type Observed = {
+  deployment?: KubeObject;
+  pods: KubeObject[];
+  /** prometheus-operator kinds the QwenService needs but the cluster does not serve. */
+  missingMonitoringKinds: string[];
+  /** Whether the QwenService asks for any monitoring object at all. */
+  monitoringRequested: boolean;
+  /** Set when the spec cannot be rendered (the CRD schema should make this rare). */
+  invalidSpec?: string;
+};
+
+type DeploymentStatus = { replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
+
+export function computeStatus(qs: QwenService, observed: Observed, config: RenderConfig, now: string): QwenServiceStatus {
+  const previous = qs.status;
+  const generation = (qs.metadata as { generation?: number }).generation;
+  const desired = qs.spec.replicas;
+  const dep = (observed.deployment?.status ?? {}) as DeploymentStatus;
+  const depGeneration = (observed.deployment?.metadata as { generation?: number } | undefined)?.generation;
+  const ready = dep.readyReplicas ?? 0;
+  const diagnosis = observed.invalidSpec
+    ? { reason: 'InvalidSpec', message: observed.invalidSpec, failure: true }
+    : diagnosePods(observed.pods, qs.spec.gpu);
+
+  const rolledOut = observed.deployment !== undefined && (dep.observedGeneration ?? 0) >= (depGeneration ?? 0) && (dep.updatedReplicas ?? 0) >= desired && ready >= desired;
+  const conditions: ConditionInput[] = [];
+
+  if (observed.invalidSpec) {
+    conditions.push({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec });
+  } else if (desired === 0) {
+    conditions.push({ type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'spec.replicas is 0' });
+  } else if (ready >= desired) {
+    conditions.push({ type: 'Ready', status: 'True', reason: 'AllWorkersReady', message: `${ready}/${desired} workers ready` });
+  } else {
+    const why = diagnosis ?? { reason: observed.deployment ? 'WorkersStarting' : 'Creating', message: `${ready}/${desired} workers ready` };
+    conditions.push({ type: 'Ready', status: 'False', reason: why.reason, message: `${ready}/${desired} workers ready; ${why.message}` });
+  }
+
+  if (rolledOut || desired === 0) conditions.push({ type: 'Progressing', status: 'False', reason: 'Complete', message: 'all workers are up to date and ready' });
+  else if (diagnosis?.failure) conditions.push({ type: 'Progressing', status: 'False', reason: diagnosis.reason, message: `rollout is stuck: ${diagnosis.message}` });
+  else conditions.push({ type: 'Progressing', status: 'True', reason: 'RollingOut', message: `${dep.updatedReplicas ?? 0} updated, ${ready} ready of ${desired}` });
+
+  conditions.push(diagnosis?.failure
+    ? { type: 'Degraded', status: 'True', reason: diagnosis.reason, message: diagnosis.message }
+    : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'no failure observed' });
+
+  if (ready > 0) conditions.push({ type: 'ModelReady', status: 'True', reason: 'ModelLoaded', message: `${qs.spec.model.source} is loaded and serving` });
+  else if (diagnosis?.reason === 'ModelLoadFailed' || diagnosis?.reason === 'ModelDownloading') conditions.push({ type: 'ModelReady', status: 'False', reason: diagnosis.reason, message: diagnosis.message });
+  else conditions.push({ type: 'ModelReady', status: 'False', reason: 'WaitingForWorkers', message: diagnosis?.message ?? 'no worker has loaded the model yet' });
+
+  if (!observed.monitoringRequested) conditions.push({ type: 'MonitoringReady', status: 'True', reason: 'NotRequested', message: 'no monitoring objects requested' });
+  else if (observed.missingMonitoringKinds.length) {
+    conditions.push({
+      type: 'MonitoringReady', status: 'False', reason: 'PrometheusOperatorMissing',
+      message: `the cluster does not serve ${observed.missingMonitoringKinds.join(', ')} (monitoring.coreos.com); install the Prometheus Operator (e.g. kube-prometheus-stack) — the workload runs meanwhile and monitoring objects are created once the CRDs appear`,
+    });
+  } else conditions.push({ type: 'MonitoringReady', status: 'True', reason: 'Configured', message: 'ServiceMonitor, rules and routing are applied' });
+
+  const status: QwenServiceStatus = {
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    replicas: dep.replicas ?? 0,
+    readyReplicas: ready,
+    selector: Object.entries(selectorLabels(qs)).map(([k, v]) => `${k}=${v}`).join(','),
+    endpoint: endpointOf(qs, config),
+    conditions: mergeConditions(previous?.conditions, conditions, generation, now),
+  };
+  // SLACompliant and status.sla belong to the SLA status loop; carried over untouched.
+  const sla = previous?.conditions?.find((c) => c.type === 'SLACompliant');
+  if (sla) status.conditions!.push(sla);
+  if (previous?.sla) status.sla = previous.sla;
+  return status;
+}

@@ -1,0 +1,142 @@
+// The operator's thin client: plain JSON over HTTPS with client-node's KubeConfig for auth,
+// discovery-based paths, server-side apply (objects and the status subresource), list, delete.
+// Objects stay plain JSON end to end, so what we compare with the watch cache is what we sent.
+import { request, type RequestOptions } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError } from './errors.ts';
+import type { KubeObject } from '../render/common.ts';
+
+export type ApiResource = { name: string; kind: string; namespaced: boolean; verbs: string[] };
+export type ObjectList = { items: KubeObject[]; resourceVersion: string };
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** Counts every request that changes state, by verb and kind: "zero writes at rest" is measurable. */
+export type WriteCounter = (verb: string, kind: string) => void;
+
+export class KubeClient {
+  readonly kc: KubeConfig;
+  private readonly server: URL;
+  private readonly discovery = new Map<string, { at: number; resources: ApiResource[] }>();
+  onWrite: WriteCounter = () => {};
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  async request<T = unknown>(method: string, path: string, opts: { query?: Query; body?: unknown; contentType?: string; timeoutMs?: number } = {}): Promise<T> {
+    const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const options: RequestOptions = {
+      method,
+      headers: {
+        accept: 'application/json',
+        ...(payload !== undefined ? { 'content-type': opts.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+      },
+      timeout: opts.timeoutMs ?? 30_000,
+    };
+    await this.kc.applyToHTTPSOptions(options);
+    const send = url.protocol === 'http:' ? httpRequest : request;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown;
+          try { body = text ? JSON.parse(text) : undefined; } catch { body = { message: text.slice(0, 300) }; }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve(body as T);
+          else reject(new KubeApiError(method, url.pathname, status, body));
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));
+      req.on('error', reject);
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /** Resources served for an apiVersion; undefined when the group/version is not served at all. */
+  async resources(apiVersion: string, maxAgeMs = 30_000): Promise<ApiResource[] | undefined> {
+    const hit = this.discovery.get(apiVersion);
+    if (hit && Date.now() - hit.at < maxAgeMs) return hit.resources;
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    try {
+      const list = await this.request<{ resources: ApiResource[] }>('GET', base);
+      const resources = list.resources.filter((r) => !r.name.includes('/'));
+      this.discovery.set(apiVersion, { at: Date.now(), resources });
+      return resources;
+    } catch (e) {
+      if (e instanceof KubeApiError && e.status === 404) {
+        this.discovery.set(apiVersion, { at: Date.now(), resources: [] });
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
+  async resourceFor(apiVersion: string, kind: string, maxAgeMs?: number): Promise<ApiResource | undefined> {
+    return (await this.resources(apiVersion, maxAgeMs))?.find((r) => r.kind === kind);
+  }
+
+  /** Path of a collection (namespace undefined = all namespaces, or a cluster-scoped kind). */
+  async collectionPath(apiVersion: string, kind: string, namespace?: string): Promise<string> {
+    const r = await this.resourceFor(apiVersion, kind);
+    if (!r) throw new KubeApiError('GET', `${apiVersion}/${kind}`, 404, { message: `${kind}.${apiVersion} is not served by this cluster`, reason: 'NotFound' });
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    return r.namespaced && namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${r.name}` : `${base}/${r.name}`;
+  }
+
+  async objectPath(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<string> {
+    return `${await this.collectionPath(obj.apiVersion, obj.kind, obj.metadata.namespace)}/${encodeURIComponent(obj.metadata.name)}`;
+  }
+
+  async list(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string } = {}): Promise<ObjectList> {
+    const path = await this.collectionPath(apiVersion, kind, opts.namespace);
+    const items: KubeObject[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.request<{ items: KubeObject[]; metadata: { resourceVersion: string; continue?: string } }>('GET', path, {
+        query: { labelSelector: opts.labelSelector, limit: 500, continue: cont },
+      });
+      for (const item of page.items) items.push({ ...item, apiVersion, kind });
+      cont = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  async get<T extends KubeObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>('GET', await this.objectPath({ apiVersion, kind, metadata: { name, namespace } }));
+  }
+
+  /** Server-side apply (force: we own the fields we render, so a user's edit of them is reverted). */
+  async apply<T extends KubeObject>(obj: KubeObject, fieldManager: string, subresource?: 'status'): Promise<T> {
+    const path = (await this.objectPath(obj)) + (subresource ? `/${subresource}` : '');
+    this.onWrite(subresource ? 'apply-status' : 'apply', obj.kind);
+    return this.request<T>('PATCH', path, { query: { fieldManager, force: true }, body: obj, contentType: 'application/apply-patch+yaml' });
+  }
+
+  async create<T extends KubeObject>(obj: KubeObject, fieldManager?: string): Promise<T> {
+    this.onWrite('create', obj.kind);
+    return this.request<T>('POST', await this.collectionPath(obj.apiVersion, obj.kind, obj.metadata.namespace), { body: obj, query: { fieldManager } });
+  }
+
+  async replace<T extends KubeObject>(obj: KubeObject, fieldManager?: string): Promise<T> {
+    this.onWrite('update', obj.kind);
+    return this.request<T>('PUT', await this.objectPath(obj), { body: obj, query: { fieldManager } });
+  }
+
+  async delete(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; uid?: string } }): Promise<void> {
+    this.onWrite('delete', obj.kind);
+    const body = { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', ...(obj.metadata.uid ? { preconditions: { uid: obj.metadata.uid } } : {}) };
+    await this.request('DELETE', await this.objectPath(obj), { body });
+  }
+}

@@ -1,0 +1,180 @@
+// Pure builders of the worker workload: Deployment, Service and (replicas > 1) PodDisruptionBudget.
+// The pods pass Pod Security "restricted": non-root, no privilege escalation, no capabilities,
+// RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
+import type { QwenService } from '../api/qwenservice.ts';
+import { sloBucketBoundaries } from '../sla/index.ts';
+import { WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
+
+export const MODEL_CACHE_PATH = '/models';
+const PVC_MOUNT = '/models-pvc';
+/** Long enough for a multi-GB model download on a slow link before the kubelet gives up. */
+const STARTUP_BUDGET_S = 60 * 60;
+/** Lets in-flight generations finish after SIGTERM (the worker drains, then exits). */
+const GRACE_PERIOD_S = 90;
+const NON_ROOT_UID = 65532;
+
+/** The model id served in /v1/models and used as the `model` metric label. */
+export function servedModelName(qs: QwenService): string {
+  if (qs.spec.model.name) return qs.spec.model.name;
+  const source = qs.spec.model.source;
+  const hf = /^hf:[^/]+\/([^:]+)(?::(.+))?$/.exec(source);
+  if (hf) return hf[1]!.replace(/-GGUF$/i, '') + (hf[2] ? `-${hf[2]}` : '');
+  const base = source.split('/').pop() ?? 'model';
+  return base.replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 128) || 'model';
+}
+
+/** Where the worker reads the model from: pvc:// sources are mounted, the rest are passed through. */
+function modelArgument(qs: QwenService): string {
+  const pvc = /^pvc:\/\/([^/]+)\/(.+)$/.exec(qs.spec.model.source);
+  if (pvc) return `${PVC_MOUNT}/${pvc[2]}`;
+  const file = /^file:\/\/(\/.+)$/.exec(qs.spec.model.source);
+  return file ? file[1]! : qs.spec.model.source;
+}
+
+export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
+  const m = qs.spec.model;
+  const args = [
+    '--model', modelArgument(qs),
+    '--model-name', servedModelName(qs),
+    '--host', '0.0.0.0',
+    '--port', String(config.workerPort),
+    '--parallel', String(m.parallel),
+    '--context-size', String(m.contextSize),
+    '--gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false',
+    '--cache-dir', MODEL_CACHE_PATH,
+  ];
+  if (m.sha256) args.push('--model-sha256', m.sha256);
+  const buckets = sloBucketBoundaries(qs.spec.sla);
+  if (buckets.length) args.push('--slo-buckets', buckets.join(','));
+  return args;
+}
+
+function resources(qs: QwenService): Record<string, Record<string, string>> {
+  const str = (r: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, String(v)]));
+  const requests = str(qs.spec.resources?.requests);
+  const limits = str(qs.spec.resources?.limits);
+  if (qs.spec.gpu.count > 0) {
+    limits['nvidia.com/gpu'] = String(qs.spec.gpu.count);
+    requests['nvidia.com/gpu'] = String(qs.spec.gpu.count);
+  }
+  const out: Record<string, Record<string, string>> = {};
+  if (Object.keys(requests).length) out.requests = requests;
+  if (Object.keys(limits).length) out.limits = limits;
+  return out;
+}
+
+function podScheduling(qs: QwenService): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (qs.spec.nodeSelector && Object.keys(qs.spec.nodeSelector).length) out.nodeSelector = qs.spec.nodeSelector;
+  const tolerations = [...(qs.spec.tolerations ?? [])];
+  // GPU nodes are commonly tainted nvidia.com/gpu:NoSchedule; a GPU worker belongs there.
+  if (qs.spec.gpu.count > 0 && !tolerations.some((t) => t.key === 'nvidia.com/gpu')) {
+    tolerations.push({ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' });
+  }
+  if (tolerations.length) out.tolerations = tolerations;
+  if (qs.spec.gpu.count > 0 && qs.spec.gpu.product) {
+    out.affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.product', operator: 'In', values: [qs.spec.gpu.product] }] }],
+        },
+      },
+    };
+  }
+  if (qs.spec.runtimeClassName) out.runtimeClassName = qs.spec.runtimeClassName;
+  if (qs.spec.priorityClassName) out.priorityClassName = qs.spec.priorityClassName;
+  return out;
+}
+
+function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
+  const cache = qs.spec.modelCache?.persistentVolumeClaim
+    ? { name: 'model-cache', persistentVolumeClaim: { claimName: qs.spec.modelCache.persistentVolumeClaim } }
+    : { name: 'model-cache', emptyDir: qs.spec.modelCache?.sizeLimit ? { sizeLimit: qs.spec.modelCache.sizeLimit } : {} };
+  const vols: unknown[] = [cache, { name: 'tmp', emptyDir: {} }];
+  const mounts: unknown[] = [{ name: 'model-cache', mountPath: MODEL_CACHE_PATH }, { name: 'tmp', mountPath: '/tmp' }];
+  const pvc = /^pvc:\/\/([^/]+)\//.exec(qs.spec.model.source);
+  if (pvc) {
+    vols.push({ name: 'model-source', persistentVolumeClaim: { claimName: pvc[1], readOnly: true } });
+    mounts.push({ name: 'model-source', mountPath: PVC_MOUNT, readOnly: true });
+  }
+  return { volumes: vols, mounts };
+}
+
+export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObject {
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: WORKER_PORT_NAME }, periodSeconds, failureThreshold, timeoutSeconds: 5,
+  });
+  const { volumes: vols, mounts } = volumes(qs);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMeta(qs, qs.metadata.name, { labels: { 'app.kubernetes.io/component': 'worker' } }),
+    spec: {
+      replicas: qs.spec.replicas,
+      selector: { matchLabels: selectorLabels(qs) },
+      // GPUs are scarce: replace a pod in place rather than surge onto a GPU that may not exist.
+      strategy: qs.spec.gpu.count > 0 ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: { ...commonLabels(qs), 'app.kubernetes.io/component': 'worker' } },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: GRACE_PERIOD_S,
+          securityContext: { runAsNonRoot: true, runAsUser: NON_ROOT_UID, runAsGroup: NON_ROOT_UID, fsGroup: NON_ROOT_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          ...podScheduling(qs),
+          containers: [
+            {
+              name: 'worker',
+              image: qs.spec.image ?? config.workerImage,
+              imagePullPolicy: 'IfNotPresent',
+              args: workerArgs(qs, config),
+              ports: [{ name: WORKER_PORT_NAME, containerPort: config.workerPort, protocol: 'TCP' }],
+              env: [{ name: 'HOME', value: '/tmp' }],
+              resources: resources(qs),
+              startupProbe: probe('/readyz', 10, STARTUP_BUDGET_S / 10),
+              readinessProbe: probe('/readyz', 5, 2),
+              livenessProbe: probe('/healthz', 10, 3),
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              volumeMounts: mounts,
+            },
+          ],
+          volumes: vols,
+        },
+      },
+    },
+  };
+}
+
+export function renderService(qs: QwenService, config: RenderConfig): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMeta(qs, qs.metadata.name, { labels: { 'app.kubernetes.io/component': 'worker' } }),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(qs),
+      ports: [{ name: WORKER_PORT_NAME, port: config.workerPort, targetPort: WORKER_PORT_NAME, protocol: 'TCP' }],
+    },
+  };
+}
+
+export function renderPodDisruptionBudget(qs: QwenService): KubeObject | undefined {
+  if (qs.spec.replicas <= 1) return undefined;
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: childMeta(qs, qs.metadata.name),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(qs) } },
+  };
+}
+
+export function renderWorkload(qs: QwenService, config: RenderConfig): KubeObject[] {
+  return [renderDeployment(qs, config), renderService(qs, config), renderPodDisruptionBudget(qs)].filter((o): o is KubeObject => o !== undefined);
+}

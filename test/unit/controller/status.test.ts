@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseQwenService } from '../../../src/api/validate.ts';
+import { computeStatus } from '../../../src/controller/status.ts';
+import { diagnosePods } from '../../../src/controller/diagnose.ts';
+import { defaultRenderConfig, type KubeObject } from '../../../src/render/common.ts';
+
+const qs = (spec: Record<string, unknown> = {}, status?: unknown) =>
+  parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: 'team-a', generation: 3 }, spec: { replicas: 2, gpu: { count: 1, product: 'NVIDIA-L4' }, ...spec }, ...(status ? { status } : {}) });
+
+const pod = (name: string, status: Record<string, unknown>): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'team-a' }, status });
+const deployment = (st: Record<string, number>): KubeObject => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'chat', generation: 1 }, status: { observedGeneration: 1, ...st } });
+const cond = (s: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> }, type: string) => s.conditions!.find((c) => c.type === type)!;
+
+const unschedulableGpu = pod('chat-1', { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 1 Insufficient nvidia.com/gpu, 2 node(s) didn\'t match Pod\'s node affinity/selector.' }] });
+
+describe('diagnosePods', () => {
+  it('names a GPU shortfall with the scheduler\'s words', () => {
+    const d = diagnosePods([unschedulableGpu], { count: 2, product: 'NVIDIA-L4' })!;
+    expect(d.reason).toBe('WaitingForGPU');
+    expect(d.message).toContain('needs 2 nvidia.com/gpu per worker (product NVIDIA-L4)');
+    expect(d.message).toContain('1 Insufficient nvidia.com/gpu');
+  });
+  it('reads image pull, OOM, model load and crash loops from container states', () => {
+    const cs = (state: unknown, lastState: unknown = {}) => pod('p', { phase: 'Running', containerStatuses: [{ name: 'worker', ready: false, restartCount: 3, state, lastState }] });
+    expect(diagnosePods([cs({ waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } })], { count: 1 })!.reason).toBe('ImagePullBackOff');
+    expect(diagnosePods([cs({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { reason: 'OOMKilled', exitCode: 137 } })], { count: 1 })!.reason).toBe('OOMKilled');
+    expect(diagnosePods([cs({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { reason: 'Error', exitCode: 1, message: 'model download stalled: no byte for 60s' } })], { count: 1 })).toMatchObject({ reason: 'ModelLoadFailed', message: expect.stringContaining('no byte for 60s') });
+    expect(diagnosePods([cs({ waiting: { reason: 'CrashLoopBackOff' } }, { terminated: { reason: 'Error', exitCode: 2 } })], { count: 1 })!.reason).toBe('CrashLoopBackOff');
+    expect(diagnosePods([cs({ running: {} })], { count: 1 })).toMatchObject({ reason: 'ModelDownloading', failure: false });
+  });
+});
+
+describe('computeStatus', () => {
+  const observe = (over: Record<string, unknown> = {}) => ({ pods: [], missingMonitoringKinds: [], monitoringRequested: false, ...over });
+
+  it('is Ready when every worker is ready', () => {
+    const s = computeStatus(qs(), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }) }), defaultRenderConfig, 'now');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'AllWorkersReady' });
+    expect(cond(s, 'ModelReady').status).toBe('True');
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'False', reason: 'Complete' });
+    expect(s).toMatchObject({ observedGeneration: 3, replicas: 2, readyReplicas: 2, endpoint: 'http://chat.team-a.svc:8080/v1' });
+    expect(s.selector).toBe('app.kubernetes.io/name=qwen-worker,app.kubernetes.io/instance=chat');
+  });
+
+  it('says WaitingForGPU, Degraded, stuck rollout', () => {
+    const s = computeStatus(qs(), observe({ deployment: deployment({ replicas: 2, readyReplicas: 1, updatedReplicas: 2 }), pods: [unschedulableGpu] }), defaultRenderConfig, 'now');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'WaitingForGPU' });
+    expect(cond(s, 'Ready').message).toContain('1/2 workers ready');
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'WaitingForGPU' });
+    expect(cond(s, 'Progressing')).toMatchObject({ status: 'False', reason: 'WaitingForGPU' });
+    expect(cond(s, 'ModelReady').status).toBe('True');
+  });
+
+  it('reports PrometheusOperatorMissing with the kinds', () => {
+    const s = computeStatus(qs(), observe({ monitoringRequested: true, missingMonitoringKinds: ['ServiceMonitor', 'PrometheusRule'] }), defaultRenderConfig, 'now');
+    expect(cond(s, 'MonitoringReady')).toMatchObject({ status: 'False', reason: 'PrometheusOperatorMissing' });
+    expect(cond(s, 'MonitoringReady').message).toContain('ServiceMonitor, PrometheusRule');
+  });
+
+  it('reports an invalid spec', () => {
+    const s = computeStatus(qs(), observe({ invalidSpec: 'spec.replicas: must be 0 or more' }), defaultRenderConfig, 'now');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: 'spec.replicas: must be 0 or more' });
+  });
+
+  it('is identical when recomputed from the same observations (no status churn)', () => {
+    const o = observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }) });
+    const first = computeStatus(qs(), o, defaultRenderConfig, 't1');
+    const second = computeStatus(qs({}, first), o, defaultRenderConfig, 't2');
+    expect(second).toEqual(first);
+  });
+
+  it('carries SLACompliant and status.sla over untouched', () => {
+    const previous = { conditions: [{ type: 'SLACompliant', status: 'True', reason: 'WithinBudget', message: 'ok', lastTransitionTime: 't0' }], sla: { p95: '1.2s' } };
+    const s = computeStatus(qs({}, previous), observe(), defaultRenderConfig, 't1');
+    expect(cond(s, 'SLACompliant').reason).toBe('WithinBudget');
+    expect(s.sla).toEqual({ p95: '1.2s' });
+  });
+});
