@@ -79,7 +79,9 @@ export const runCommand: Command = {
       },
     });
     let started = false;
-    const server = await startHealthServer(num('health-addr port', portText, 8081), host ?? '0.0.0.0', metrics.registry, () => started || !!v['leader-elect']);
+    const port = Number(portText ?? 8081);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--health-addr must be HOST:PORT (got ${v['health-addr']})`);
+    const server = await startHealthServer(port, host ?? '0.0.0.0', metrics.registry, () => started || !!v['leader-elect']);
     log.info({ namespaces: namespaces.length ? namespaces : 'all', health: v['health-addr'] ?? '0.0.0.0:8081' }, 'qwen-operator starting');
 
     let elector: LeaderElector | undefined;

@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# Two images: `operator` (the controller) and `worker` (the node-llama-cpp inference server;
+# `worker` uses node-llama-cpp's CUDA 12 prebuilt binaries on an NVIDIA CUDA runtime base,
+# `worker-cpu` is the CPU variant for dev clusters). Every build step is scripts/image-build.sh,
+# which the tests run too.
+ARG NODE_IMAGE=docker.io/library/node:24.22.3-bookworm-slim
+ARG CUDA_IMAGE=docker.io/nvidia/cuda:12.8.1-runtime-ubuntu24.04
+
+FROM ${NODE_IMAGE} AS operator-build
+WORKDIR /build
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY scripts/image-build.sh scripts/
+COPY src src
+RUN bash scripts/image-build.sh operator /out
+
+FROM ${NODE_IMAGE} AS operator
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=operator-build /out/app /app
+USER 65532:65532
+EXPOSE 8081
+ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+CMD ["run"]
+
+FROM ${NODE_IMAGE} AS worker-build
+WORKDIR /build
+COPY tsconfig.json ./
+COPY scripts/image-build.sh scripts/
+COPY worker worker
+RUN bash scripts/image-build.sh worker /out
+
+FROM ${NODE_IMAGE} AS node-runtime
+
+FROM ${CUDA_IMAGE} AS worker
+ENV NODE_ENV=production
+COPY --from=node-runtime /usr/local/bin/node /usr/local/bin/node
+WORKDIR /app
+COPY --from=worker-build /out/app /app
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["node", "/app/dist/src/main.js"]
+
+FROM ${NODE_IMAGE} AS worker-cpu
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=worker-build /out/app /app
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["node", "/app/dist/src/main.js"]

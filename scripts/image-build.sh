@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The build steps of the Dockerfile's targets, in one script so the Dockerfile and the tests run
+# the very same commands: `image-build.sh operator|worker|worker-cpu OUT` leaves the image's /app in OUT/app.
+# Run from the build context (the repository root, or a copy of what the Dockerfile COPYs).
+set -euo pipefail
+target="${1:?usage: image-build.sh operator|worker|worker-cpu OUT}"
+out="${2:?usage: image-build.sh TARGET OUT}"
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+rm -rf "$out/app" && mkdir -p "$out/app"
+case "$target" in
+  operator)
+    npm ci --loglevel=error
+    npx tsc -p tsconfig.build.json
+    npm prune --omit=dev --loglevel=error
+    cp -r package.json node_modules dist "$out/app/"
+    ;;
+  worker|worker-cpu)
+    cd worker
+    bash scripts/install-deps.sh
+    npx tsc -p tsconfig.build.json
+    npm prune --omit=dev --loglevel=error
+    cp -r package.json node_modules dist "$out/app/"
+    ;;
+  *) echo "unknown target $target" >&2; exit 2 ;;
+esac
+echo "image-build: $target -> $out/app ($(du -sh "$out/app" | cut -f1))"
