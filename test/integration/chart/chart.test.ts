@@ -1,0 +1,141 @@
+// The Helm chart with the real Helm against a real apiserver: lint, render modes, values schema,
+// install into a namespace enforcing Pod Security "restricted", least privilege proven by running
+// the operator as the chart's ServiceAccount, upgrade and uninstall.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
+import { DEFAULT_NODES, startCluster, type Cluster } from '../../cluster/cluster.ts';
+import { apply, get, kubeCall, kubectl, list, newNamespace, waitFor, type KubeObject } from '../../cluster/client.ts';
+import { cacheDir, toolPath } from '../../support/tools.ts';
+import { startOperator } from '../../support/operator.ts';
+import { OPERATOR_RULES } from '../../../src/rbac.ts';
+
+const CHART = 'charts/qwen-operator';
+type Run = { code: number; stdout: string; stderr: string };
+
+function helm(args: string[], kubeconfig?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(toolPath('helm'), args, { env: { ...process.env, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}), HELM_CACHE_HOME: join(tmpdir(), 'qwen-helm-cache'), HELM_CONFIG_HOME: join(tmpdir(), 'qwen-helm-config') }, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const kinds = (yaml: string) => (loadAll(yaml) as KubeObject[]).filter(Boolean).map((o) => `${o.kind}/${o.metadata.name}`).sort();
+
+describe('chart, offline', () => {
+  it('passes helm lint --strict', async () => {
+    const r = await helm(['lint', '--strict', CHART]);
+    expect(r.stdout + r.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
+  });
+
+  it('renders the default, namespaced and self-monitoring modes', async () => {
+    const def = await helm(['template', 'qo', CHART, '--namespace', 'qwen-system']);
+    expect(def.code).toBe(0);
+    expect(kinds(def.stdout)).toEqual(['ClusterRole/qo-qwen-operator', 'ClusterRoleBinding/qo-qwen-operator', 'Deployment/qo-qwen-operator', 'Role/qo-qwen-operator-leader-election', 'RoleBinding/qo-qwen-operator-leader-election', 'Service/qo-qwen-operator-metrics', 'ServiceAccount/qo-qwen-operator']);
+    const ns = await helm(['template', 'qo', CHART, '--namespace', 'team-a', '--set', 'namespaced=true']);
+    expect(kinds(ns.stdout)).toEqual(expect.arrayContaining(['Role/qo-qwen-operator', 'RoleBinding/qo-qwen-operator']));
+    expect(ns.stdout).toContain('--namespaces=team-a');
+    expect(ns.stdout).not.toContain('ClusterRole');
+    const mon = await helm(['template', 'qo', CHART, '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.serviceMonitor.labels.release=kube-prometheus-stack']);
+    expect(kinds(mon.stdout)).toContain('ServiceMonitor/qo-qwen-operator');
+    expect(mon.stdout).toContain('release: kube-prometheus-stack');
+  });
+
+  it('rejects bad values through values.schema.json with a message naming the value', async () => {
+    const r = await helm(['template', 'qo', CHART, '--set', 'logLevel=loud']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/logLevel/);
+    const typo = await helm(['template', 'qo', CHART, '--set', 'replicas=3']);
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toMatch(/replicas/);
+  });
+
+  it('ships the generated CRD and the operator\'s own RBAC list', async () => {
+    expect(readFileSync(`${CHART}/crds/qwenops.io_qwenservices.yaml`, 'utf8')).toBe(readFileSync('crds/qwenops.io_qwenservices.yaml', 'utf8'));
+    const def = await helm(['template', 'qo', CHART]);
+    const role = (loadAll(def.stdout) as Array<KubeObject & { rules?: unknown }>).find((o) => o?.kind === 'ClusterRole')!;
+    expect(role.rules).toEqual(OPERATOR_RULES);
+  });
+
+  it('matches manifests/install.yaml (rendered with default values)', async () => {
+    const def = await helm(['template', 'qwen-operator', CHART, '--namespace', 'qwen-system', '--include-crds']);
+    expect(readFileSync('manifests/install.yaml', 'utf8')).toBe(`# Generated: helm template qwen-operator charts/qwen-operator --namespace qwen-system --include-crds\n${def.stdout}`);
+  });
+});
+
+describe('chart, installed', () => {
+  let cluster: Cluster;
+  let ns: string;
+  beforeAll(async () => {
+    cluster = await startCluster({ controllers: true, scheduler: true, kwokNodes: DEFAULT_NODES, crds: [join(cacheDir, 'prometheus-operator-crds')] });
+    ns = await newNamespace(cluster, 'qwen-system', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' });
+  }, 120_000);
+  afterAll(async () => { await cluster?.stop(); }, 60_000);
+
+  it('installs into a namespace enforcing "restricted"; the operator pods are scheduled', async () => {
+    const r = await helm(['install', 'qo', CHART, '--namespace', ns, '--wait', '--timeout', '90s'], cluster.kubeconfigPath);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('kubectl get qws');
+    const pods = await waitFor('2 operator pods running', async () => {
+      const p = await list<KubeObject & { status: { phase: string } }>(cluster, 'v1', 'Pod', ns, 'app.kubernetes.io/name=qwen-operator');
+      return p.length === 2 && p.every((x) => x.status.phase === 'Running') ? p : undefined;
+    }, 60_000);
+    expect(pods).toHaveLength(2);
+    expect(await get(cluster, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'qwenservices.qwenops.io')).toBeDefined();
+  }, 150_000);
+
+  it('grants exactly the operator\'s list: running as the chart\'s ServiceAccount meets no "forbidden"', async () => {
+    const sa = 'qo-qwen-operator';
+    const tr = await kubeCall(cluster, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+    const dir = mkdtempSync(join(tmpdir(), 'qwen-sa-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, [
+      'apiVersion: v1', 'kind: Config',
+      'clusters:', '- name: c', '  cluster:', `    server: ${cluster.server}`, `    certificate-authority: ${cluster.caFile}`,
+      'users:', '- name: sa', '  user:', `    token: ${tr.status.token}`,
+      'contexts:', '- name: c', '  context: { cluster: c, user: sa }', 'current-context: c', '',
+    ].join('\n'));
+
+    const can = await kubectl(cluster, ['auth', 'can-i', '--list', `--as=system:serviceaccount:${ns}:${sa}`, '-n', 'default']);
+    expect(can.code).toBe(0);
+    const granted = can.stdout.split('\n').slice(1).filter((l) => l.trim() && !/selfsubject|nonResourceURLs|\[\/api|\[\/version|\[\/healthz|\[\/livez|\[\/readyz|\[\/openapi|\[\/\.well-known/.test(l));
+    expect(can.stdout).not.toMatch(/^\*\s/m);
+    for (const line of granted) expect([line, /\[\*\]/.test(line)]).toEqual([line, false]);
+
+    const op = await startOperator(kubeconfig);
+    try {
+      const app = await newNamespace(cluster, 'lp');
+      await apply(cluster, { apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: app }, spec: {
+        replicas: 2, gpu: { count: 0 }, sla: { latency: { p95: '3s' }, errorRate: '1%' },
+        alerting: { receivers: [{ name: 'hook', webhook: { url: { secretKeyRef: { name: 'hook', key: 'url' } } } }], routes: { critical: ['hook'] } },
+      } });
+      for (const [apiVersion, kind] of [['apps/v1', 'Deployment'], ['v1', 'Service'], ['policy/v1', 'PodDisruptionBudget'], ['monitoring.coreos.com/v1', 'ServiceMonitor'], ['monitoring.coreos.com/v1', 'PrometheusRule'], ['monitoring.coreos.com/v1alpha1', 'AlertmanagerConfig']] as const) {
+        await waitFor(`${kind} created as the ServiceAccount`, () => get(cluster, apiVersion, kind, 'chat', app), 60_000);
+      }
+      await waitFor('status written as the ServiceAccount', async () => {
+        const q = await get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(cluster, 'qwenops.io/v1alpha1', 'QwenService', 'chat', app);
+        return q?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+      }, 90_000);
+      const metrics = await op.manager['o'].metrics.registry.getSingleMetricAsString('controller_runtime_reconcile_errors_total');
+      expect(metrics).not.toMatch(/controller_runtime_reconcile_errors_total\{[^}]*\} [1-9]/);
+    } finally {
+      await op.stop();
+    }
+  }, 180_000);
+
+  it('upgrades (CRDs in crds/ are left alone, as Helm documents) and uninstalls (the CRD stays)', async () => {
+    const up = await helm(['upgrade', 'qo', CHART, '--namespace', ns, '--set', 'logLevel=debug', '--wait', '--timeout', '90s'], cluster.kubeconfigPath);
+    expect(up.code).toBe(0);
+    const dep = await get<KubeObject & { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }>(cluster, 'apps/v1', 'Deployment', 'qo-qwen-operator', ns);
+    expect(dep!.spec.template.spec.containers[0]!.args).toContain('--log-level=debug');
+    const un = await helm(['uninstall', 'qo', '--namespace', ns, '--wait'], cluster.kubeconfigPath);
+    expect(un.code).toBe(0);
+    await waitFor('operator Deployment gone', async () => (await get(cluster, 'apps/v1', 'Deployment', 'qo-qwen-operator', ns)) === undefined, 60_000);
+    expect(await get(cluster, 'rbac.authorization.k8s.io/v1', 'ClusterRole', 'qo-qwen-operator')).toBeUndefined();
+    expect(await get(cluster, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'qwenservices.qwenops.io')).toBeDefined();
+  }, 150_000);
+});
