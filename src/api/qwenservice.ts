@@ -196,7 +196,7 @@ const spec = z
           .describe('Where the GGUF comes from: hf:owner/repo:quant, an https:// URL, file:///path in the image, or pvc://claim/path.'),
         sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex digits').optional().describe('Expected SHA-256 of the GGUF; the worker refuses a file that differs.'),
         name: z.string().max(128).regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, . _ : -').optional().describe('Model id served in /v1/models and used as the metric label (default: derived from the source).'),
-        contextSize: z.number().int().min(256).max(1048576).default(8192).describe('Context window in tokens, shared by the parallel sequences.'),
+        contextSize: z.number().int().min(256).max(1048576).default(8192).describe('Context window in tokens of each parallel sequence (one request).'),
         parallel: z.number().int().min(1).max(64).default(4).describe('Concurrent sequences (requests decoded together) per replica.'),
       })
       .strict()

@@ -42,6 +42,8 @@ export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
     '--context-size', String(m.contextSize),
     '--gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false',
     '--cache-dir', MODEL_CACHE_PATH,
+    // In-flight generations get the pod's grace period, less a margin for the exit itself.
+    '--drain-timeout', String(GRACE_PERIOD_S - 10),
   ];
   if (m.sha256) args.push('--model-sha256', m.sha256);
   const buckets = sloBucketBoundaries(qs.spec.sla);
