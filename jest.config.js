@@ -22,8 +22,8 @@ export default {
       roots: ['<rootDir>/test/integration'],
       testMatch: ['**/*.test.ts'],
       // One real control plane per `npm test` run, started only when an integration test runs.
-      // globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
-      // globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
+      globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
     },
     {
       ...common,

@@ -21,7 +21,7 @@ export function buildCrd(): Record<string, unknown> {
     },
     'x-kubernetes-validations': [
       // The name becomes a Service name and a label value, both DNS labels of at most 63 characters.
-      { rule: 'self.metadata.name.size() <= 63', message: 'metadata.name must be at most 63 characters (it names a Service)', fieldPath: '.metadata.name' },
+      { rule: 'self.metadata.name.size() <= 63', message: 'metadata.name must be at most 63 characters (it names a Service)' },
     ],
   };
   return {

@@ -18,7 +18,9 @@ export function diagnosePods(pods: KubeObject[], gpuRequest: { count: number; pr
     const sched = statusOf(pod).conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
     if (!sched) continue;
     const words = sched.message ?? 'no node fits';
-    if (/nvidia\.com\/gpu/.test(words)) {
+    // No node with a free GPU, or none of the requested product (then the scheduler speaks of node affinity).
+    const gpuShortfall = gpuRequest.count > 0 && (/nvidia\.com\/gpu/.test(words) || (!!gpuRequest.product && /node affinity|node\(s\) didn't match/.test(words)));
+    if (gpuShortfall) {
       const want = `${gpuRequest.count} nvidia.com/gpu per worker${gpuRequest.product ? ` (product ${gpuRequest.product})` : ''}`;
       return { reason: 'WaitingForGPU', message: `pod ${pod.metadata.name} cannot be scheduled: needs ${want}; scheduler: ${words}`, failure: true };
     }

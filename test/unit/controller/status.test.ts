@@ -76,3 +76,11 @@ describe('computeStatus', () => {
     expect(s.sla).toEqual({ p95: '1.2s' });
   });
 });
+
+describe('diagnosePods with a GPU product no node has', () => {
+  it('still says WaitingForGPU when the scheduler only mentions node affinity', () => {
+    const p = pod('p', { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector." }] });
+    expect(diagnosePods([p], { count: 1, product: 'NVIDIA-H100' })!.reason).toBe('WaitingForGPU');
+    expect(diagnosePods([p], { count: 0 })!.reason).toBe('Unschedulable');
+  });
+});
