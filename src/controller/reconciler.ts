@@ -108,8 +108,12 @@ export class Reconciler {
     const status = computeStatus(qs, observed, this.d.config, now);
     if (qs.status && sameJson(status, qs.status)) return false;
     await this.d.client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name: qs.metadata.name, namespace: namespaceOf(qs) }, status }, FIELD_MANAGER, 'status');
+    // One Event per new reason (Ready and Degraded often flip for the same cause).
+    const announced = new Set<string>();
     for (const c of transitions(qs.status?.conditions, status.conditions ?? [])) {
       if (c.type !== 'Ready' && !(c.status === 'True' && c.type === 'Degraded') && c.reason !== 'PrometheusOperatorMissing') continue;
+      if (announced.has(c.reason)) continue;
+      announced.add(c.reason);
       const type = WARNING_REASONS.has(c.reason) ? 'Warning' : 'Normal';
       await this.d.events.record(qs as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, c.reason, c.message).catch((err: unknown) => log.warn({ err: String(err) }, 'could not record event'));
     }

@@ -100,15 +100,16 @@ describe('operator on a real cluster', () => {
 
   it('reports WaitingForGPU with the scheduler\'s words, then Ready once a GPU node joins', async () => {
     const ns = await newNamespace(cluster, 'op-gpu');
-    await apply(cluster, qws(ns, 'big', { replicas: 1, gpu: { count: 2, product: 'NVIDIA-H100-80GB-HBM3' } }));
+    // More GPUs per worker than any node has (the largest has 4).
+    await apply(cluster, qws(ns, 'big', { replicas: 1, gpu: { count: 8 } }));
     const q = await waitCondition(ns, 'big', 'Ready', 'False', 'WaitingForGPU');
-    expect(condition(q, 'Ready')!.message).toContain('needs 2 nvidia.com/gpu per worker (product NVIDIA-H100-80GB-HBM3)');
-    expect(condition(q, 'Ready')!.message).toMatch(/0\/3 nodes are available/);
+    expect(condition(q, 'Ready')!.message).toContain('needs 8 nvidia.com/gpu per worker');
+    expect(condition(q, 'Ready')!.message).toMatch(/0\/3 nodes are available: .*Insufficient nvidia\.com\/gpu/);
     expect(condition(q, 'Degraded')).toMatchObject({ status: 'True', reason: 'WaitingForGPU' });
     const events = await list<KubeObject & { reason: string; type: string }>(cluster, 'v1', 'Event', ns);
     expect(events.filter((e) => e.reason === 'WaitingForGPU' && e.type === 'Warning')).toHaveLength(1);
 
-    await cluster.addGpuNode('kwok-gpu-h100-0', 2, 'NVIDIA-H100-80GB-HBM3');
+    await cluster.addGpuNode('kwok-gpu-h100-0', 8, 'NVIDIA-H100-80GB-HBM3');
     await waitCondition(ns, 'big', 'Ready', 'True', 'AllWorkersReady', 90_000);
   }, 180_000);
 
