@@ -3,7 +3,7 @@
 // the operator as the chart's ServiceAccount, upgrade and uninstall.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
@@ -128,8 +128,18 @@ describe('chart, installed', () => {
   }, 180_000);
 
   it('upgrades (CRDs in crds/ are left alone, as Helm documents) and uninstalls (the CRD stays)', async () => {
-    const up = await helm(['upgrade', 'qo', CHART, '--namespace', ns, '--set', 'logLevel=debug', '--wait', '--timeout', '90s'], cluster.kubeconfigPath);
-    expect(up.code).toBe(0);
+    // A newer chart whose CRD changed: Helm leaves CRDs alone on upgrade; the README's
+    // `kubectl apply --server-side --force-conflicts -f charts/qwen-operator/crds/` upgrades them.
+    const newer = mkdtempSync(join(tmpdir(), 'qwen-chart-'));
+    cpSync(CHART, newer, { recursive: true });
+    const crdFile = join(newer, 'crds/qwenops.io_qwenservices.yaml');
+    writeFileSync(crdFile, readFileSync(crdFile, 'utf8').replace('Number of worker pods.', 'Number of worker pods (v2).'));
+    const crdDescription = async () => JSON.stringify(await get(cluster, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'qwenservices.qwenops.io')).includes('Number of worker pods (v2).');
+    const up = await helm(['upgrade', 'qo', newer, '--namespace', ns, '--set', 'logLevel=debug', '--wait', '--timeout', '90s'], cluster.kubeconfigPath);
+    expect([up.code, up.stderr]).toEqual([0, '']);
+    expect(await crdDescription()).toBe(false);
+    expect((await kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', join(newer, 'crds')])).code).toBe(0);
+    expect(await crdDescription()).toBe(true);
     const dep = await get<KubeObject & { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }>(cluster, 'apps/v1', 'Deployment', 'qo-qwen-operator', ns);
     expect(dep!.spec.template.spec.containers[0]!.args).toContain('--log-level=debug');
     const un = await helm(['uninstall', 'qo', '--namespace', ns, '--wait'], cluster.kubeconfigPath);
