@@ -12,6 +12,7 @@ case "$target" in
     npm ci --loglevel=error
     npx tsc -p tsconfig.build.json
     npm prune --omit=dev --loglevel=error
+    find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete  # scopes prune left empty
     cp -r package.json node_modules dist "$out/app/"
     ;;
   worker|worker-cpu)
