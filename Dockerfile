@@ -19,7 +19,7 @@ WORKDIR /app
 COPY --from=operator-build /out/app /app
 USER 65532:65532
 EXPOSE 8081
-ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli.js"]
 CMD ["run"]
 
 FROM ${NODE_IMAGE} AS worker-build

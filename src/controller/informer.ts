@@ -19,6 +19,12 @@ export const objectKey = (o: { metadata: { namespace?: string; name: string } })
 
 class GoneError extends Error {}
 
+/** managedFields are often half of an object's size and the controller never reads them. */
+function trim(obj: KubeObject): KubeObject {
+  delete obj.metadata.managedFields;
+  return obj;
+}
+
 /** Read access to cached objects of one kind. */
 export type Cache = {
   get(namespace: string | undefined, name: string): KubeObject | undefined;
@@ -129,6 +135,7 @@ export class Informer implements Cache {
     this.relists++;
     const seen = new Set<string>();
     for (const item of items) {
+      trim(item);
       const key = objectKey(item);
       seen.add(key);
       const old = this.store.get(key);
@@ -177,7 +184,7 @@ export class Informer implements Cache {
             }
             if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
             if (phase === 'BOOKMARK') return;
-            const item = { ...obj, apiVersion: this.target.apiVersion, kind: this.target.kind };
+            const item = trim({ ...obj, apiVersion: this.target.apiVersion, kind: this.target.kind });
             const key = objectKey(item);
             if (phase === 'DELETED') {
               this.store.delete(key);

@@ -13,6 +13,7 @@ import { renderMonitoring } from '../render/monitoring.ts';
 import { containedIn, sameJson } from './compare.ts';
 import { transitions } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
+import type { WriteEchoes } from './echo.ts';
 import type { Cache } from './informer.ts';
 import { computeStatus, type Observed } from './status.ts';
 
@@ -28,6 +29,7 @@ export type ReconcilerDeps = {
   caches: Caches;
   config: RenderConfig;
   events: EventRecorder;
+  echoes: WriteEchoes;
   log: Logger;
   now?: () => Date;
 };
@@ -65,13 +67,21 @@ export class Reconciler {
 
     const served = new Set([...this.d.caches.owned.keys()]);
     const desired = renderAll(qs, this.d.config, { servedMonitoringKinds: served });
-    for (const obj of desired) {
+    // What the apiserver answered to our applies is newer than the cache: status reads it first,
+    // so a just-created child does not cost a second status write once the watch catches up.
+    const applied = new Map<string, KubeObject>();
+    const stale = desired.filter((obj) => {
       const current = this.d.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
-      if (current && containedIn(obj, current)) continue;
-      await this.d.client.apply(obj, FIELD_MANAGER);
-      result.applied++;
-      log.info({ kind: obj.kind, name: obj.metadata.name, created: !current }, current ? 'updated child' : 'created child');
-    }
+      return !current || !containedIn(obj, current);
+    });
+    // Children do not depend on each other: apply them together.
+    await Promise.all(stale.map(async (obj) => {
+      const answer = await this.d.client.apply<KubeObject>(obj, FIELD_MANAGER);
+      this.d.echoes.wrote({ ...answer, kind: obj.kind });
+      applied.set(`${kindKey(obj)}/${obj.metadata.name}`, answer);
+      log.info({ kind: obj.kind, name: obj.metadata.name }, 'applied child');
+    }));
+    result.applied = stale.length;
 
     const wanted = new Set(desired.map((o) => `${kindKey(o)}/${o.metadata.name}`));
     for (const [kk, informer] of this.d.caches.owned) {
@@ -89,7 +99,7 @@ export class Reconciler {
 
     const monitoringWanted = renderMonitoring(qs, this.d.config).filter((o) => OWNED_KINDS.some((k) => k.monitoring && kindKey(k) === kindKey(o)));
     const observed: Observed = {
-      deployment: this.d.caches.owned.get('Deployment.apps/v1')?.get(namespace, name),
+      deployment: applied.get(`Deployment.apps/v1/${name}`) ?? this.d.caches.owned.get('Deployment.apps/v1')?.get(namespace, name),
       pods: this.podsOf(qs),
       missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !served.has(kindKey(o))).map((o) => o.kind))],
       monitoringRequested: monitoringWanted.length > 0,
@@ -107,11 +117,14 @@ export class Reconciler {
     const now = (this.d.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const status = computeStatus(qs, observed, this.d.config, now);
     if (qs.status && sameJson(status, qs.status)) return false;
-    await this.d.client.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name: qs.metadata.name, namespace: namespaceOf(qs) }, status }, FIELD_MANAGER, 'status');
+    const answer = await this.d.client.apply<KubeObject>({ apiVersion: API_VERSION, kind: KIND, metadata: { name: qs.metadata.name, namespace: namespaceOf(qs) }, status }, FIELD_MANAGER, 'status');
+    this.d.echoes.wrote({ ...answer, kind: KIND });
     // One Event per new reason (Ready and Degraded often flip for the same cause).
     const announced = new Set<string>();
     for (const c of transitions(qs.status?.conditions, status.conditions ?? [])) {
-      if (c.type !== 'Ready' && !(c.status === 'True' && c.type === 'Degraded') && c.reason !== 'PrometheusOperatorMissing') continue;
+      // Events for what needs attention, and for becoming Ready; not for every step of a start.
+      const noteworthy = WARNING_REASONS.has(c.reason) || (c.type === 'Ready' && c.status === 'True');
+      if (!noteworthy) continue;
       if (announced.has(c.reason)) continue;
       announced.add(c.reason);
       const type = WARNING_REASONS.has(c.reason) ? 'Warning' : 'Normal';

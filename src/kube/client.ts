@@ -1,7 +1,8 @@
 // The operator's thin client: plain JSON over HTTPS with client-node's KubeConfig for auth,
 // discovery-based paths, server-side apply (objects and the status subresource), list, delete.
 // Objects stay plain JSON end to end, so what we compare with the watch cache is what we sent.
-import { request, type RequestOptions } from 'node:https';
+import { Agent, request, type RequestOptions } from 'node:https';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError } from './errors.ts';
@@ -18,6 +19,7 @@ export class KubeClient {
   readonly kc: KubeConfig;
   private readonly server: URL;
   private readonly discovery = new Map<string, { at: number; resources: ApiResource[] }>();
+  private connection?: { at: number; agent: Agent; headers: OutgoingHttpHeaders; auth?: string };
   onWrite: WriteCounter = () => {};
 
   constructor(kc: KubeConfig) {
@@ -31,15 +33,18 @@ export class KubeClient {
     const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const conn = await this.connect();
     const options: RequestOptions = {
       method,
+      agent: conn.agent,
+      ...(conn.auth ? { auth: conn.auth } : {}),
       headers: {
+        ...conn.headers,
         accept: 'application/json',
         ...(payload !== undefined ? { 'content-type': opts.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
       },
       timeout: opts.timeoutMs ?? 30_000,
     };
-    await this.kc.applyToHTTPSOptions(options);
     const send = url.protocol === 'http:' ? httpRequest : request;
     return new Promise<T>((resolve, reject) => {
       const req = send(url, options, (res) => {
@@ -60,6 +65,24 @@ export class KubeClient {
       if (payload !== undefined) req.write(payload);
       req.end();
     });
+  }
+
+  /**
+   * TLS material and credentials from the kubeconfig, with one keep-alive agent. client-node would
+   * re-read the files and build a new TLS context (a fresh handshake) for every request; we do it
+   * once a minute, which still follows rotated service-account tokens and certificates.
+   */
+  private async connect(): Promise<NonNullable<KubeClient['connection']>> {
+    if (this.connection && Date.now() - this.connection.at < 60_000) return this.connection;
+    const o: RequestOptions = {};
+    await this.kc.applyToHTTPSOptions(o);
+    const agent = new Agent({
+      ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, servername: o.servername,
+      ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+      keepAlive: true, maxSockets: 32, maxFreeSockets: 8, timeout: 60_000,
+    });
+    this.connection = { at: Date.now(), agent, headers: (o.headers ?? {}) as OutgoingHttpHeaders, ...(typeof o.auth === 'string' ? { auth: o.auth } : {}) };
+    return this.connection;
   }
 
   /** Resources served for an apiVersion; undefined when the group/version is not served at all. */

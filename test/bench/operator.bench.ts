@@ -1,0 +1,97 @@
+// Benchmark (not a test): 500 QwenServices at once on the real control plane. Time until the
+// operator has converged all of them (children applied, status written) against a bare client
+// that makes the same server-side-apply writes, in the same run; writes per QwenService; the
+// operator process's RSS; and writes during a quiet minute afterwards.
+// Run: node test/bench/operator.bench.ts [count]
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startCluster } from '../cluster/cluster.ts';
+import { apply, list, newNamespace, type KubeObject } from '../cluster/client.ts';
+import { cacheDir } from '../support/tools.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { parseQwenService } from '../../src/api/validate.ts';
+import { renderAll } from '../../src/render/index.ts';
+import { FIELD_MANAGER, defaultRenderConfig } from '../../src/render/common.ts';
+import { computeStatus } from '../../src/controller/status.ts';
+
+const COUNT = Number(process.argv[2] ?? 500);
+const CONCURRENCY = 4;
+const spec = { replicas: 1, gpu: { count: 0 }, sla: { latency: { p95: '3s', p99: '5s' }, errorRate: '1%', availability: '99.5%' }, alerting: { receivers: [{ name: 'hook', webhook: { url: { secretKeyRef: { name: 'hook', key: 'url' } } } }], routes: { critical: ['hook'] } } };
+const qws = (ns: string, i: number): KubeObject => ({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: `svc-${i}`, namespace: ns }, spec });
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => { while (next < items.length) await fn(items[next++]!); }));
+}
+
+type Qws = KubeObject & { status?: { observedGeneration?: number; conditions?: unknown[] } };
+const converged = (items: Qws[]) => items.filter((q) => q.status?.conditions?.length && q.status.observedGeneration === (q.metadata as { generation?: number }).generation).length;
+
+// Two namespaces of ${COUNT} Services each need more than the harness's default /24 of cluster IPs.
+const cluster = await startCluster({ crds: ['crds', join(cacheDir, 'prometheus-operator-crds')], apiserverArgs: ['--service-cluster-ip-range=10.96.0.0/16'] });
+try {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfigPath);
+  const client = new KubeClient(kc);
+
+  // Baseline: a bare client creates the QwenServices, then makes the operator's writes itself
+  // (children and status, server-side apply) with the same concurrency.
+  const nsBare = await newNamespace(cluster, 'bench-bare');
+  let bareWrites = 0;
+  client.onWrite = () => bareWrites++;
+  const t0 = performance.now();
+  await pool(Array.from({ length: COUNT }, (_, i) => i), 16, (i) => apply(cluster, qws(nsBare, i)));
+  const bareItems = await list<KubeObject>(cluster, 'qwenops.io/v1alpha1', 'QwenService', nsBare);
+  await pool(bareItems, CONCURRENCY, async (raw) => {
+    const q = parseQwenService(raw);
+    for (const obj of renderAll(q, defaultRenderConfig)) await client.apply(obj, FIELD_MANAGER);
+    const status = computeStatus(q, { pods: [], missingMonitoringKinds: [], monitoringRequested: true }, defaultRenderConfig, new Date().toISOString());
+    await client.apply({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: q.metadata.name, namespace: nsBare }, status }, FIELD_MANAGER, 'status');
+  });
+  const bareMs = performance.now() - t0;
+
+  // The operator, as its own process, already running when the same QwenServices arrive at once.
+  const ns = await newNamespace(cluster, 'bench-op');
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const op = spawn('bin/qwen-operator', ['run', `--namespaces=${ns}`, `--health-addr=127.0.0.1:${port}`, '--log-level=warn', `--concurrency=${CONCURRENCY}`], { env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, NODE_OPTIONS: process.env.OP_NODE_OPTIONS ?? '', ...(process.env.OP_MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.OP_MALLOC_ARENA_MAX } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  let exited: number | null | undefined;
+  op.on('exit', (code) => { exited = code; });
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (exited !== undefined) throw new Error(`the operator exited (code ${exited}) before it was ready`);
+    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
+  }
+  const t1 = performance.now();
+  await pool(Array.from({ length: COUNT }, (_, i) => i), 16, (i) => apply(cluster, qws(ns, i)));
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    if (exited !== undefined) throw new Error(`the operator exited (code ${exited}) before converging`);
+    if (converged(await list<Qws>(cluster, 'qwenops.io/v1alpha1', 'QwenService', ns)) === COUNT) break;
+  }
+  const opMs = performance.now() - t1;
+  const metrics = async () => (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+  const writes = (text: string) => [...text.matchAll(/^qwen_operator_kube_writes_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const writesAfterConverge = writes(await metrics());
+  const quietS = Number(process.env.QUIET_S ?? 60);
+  await new Promise((r) => setTimeout(r, quietS * 1000));
+  const writesAtRest = writes(await metrics()) - writesAfterConverge;
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${op.pid}/status`, 'utf8'))?.[1] ?? 0);
+  const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${op.pid}/status`, 'utf8'))?.[1] ?? 0);
+  const gauge = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  const finalMetrics = await metrics();
+  op.kill('SIGTERM');
+
+  const row = (k: string, v: string) => process.stdout.write(`${k.padEnd(44)} ${v}\n`);
+  process.stdout.write(`\noperator benchmark: ${COUNT} QwenServices (SLA + alerting: 6 children each), concurrency ${CONCURRENCY}\n`);
+  row('bare client (create, then SSA children + status)', `${(bareMs / 1000).toFixed(1)} s, ${bareWrites} writes`);
+  row('operator (running; create, until all converged)', `${(opMs / 1000).toFixed(1)} s, ${writesAfterConverge} writes`);
+  row('ratio operator / bare (target <= 1.3)', (opMs / bareMs).toFixed(2));
+  row('writes per QwenService (operator)', (writesAfterConverge / COUNT).toFixed(2));
+  row(`writes at rest over ${quietS} s (target 0)`, String(writesAtRest));
+  row('operator RSS now / peak (target < 150 MB)', `${(rssKb / 1024).toFixed(0)} MB / ${(hwmKb / 1024).toFixed(0)} MB`);
+  row('operator V8 heap used / total, external', `${gauge(finalMetrics, 'nodejs_heap_size_used_bytes').toFixed(0)} / ${gauge(finalMetrics, 'nodejs_heap_size_total_bytes').toFixed(0)} MB, ${gauge(finalMetrics, 'nodejs_external_memory_bytes').toFixed(0)} MB`);
+} finally {
+  await cluster.stop();
+}
