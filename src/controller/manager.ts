@@ -7,6 +7,7 @@ import type { KubeClient } from '../kube/client.ts';
 import type { RenderConfig } from '../render/common.ts';
 import { OWNED_KINDS, kindKey, type OwnedKind } from '../render/index.ts';
 import { EventRecorder } from './events.ts';
+import { WriteEchoes } from './echo.ts';
 import { Informer, InformerGroup, objectKey, type InformerTarget } from './informer.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { CONTROLLER } from './metrics.ts';
@@ -34,6 +35,7 @@ export class Manager {
   readonly owned = new Map<string, InformerGroup>();
   private readonly o: ManagerOptions;
   private readonly reconciler: Reconciler;
+  private readonly echoes = new WriteEchoes();
   private readonly timers: NodeJS.Timeout[] = [];
   private running = false;
   private workers: Promise<void>[] = [];
@@ -57,10 +59,11 @@ export class Manager {
       client: opts.client,
       config: opts.config,
       events: new EventRecorder(opts.client),
+      echoes: this.echoes,
       log: opts.log,
       caches: { qwenServices: this.qwenServices, pods: this.pods, owned: this.owned },
     });
-    this.qwenServices.on((_e, obj) => this.queue.add(objectKey(obj)));
+    this.qwenServices.on((e, obj) => { if (e === 'delete' || !this.echoes.isEcho(obj)) this.queue.add(objectKey(obj)); });
     this.pods.on((_e, obj) => {
       const owner = obj.metadata.labels?.['qwenops.io/qwenservice'];
       if (owner) this.queue.add(`${obj.metadata.namespace}/${owner}`);
@@ -102,8 +105,8 @@ export class Manager {
       const served = await this.o.client.resourceFor(k.apiVersion, k.kind, 0);
       if (!served) continue;
       const g = this.group({ apiVersion: k.apiVersion, kind: k.kind, labelSelector: MANAGED });
-      g.on((_e, obj) => {
-        if (!controllerOwnerUid(obj)) return;
+      g.on((e, obj) => {
+        if (!controllerOwnerUid(obj) || (e !== 'delete' && this.echoes.isEcho(obj))) return;
         const owner = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);
         if (owner) this.queue.add(`${obj.metadata.namespace}/${owner.name}`);
       });
