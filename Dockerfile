@@ -24,10 +24,15 @@ CMD ["run"]
 
 FROM ${NODE_IMAGE} AS worker-build
 WORKDIR /build
-COPY tsconfig.json ./
 COPY scripts/image-build.sh scripts/
 COPY worker worker
 RUN bash scripts/image-build.sh worker /out
+
+FROM ${NODE_IMAGE} AS worker-cpu-build
+WORKDIR /build
+COPY scripts/image-build.sh scripts/
+COPY worker worker
+RUN bash scripts/image-build.sh worker-cpu /out
 
 FROM ${NODE_IMAGE} AS node-runtime
 
@@ -43,7 +48,7 @@ ENTRYPOINT ["node", "/app/dist/src/main.js"]
 FROM ${NODE_IMAGE} AS worker-cpu
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=worker-build /out/app /app
+COPY --from=worker-cpu-build /out/app /app
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["node", "/app/dist/src/main.js"]

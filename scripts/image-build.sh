@@ -17,9 +17,14 @@ case "$target" in
     ;;
   worker|worker-cpu)
     cd worker
-    bash scripts/install-deps.sh
+    npm ci --loglevel=error
     npx tsc -p tsconfig.build.json
     npm prune --omit=dev --loglevel=error
+    # node-llama-cpp installs every Linux prebuilt; keep the x64 CPU one, plus CUDA for `worker`.
+    keep='^linux-x64$'
+    [ "$target" = worker ] && keep='^linux-x64(-cuda|-cuda-ext)?$'
+    for d in node_modules/@node-llama-cpp/*; do basename "$d" | grep -Eq "$keep" || rm -rf "$d"; done
+    find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete
     cp -r package.json node_modules dist "$out/app/"
     ;;
   *) echo "unknown target $target" >&2; exit 2 ;;

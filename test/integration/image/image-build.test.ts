@@ -2,11 +2,12 @@
 // call) on a copy of exactly what the Dockerfile COPYs, into a staging root, then runs each
 // target's entrypoint from there. No container runtime is needed (none exists on CI machines).
 import { describe, expect, it } from '@jest/globals';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DockerfileParser } from 'dockerfile-ast';
+import { cacheDir } from '../../support/tools.ts';
 
 const dockerfile = DockerfileParser.parse(readFileSync('Dockerfile', 'utf8'));
 
@@ -47,4 +48,25 @@ describe('image build steps', () => {
     expect(modules).toEqual(expect.arrayContaining(['@kubernetes', 'zod', 'pino', 'js-yaml', 'prom-client']));
     for (const dev of ['jest', 'typescript', 'eslint', '@swc', '@jest']) expect(modules).not.toContain(dev);
   }, 240_000);
+});
+
+describe('worker image build steps', () => {
+  it('worker-cpu: compiled, CPU prebuilt only, loads the test model and answers /readyz', async () => {
+    const app = build('worker-cpu-build', 'worker-cpu');
+    const prebuilt = execFileSync('ls', [join(app, 'node_modules/@node-llama-cpp')], { encoding: 'utf8' }).trim().split('\n');
+    expect(prebuilt).toEqual(['linux-x64']);
+    const model = join(cacheDir, 'models/gemma-3-270m-q4_k_m.gguf');
+    const port = 19000 + Math.floor(Math.random() * 1000);
+    const worker = spawn(process.execPath, [join(app, 'dist/src/main.js'), '--model', model, '--host', '127.0.0.1', '--port', String(port), '--gpu', 'false', '--context-size', '256'], { stdio: 'ignore' });
+    try {
+      let ready = false;
+      for (let i = 0; i < 600 && !ready && worker.exitCode === null; i++) {
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ready).toBe(true);
+    } finally {
+      worker.kill('SIGTERM');
+    }
+  }, 300_000);
 });

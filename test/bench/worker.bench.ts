@@ -1,0 +1,187 @@
+// Benchmark of the worker (issue [W]): this worker over HTTP vs node-llama-cpp in-process (the
+// floor for our overhead) vs llama.cpp's llama-server (when built into the cache). Same model,
+// same prompts, greedy, same max tokens, rounds interleaved so background load hits all alike.
+// Not a jest test. Run (after scripts/setup.sh):
+//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128]
+// Prints a table and a JSON line (prefix BENCH_JSON).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { getLlama, LlamaLogLevel } from '../../worker/node_modules/node-llama-cpp/dist/index.js';
+import type { LlamaContextSequence, LlamaModel } from '../../worker/node_modules/node-llama-cpp/dist/index.js';
+import { availableCpus } from '../../worker/src/cpus.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cache = process.env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' } } });
+const ROUNDS = Number(values.rounds ?? 3);
+const TOKENS = Number(values.tokens ?? 128);
+const SCRAPES = Number(values.scrapes ?? 200);
+const MODEL = values.model ?? join(cache, 'models', 'gemma-3-270m-q4_k_m.gguf');
+const THREADS = availableCpus();
+const CONC = [1, 4];
+const PROMPTS = [
+  'The history of the city of Rome begins',
+  'In a small village at the edge of the forest there lived',
+  'The most important idea in modern physics is',
+  'Here is a recipe for a simple vegetable soup:',
+];
+
+type Run = { tokens: number; wallMs: number; ttftMs: number[] };
+const results: Record<string, Record<number, Run[]>> = {};
+const record = (name: string, conc: number, r: Run) => { ((results[name] ??= {})[conc] ??= []).push(r); };
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
+// --- in-process node-llama-cpp: the same evaluate loop the worker runs, minus HTTP ---
+async function rawSetup() {
+  const llama = await getLlama({ gpu: false, build: 'never', maxThreads: THREADS, logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath: MODEL, gpuLayers: 0 });
+  const context = await model.createContext({ sequences: 4, contextSize: 1024, threads: THREADS, flashAttention: false });
+  const seqs = Array.from({ length: 4 }, () => context.getSequence());
+  return { llama, model, context, seqs };
+}
+
+async function rawOne(model: LlamaModel, seq: LlamaContextSequence, prompt: string, t0: number) {
+  const toks = model.tokenize(prompt, false);
+  await seq.clearHistory();
+  let n = 0;
+  let ttft = NaN;
+  for await (const tok of seq.evaluate([model.tokens.bos!, ...toks], { temperature: 0 })) {
+    if (n === 0) ttft = performance.now() - t0;
+    model.detokenize([tok], false);
+    if (++n >= TOKENS) break;
+  }
+  return { n, ttft };
+}
+
+// --- an OpenAI-compatible server over HTTP (this worker, or llama-server) ---
+async function httpOne(base: string, prompt: string, t0: number, extra: Record<string, unknown>) {
+  const res = await fetch(`${base}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt, max_tokens: TOKENS, temperature: 0, stream: true, stream_options: { include_usage: true }, ...extra }),
+  });
+  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  let ttft = NaN;
+  let n = 0;
+  let chunks = 0;
+  let buf = '';
+  const dec = new TextDecoder();
+  for await (const part of res.body) {
+    buf += dec.decode(part as Uint8Array, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const ev = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (!ev.startsWith('data: ') || ev === 'data: [DONE]') continue;
+      const j = JSON.parse(ev.slice(6)) as { choices?: { text?: string; delta?: { content?: string } }[]; usage?: { completion_tokens: number } | null; content?: string; tokens_predicted?: number };
+      const text = j.choices?.[0]?.text ?? j.choices?.[0]?.delta?.content;
+      if (text) { chunks++; if (Number.isNaN(ttft)) ttft = performance.now() - t0; }
+      if (j.usage) n = j.usage.completion_tokens;
+    }
+  }
+  return { n: n || chunks, ttft };
+}
+
+async function concurrent(conc: number, one: (i: number, t0: number) => Promise<{ n: number; ttft: number }>): Promise<Run> {
+  const t0 = performance.now();
+  const rs = await Promise.all(Array.from({ length: conc }, (_, i) => one(i, performance.now())));
+  return { tokens: rs.reduce((a, r) => a + r.n, 0), wallMs: performance.now() - t0, ttftMs: rs.map((r) => r.ttft) };
+}
+
+async function startServer(cmd: string, args: string[], readyUrl: string) {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  for (let i = 0; ; i++) {
+    if (proc.exitCode !== null) throw new Error(`${cmd} exited: ${err.slice(-2000)}`);
+    const r = await fetch(readyUrl).catch(() => undefined);
+    if (r?.status === 200) break;
+    if (i > 1200) throw new Error(`${cmd} not ready`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return proc;
+}
+
+const WORKER_PORT = 18931;
+const LLAMA_SERVER_PORT = 18932;
+const workerUrl = `http://127.0.0.1:${WORKER_PORT}`;
+const llamaServerBin = join(process.env.QWEN_BIN ?? join(cache, 'bin'), 'llama-server');
+const llamaServerUrl = `http://127.0.0.1:${LLAMA_SERVER_PORT}`;
+
+console.error(`model ${MODEL}\nthreads ${THREADS}, ${TOKENS} tokens, greedy, rounds ${ROUNDS}, concurrency ${CONC.join(',')}`);
+const raw = await rawSetup();
+const worker = await startServer(join(root, 'worker', 'bin', 'qwen-worker'),
+  ['--model', MODEL, '--host', '127.0.0.1', '--port', String(WORKER_PORT), '--parallel', '4', '--context-size', '1024', '--gpu', 'false', '--log-level', 'warn'],
+  `${workerUrl}/readyz`);
+let llamaServer: ReturnType<typeof spawn> | undefined;
+if (existsSync(llamaServerBin)) {
+  llamaServer = await startServer(llamaServerBin, ['-m', MODEL, '--host', '127.0.0.1', '--port', String(LLAMA_SERVER_PORT), '-np', '4', '-c', '4096',
+    '-t', String(THREADS), '--no-webui', '--log-disable'], `${llamaServerUrl}/health`);
+} else {
+  console.error(`llama-server not found at ${llamaServerBin}: skipped`);
+}
+
+try {
+  // Warm-up each.
+  await rawOne(raw.model, raw.seqs[0]!, PROMPTS[0]!, performance.now());
+  await httpOne(workerUrl, PROMPTS[0]!, performance.now(), {});
+  if (llamaServer) await httpOne(llamaServerUrl, PROMPTS[0]!, performance.now(), { n_predict: TOKENS, ignore_eos: false, cache_prompt: false });
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const conc of CONC) {
+      record('node-llama-cpp in-process', conc, await concurrent(conc, (i, t0) => rawOne(raw.model, raw.seqs[i]!, PROMPTS[i % PROMPTS.length]!, t0)));
+      record('qwen-worker HTTP', conc, await concurrent(conc, (i, t0) => httpOne(workerUrl, PROMPTS[i % PROMPTS.length]!, t0, {})));
+      if (llamaServer) record('llama-server HTTP', conc, await concurrent(conc, (i, t0) => httpOne(llamaServerUrl, PROMPTS[i % PROMPTS.length]!, t0, { cache_prompt: false })));
+      console.error(`round ${r + 1} c${conc} done`);
+    }
+  }
+  // /metrics scrape time (after the traffic above, so the histograms are populated).
+  const scrape: number[] = [];
+  for (let i = 0; i < SCRAPES; i++) {
+    const t0 = performance.now();
+    await (await fetch(`${workerUrl}/metrics`)).text();
+    scrape.push(performance.now() - t0);
+  }
+
+  const summary: Record<string, unknown> = { threads: THREADS, tokens: TOKENS, rounds: ROUNDS };
+  const rows: string[] = [];
+  const tps = (name: string, conc: number) => {
+    const runs = results[name]?.[conc];
+    if (!runs) return NaN;
+    return runs.reduce((a, r) => a + r.tokens, 0) / (runs.reduce((a, r) => a + r.wallMs, 0) / 1000);
+  };
+  for (const name of Object.keys(results)) {
+    for (const conc of CONC) {
+      const runs = results[name]![conc]!;
+      const ttft = runs.flatMap((r) => r.ttftMs);
+      const perRound = runs.map((r) => (r.tokens / r.wallMs) * 1000);
+      const row = { tokensPerS: tps(name, conc), perRound, ttftP50Ms: pct(ttft, 50), ttftP95Ms: pct(ttft, 95) };
+      summary[`${name} c${conc}`] = row;
+      rows.push(`${name.padEnd(28)} c${conc}  ${row.tokensPerS.toFixed(1).padStart(7)} tok/s  (rounds: ${perRound.map((x) => x.toFixed(1)).join(' ')})  TTFT p50 ${row.ttftP50Ms.toFixed(1)} ms  p95 ${row.ttftP95Ms.toFixed(1)} ms`);
+    }
+  }
+  const ratios: Record<string, number> = {};
+  for (const conc of CONC) {
+    ratios[`worker/raw c${conc}`] = tps('qwen-worker HTTP', conc) / tps('node-llama-cpp in-process', conc);
+    if (llamaServer) ratios[`worker/llama-server c${conc}`] = tps('qwen-worker HTTP', conc) / tps('llama-server HTTP', conc);
+  }
+  summary.ratios = ratios;
+  summary.scrapeMs = { p50: pct(scrape, 50), p95: pct(scrape, 95), max: Math.max(...scrape) };
+  console.log(rows.join('\n'));
+  console.log(Object.entries(ratios).map(([k, v]) => `${k}: ${v.toFixed(3)}x`).join('\n'));
+  console.log(`/metrics scrape: p50 ${pct(scrape, 50).toFixed(2)} ms, p95 ${pct(scrape, 95).toFixed(2)} ms`);
+  console.log(`BENCH_JSON ${JSON.stringify(summary)}`);
+} finally {
+  worker.kill('SIGTERM');
+  llamaServer?.kill('SIGTERM');
+  await raw.context.dispose();
+  await raw.model.dispose();
+  await raw.llama.dispose();
+}

@@ -1,0 +1,127 @@
+// Command-line flags of `qwen-worker`. The operator's pods and the tests use exactly these names.
+import { parseArgs } from 'node:util';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const DEFAULT_MODEL = 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M';
+
+export type GpuMode = 'auto' | 'cuda' | 'vulkan' | false;
+
+export type WorkerConfig = {
+  model: string;
+  modelSha256: string | undefined;
+  modelName: string | undefined;
+  host: string;
+  port: number;
+  metricsPort: number | undefined;
+  parallel: number;
+  queueSize: number;
+  contextSize: number;
+  threads: number | undefined;
+  gpu: GpuMode;
+  sloBuckets: number[];
+  cacheDir: string;
+  downloadStallTimeoutS: number;
+  requestTimeoutS: number;
+  drainTimeoutS: number;
+  maxBodyBytes: number;
+  logLevel: string;
+};
+
+export const USAGE = `Usage: qwen-worker [flags]
+  --model SPEC                  hf:<owner>/<repo>:<quant> | https://... URL | file path (default ${DEFAULT_MODEL})
+  --model-sha256 HEX            verify the model file's SHA-256
+  --model-name NAME             id in /v1/models and the metrics' model label (default: from the file name)
+  --host ADDR                   listen address (default 0.0.0.0)
+  --port N                      API, /healthz, /readyz (and /metrics unless --metrics-port) (default 8080)
+  --metrics-port N              serve /metrics (and /healthz, /readyz) on a separate port
+  --parallel N                  context sequences = concurrent generations (default 1)
+  --queue-size N                requests that may wait for a sequence; beyond it 429 (default 4 x parallel)
+  --context-size N              tokens per sequence (default 4096)
+  --threads N                   CPU threads (default and maximum: the CPUs this process may use)
+  --gpu auto|cuda|vulkan|false  node-llama-cpp backend (default auto)
+  --slo-buckets S,S,...         seconds added to the buckets of all three latency histograms
+  --cache-dir DIR               where downloaded models go (default $QWEN_CACHE/models)
+  --download-stall-timeout S    fail when no byte arrives for S seconds (default 60)
+  --request-timeout S           per-request deadline, queue wait included; 504 past it (default 600)
+  --drain-timeout S             SIGTERM grace period for in-flight requests (default 30)
+  --max-body-bytes N            request body limit; 413 past it (default 1048576)
+  --log-level LEVEL             pino level (default info)`;
+
+export class ConfigError extends Error {}
+
+function num(name: string, v: string | undefined, dflt: number, { min = 0, int = true } = {}): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min) {
+    throw new ConfigError(`--${name} must be ${int ? 'an integer' : 'a number'} >= ${min}, got '${v}'`);
+  }
+  return n;
+}
+
+export function parseSloBuckets(v: string | undefined): number[] {
+  if (v === undefined || v.trim() === '') return [];
+  const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
+    const n = Number(s);
+    if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`--slo-buckets: '${s}' is not a positive number of seconds`);
+    return n;
+  });
+  return [...new Set(out)].sort((a, b) => a - b);
+}
+
+export function parseGpu(v: string | undefined): GpuMode {
+  switch (v ?? 'auto') {
+    case 'auto': return 'auto';
+    case 'cuda': return 'cuda';
+    case 'vulkan': return 'vulkan';
+    case 'false': case 'cpu': case 'none': return false;
+    default: throw new ConfigError(`--gpu must be one of auto, cuda, vulkan, false; got '${v}'`);
+  }
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' }, 'model-sha256': { type: 'string' }, 'model-name': { type: 'string' },
+        host: { type: 'string' }, port: { type: 'string' }, 'metrics-port': { type: 'string' },
+        parallel: { type: 'string' }, 'queue-size': { type: 'string' }, 'context-size': { type: 'string' },
+        threads: { type: 'string' }, gpu: { type: 'string' }, 'slo-buckets': { type: 'string' },
+        'cache-dir': { type: 'string' }, 'download-stall-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' }, 'drain-timeout': { type: 'string' },
+        'max-body-bytes': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' },
+      },
+    }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  if (values.help) throw new ConfigError(USAGE);
+  const parallel = num('parallel', values.parallel, 1, { min: 1 });
+  const sha = values['model-sha256']?.toLowerCase();
+  if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) throw new ConfigError('--model-sha256 must be 64 hex digits');
+  const cache = env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
+  return {
+    model: values.model ?? DEFAULT_MODEL,
+    modelSha256: sha,
+    modelName: values['model-name'],
+    host: values.host ?? '0.0.0.0',
+    port: num('port', values.port, 8080),
+    metricsPort: values['metrics-port'] === undefined ? undefined : num('metrics-port', values['metrics-port'], 0),
+    parallel,
+    queueSize: num('queue-size', values['queue-size'], 4 * parallel),
+    contextSize: num('context-size', values['context-size'], 4096, { min: 64 }),
+    threads: values.threads === undefined ? undefined : num('threads', values.threads, 0, { min: 1 }),
+    gpu: parseGpu(values.gpu),
+    sloBuckets: parseSloBuckets(values['slo-buckets']),
+    cacheDir: values['cache-dir'] ?? join(cache, 'models'),
+    downloadStallTimeoutS: num('download-stall-timeout', values['download-stall-timeout'], 60, { min: 0.001, int: false }),
+    requestTimeoutS: num('request-timeout', values['request-timeout'], 600, { min: 0.001, int: false }),
+    drainTimeoutS: num('drain-timeout', values['drain-timeout'], 30, { min: 0, int: false }),
+    maxBodyBytes: num('max-body-bytes', values['max-body-bytes'], 1 << 20, { min: 1 }),
+    logLevel: values['log-level'] ?? 'info',
+  };
+}

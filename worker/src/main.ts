@@ -1,0 +1,109 @@
+// `qwen-worker` entry point: flags → logger, metrics, HTTP server (alive at once, ready after the
+// model loaded and produced a warm-up token) → model provisioning → engine → signals.
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { pino } from 'pino';
+import { parseConfig, USAGE } from './config.ts';
+import type { WorkerConfig } from './config.ts';
+import { resolveThreads } from './cpus.ts';
+import { Engine } from './engine.ts';
+import { createMetrics } from './metrics.ts';
+import { ModelError, parseModelSpec, provisionModel } from './model-source.ts';
+import { WorkerServer } from './server.ts';
+
+export function defaultModelName(spec: string): string {
+  const parsed = parseModelSpec(spec);
+  const file = parsed.kind === 'file' ? basename(parsed.path) : parsed.fileName;
+  return file.replace(/\.gguf$/i, '');
+}
+
+export async function startWorker(config: WorkerConfig) {
+  const log = pino({ level: config.logLevel, base: { component: 'qwen-worker' } });
+  const modelName = config.modelName ?? defaultModelName(config.model);
+  const metrics = createMetrics({ model: modelName, sloBuckets: config.sloBuckets });
+  const { threads, clamped } = resolveThreads(config.threads);
+  if (clamped) log.warn({ requested: config.threads, threads }, '--threads exceeds the CPUs this process may use; clamped');
+  metrics.parallel.set(config.parallel);
+  const server = new WorkerServer({
+    host: config.host, port: config.port, metricsPort: config.metricsPort, modelName,
+    requestTimeoutS: config.requestTimeoutS, drainTimeoutS: config.drainTimeoutS, maxBodyBytes: config.maxBodyBytes,
+    metrics, log,
+  });
+  const ports = await server.listen();
+  log.info({ ...ports, host: config.host, model: config.model, modelName, parallel: config.parallel, threads }, 'listening; loading model');
+  const t0 = performance.now();
+  const modelPath = await provisionModel(config.model, {
+    cacheDir: config.cacheDir, sha256: config.modelSha256, stallTimeoutS: config.downloadStallTimeoutS, log,
+  });
+  const engine = await Engine.load({
+    modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu,
+  });
+  engine.onLoad = (running, waiting) => { metrics.running.set(running); metrics.waiting.set(waiting); };
+  if (engine.gpuType) {
+    const llama = engine.llama;
+    metrics.setGpuMemorySource(async () => (await llama.getVramState()).used);
+  }
+  // Warm-up: one generated token proves the model runs (and pages the weights in).
+  const seq = await engine.acquire(new AbortController().signal);
+  try {
+    await engine.generate(seq, { tokens: engine.tokenizeCompletion('Hello'), maxTokens: 1, temperature: 0, topP: undefined, seed: 0, stop: [], signal: new AbortController().signal });
+  } finally {
+    engine.release(seq);
+  }
+  const loadS = (performance.now() - t0) / 1000;
+  metrics.loadDuration.set(loadS);
+  server.setReady(engine);
+  log.info({
+    modelPath, loadS: Number(loadS.toFixed(3)), gpu: engine.gpuType, threads: engine.context.currentThreads,
+    contextSizePerSequence: engine.sequenceContextSize,
+  }, 'ready');
+  return { server, engine, log, ports };
+}
+
+/**
+ * Kubernetes shows this file's text as the container's termination message, which the operator
+ * reads into `ModelLoadFailed` (a stalled download, a SHA-256 mismatch, a corrupt GGUF).
+ */
+function writeTerminationMessage(message: string): void {
+  const path = process.env.QWEN_TERMINATION_LOG ?? '/dev/termination-log';
+  try {
+    writeFileSync(path, message.slice(0, 4000));
+  } catch {
+    // Not in a pod (no such file): stderr already has it.
+  }
+}
+
+async function main(): Promise<void> {
+  let config: WorkerConfig;
+  try {
+    config = parseConfig(process.argv.slice(2));
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (msg === USAGE) { process.stdout.write(`${USAGE}\n`); process.exit(0); }
+    process.stderr.write(`qwen-worker: ${msg}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  const fatalLog = pino({ base: { component: 'qwen-worker' } });
+  const onSignal = (sig: string) => {
+    fatalLog.info({ signal: sig }, 'signal received');
+    if (!worker) process.exit(0);
+    void worker.server.drain().then(async () => {
+      await worker!.engine.dispose().catch(() => undefined);
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  try {
+    worker = await startWorker(config);
+  } catch (e) {
+    const err = e as Error;
+    fatalLog.fatal({ err: e instanceof ModelError ? undefined : err }, `startup failed: ${err.message}`);
+    process.stderr.write(`qwen-worker: ${err.message}\n`);
+    writeTerminationMessage(err.message);
+    process.exit(1);
+  }
+}
+
+if (import.meta.main) await main();

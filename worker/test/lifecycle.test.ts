@@ -1,0 +1,88 @@
+// Timeouts, the separate metrics port, thread clamping and SIGTERM draining, on a real worker.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import os from 'node:os';
+import OpenAI from 'openai';
+import { sample, startWorker, testModelPath } from './support.ts';
+import type { WorkerProc } from './support.ts';
+
+jest.setTimeout(60_000);
+
+let w: WorkerProc;
+let metricsUrl: string;
+let client: OpenAI;
+
+beforeAll(async () => {
+  w = await startWorker(['--model', testModelPath(), '--model-name', 'm', '--parallel', '1', '--queue-size', '2',
+    '--request-timeout', '10', '--threads', '64', '--drain-timeout', '30', '--metrics-port', '0', '--gpu', 'false']);
+  const listening = w.logs.find((l) => l.msg === 'listening; loading model')!;
+  metricsUrl = `http://127.0.0.1:${listening.metricsPort as number}`;
+  client = new OpenAI({ baseURL: `${w.url}/v1`, apiKey: 'none', maxRetries: 0 });
+}, 90_000);
+
+afterAll(async () => {
+  if (w && w.proc.exitCode === null) w.proc.kill('SIGKILL');
+});
+
+describe('worker lifecycle', () => {
+  it('clamps --threads to the CPUs this process may use', () => {
+    expect(w.logs.some((l) => l.msg?.includes('--threads exceeds') && l.requested === 64)).toBe(true);
+    const ready = w.logs.find((l) => l.msg === 'ready')!;
+    expect(ready.threads).toBeLessThanOrEqual(os.availableParallelism());
+  });
+
+  it('serves /metrics on --metrics-port only', async () => {
+    expect((await fetch(`${metricsUrl}/metrics`)).status).toBe(200);
+    expect((await fetch(`${metricsUrl}/readyz`)).status).toBe(200);
+    expect((await fetch(`${w.url}/metrics`)).status).toBe(404);
+  });
+
+  it('answers 504 past --request-timeout, with error_type="timeout"', async () => {
+    const t0 = Date.now();
+    const long = client.completions.create({ model: 'm', prompt: 'Count: 1, 2, 3,', max_tokens: 3000, temperature: 0 });
+    const settled = long.catch((e: unknown) => e);
+    // Meanwhile a second request waits in the queue (parallel 1) and its client gives up: it
+    // leaves the queue at once and counts as cancelled.
+    await new Promise((r) => setTimeout(r, 300));
+    const ac = new AbortController();
+    const queued = fetch(`${w.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x', max_tokens: 2 }), signal: ac.signal }).catch((e: unknown) => e);
+    const gauge = async (name: string) => sample(await (await fetch(`${metricsUrl}/metrics`)).text(), `${name}{model="m"}`);
+    for (let i = 0; i < 100 && (await gauge('gen_ai_server_requests_waiting')) !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await gauge('gen_ai_server_requests_waiting')).toBe(1);
+    ac.abort();
+    await queued;
+    for (let i = 0; i < 100 && (await gauge('gen_ai_server_requests_waiting')) !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await gauge('gen_ai_server_requests_waiting')).toBe(0);
+    expect(await gauge('gen_ai_server_requests_running')).toBe(1);
+    await expect(long).rejects.toMatchObject({ status: 504, code: 'timeout' });
+    await settled;
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const t = await (await fetch(`${metricsUrl}/metrics`)).text();
+    expect(sample(t, 'gen_ai_server_request_duration_seconds_count{model="m",error_type="timeout"}')).toBe(1);
+    expect(sample(t, 'gen_ai_server_request_duration_seconds_count{model="m",error_type="cancelled"}')).toBe(1);
+    expect(sample(t, 'gen_ai_server_requests_running{model="m"}')).toBe(0);
+  }, 60_000);
+
+  it('drains on SIGTERM: readyz 503, new requests 503, the in-flight stream finishes, exit 0', async () => {
+    const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 8, temperature: 0, stream: true });
+    let chunks = 0;
+    let finish: string | null = null;
+    let signalled = false;
+    for await (const c of stream) {
+      chunks++;
+      if (!signalled) {
+        signalled = true;
+        w.proc.kill('SIGTERM');
+        // Until the in-flight request ends: not ready, and new work is refused.
+        await new Promise((r) => setTimeout(r, 50));
+        expect((await fetch(`${w.url}/readyz`)).status).toBe(503);
+        const r = await fetch(`${w.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x', max_tokens: 1 }) });
+        expect(r.status).toBe(503);
+      }
+      if (c.choices[0]?.finish_reason) finish = c.choices[0].finish_reason;
+    }
+    expect(finish).toBe('length');
+    expect(chunks).toBeGreaterThan(3);
+    expect(await w.exited).toBe(0);
+    expect(w.logs.some((l) => l.msg === 'drained')).toBe(true);
+  }, 60_000);
+});

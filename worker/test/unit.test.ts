@@ -1,0 +1,106 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, DEFAULT_MODEL, parseConfig, parseSloBuckets } from '../src/config.ts';
+import { availableCpus, cgroupCpuLimit, resolveThreads } from '../src/cpus.ts';
+import { DEFAULT_DURATION_BUCKETS, mergeBuckets } from '../src/metrics.ts';
+import { cachePathFor, hfUrl, parseModelSpec } from '../src/model-source.ts';
+import { ApiError, parseChatRequest, parseCompletionRequest } from '../src/openai.ts';
+
+describe('flags', () => {
+  it('parses every flag the operator passes', () => {
+    const c = parseConfig(['--model', '/m.gguf', '--model-sha256', 'A'.repeat(64), '--host', '127.0.0.1', '--port', '9000',
+      '--metrics-port', '9001', '--parallel', '4', '--context-size', '2048', '--threads', '2', '--slo-buckets', '3,0.5,3.0',
+      '--model-name', 'qwen', '--gpu', 'false', '--download-stall-timeout', '5', '--queue-size', '2'], {});
+    expect(c).toMatchObject({ model: '/m.gguf', modelSha256: 'a'.repeat(64), host: '127.0.0.1', port: 9000, metricsPort: 9001,
+      parallel: 4, contextSize: 2048, threads: 2, sloBuckets: [0.5, 3], modelName: 'qwen', gpu: false, downloadStallTimeoutS: 5, queueSize: 2 });
+  });
+  it('has production defaults', () => {
+    const c = parseConfig([], {});
+    expect(c.model).toBe(DEFAULT_MODEL);
+    expect(c.model).toBe('hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M');
+    expect(c).toMatchObject({ port: 8080, parallel: 1, queueSize: 4, gpu: 'auto', metricsPort: undefined });
+  });
+  it('rejects bad values with the flag name', () => {
+    expect(() => parseConfig(['--parallel', '0'], {})).toThrow(/--parallel/);
+    expect(() => parseConfig(['--gpu', 'tpu'], {})).toThrow(/--gpu/);
+    expect(() => parseConfig(['--model-sha256', 'xyz'], {})).toThrow(/--model-sha256/);
+    expect(() => parseConfig(['--bogus'], {})).toThrow(ConfigError);
+    expect(() => parseSloBuckets('1,abc')).toThrow(/abc/);
+    expect(() => parseSloBuckets('-1')).toThrow();
+  });
+});
+
+describe('buckets', () => {
+  it('merges SLO thresholds into the defaults, sorted and unique', () => {
+    const b = mergeBuckets(DEFAULT_DURATION_BUCKETS, [3, 0.04, 0.333]);
+    expect(b).toContain(3);
+    expect(b).toContain(0.333);
+    expect(b.filter((x) => x === 0.04)).toHaveLength(1);
+    expect([...b].sort((x, y) => x - y)).toEqual(b);
+  });
+});
+
+describe('threads', () => {
+  it('reads cgroup v2 and v1 quotas', () => {
+    expect(cgroupCpuLimit((p) => (p === '/sys/fs/cgroup/cpu.max' ? '150000 100000\n' : undefined))).toBe(2);
+    expect(cgroupCpuLimit((p) => (p === '/sys/fs/cgroup/cpu.max' ? 'max 100000\n' : undefined))).toBeUndefined();
+    const v1: Record<string, string> = { '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '100000', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' };
+    expect(cgroupCpuLimit((p) => v1[p])).toBe(1);
+  });
+  it('never uses more threads than the CPUs available', () => {
+    expect(availableCpus(2, 8)).toBe(2);
+    expect(availableCpus(undefined, 4)).toBe(4);
+    expect(resolveThreads(undefined, 2)).toEqual({ threads: 2, clamped: false });
+    expect(resolveThreads(8, 2)).toEqual({ threads: 2, clamped: true });
+    expect(resolveThreads(1, 2)).toEqual({ threads: 1, clamped: false });
+  });
+});
+
+describe('model specs', () => {
+  it('resolves hf:owner/repo:quant to the Hugging Face file URL', () => {
+    expect(hfUrl('hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M')).toEqual({
+      url: 'https://huggingface.co/unsloth/Qwen3-4B-Instruct-2507-GGUF/resolve/main/Qwen3-4B-Instruct-2507-Q4_K_M.gguf',
+      fileName: 'Qwen3-4B-Instruct-2507-Q4_K_M.gguf',
+    });
+    expect(hfUrl('hf:Qwen/Qwen3-4B-GGUF/sub/Qwen3-4B-Q8_0.gguf').url).toBe('https://huggingface.co/Qwen/Qwen3-4B-GGUF/resolve/main/sub/Qwen3-4B-Q8_0.gguf');
+    expect(() => hfUrl('hf:nope')).toThrow(/hf:<owner>\/<repo>:<quant>/);
+  });
+  it('tells URLs from paths, and caches by URL', () => {
+    expect(parseModelSpec('https://example.test/a/m.gguf?x=1')).toEqual({ kind: 'url', url: 'https://example.test/a/m.gguf?x=1', fileName: 'm.gguf' });
+    expect(parseModelSpec('./m.gguf')).toEqual({ kind: 'file', path: './m.gguf' });
+    expect(cachePathFor('/c', 'https://a/m.gguf', 'm.gguf')).toMatch(/^\/c\/[0-9a-f]{16}-m\.gguf$/);
+    expect(cachePathFor('/c', 'https://a/m.gguf', 'm.gguf')).not.toBe(cachePathFor('/c', 'https://b/m.gguf', 'm.gguf'));
+  });
+});
+
+describe('request validation', () => {
+  const err = (f: () => unknown) => { try { f(); } catch (e) { return e as ApiError; } throw new Error('no error'); };
+  it('accepts the supported options', () => {
+    const r = parseChatRequest({ model: 'm', messages: [{ role: 'developer', content: [{ type: 'text', text: 'a' }] }, { role: 'user', content: 'b' }],
+      max_completion_tokens: 5, temperature: 0.5, top_p: 0.9, stop: ['x'], seed: 7, stream: true, stream_options: { include_usage: true }, n: 1, user: 'u' });
+    expect(r).toMatchObject({ maxTokens: 5, temperature: 0.5, topP: 0.9, stop: ['x'], seed: 7, stream: true, includeUsage: true,
+      messages: [{ role: 'system', content: 'a' }, { role: 'user', content: 'b' }] });
+    expect(parseCompletionRequest({ prompt: [1, 2, 3], max_tokens: 3 })).toMatchObject({ prompt: [1, 2, 3], maxTokens: 3, temperature: 1 });
+  });
+  it.each([
+    ['n > 1', { n: 2 }, 'n'],
+    ['tools', { tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
+    ['logprobs', { logprobs: true }, 'logprobs'],
+    ['json mode', { response_format: { type: 'json_object' } }, 'response_format'],
+    ['penalties', { presence_penalty: 0.5 }, 'presence_penalty'],
+    ['unknown', { frobnicate: 1 }, 'frobnicate'],
+    ['images', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[0]'],
+  ])('rejects %s with 400 naming the parameter', (_name, extra, param) => {
+    const e = err(() => parseChatRequest({ messages: [{ role: 'user', content: 'x' }], ...extra }));
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e.status).toBe(400);
+    expect(e.body().error).toMatchObject({ param, type: 'invalid_request_error' });
+  });
+  it('rejects bad values', () => {
+    expect(err(() => parseChatRequest({ messages: [] })).param).toBe('messages');
+    expect(err(() => parseChatRequest({ messages: [{ role: 'user', content: 'x' }], temperature: 3 })).param).toBe('temperature');
+    expect(err(() => parseChatRequest({ messages: [{ role: 'user', content: 'x' }], stream_options: { include_usage: true } })).param).toBe('stream_options');
+    expect(err(() => parseCompletionRequest({ prompt: ['a', 'b'] })).param).toBe('prompt');
+    expect(err(() => parseCompletionRequest({ prompt: 'a', echo: true })).param).toBe('echo');
+    expect(err(() => parseCompletionRequest([])).status).toBe(400);
+  });
+});
