@@ -2,7 +2,6 @@
 // watch from the list's resourceVersion; relist on 410 Gone; on any other failure restart with
 // exponential backoff (client-node's own informer stops for good on non-410 errors); a watchdog
 // restarts a watch that has been silent for too long. Handlers only enqueue keys.
-import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../render/common.ts';
@@ -158,53 +157,33 @@ export class Informer implements Cache {
   }
 
   /** One watch request; resolves with the last resourceVersion seen when the server ends it. */
-  private watchFrom(resourceVersion: string): Promise<string> {
-    const path = this.client.collectionPath(this.target.apiVersion, this.target.kind, this.target.namespace);
-    return new Promise<string>((resolve, reject) => {
-      let rv = resourceVersion;
-      let settled = false;
-      const finish = (err?: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (err) reject(err);
-        else resolve(rv);
-      };
-      const watch = new Watch(this.client.kc);
-      // client-node aborts a watch after 30 s without a line; bookmarks come about once a minute.
-      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCHDOG_MS;
-      void path.then((p) =>
-        watch.watch(
-          p,
-          { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_S, labelSelector: this.target.labelSelector },
-          (phase: string, obj: KubeObject & { code?: number }) => {
-            if (phase === 'ERROR') {
-              finish(obj.code === 410 ? new GoneError() : new Error(`watch error: ${JSON.stringify(obj).slice(0, 300)}`));
-              this.abort?.abort();
-              return;
-            }
-            if (obj?.metadata?.resourceVersion) rv = obj.metadata.resourceVersion;
-            if (phase === 'BOOKMARK') return;
-            const item = trim({ ...obj, apiVersion: this.target.apiVersion, kind: this.target.kind });
-            const key = objectKey(item);
-            if (phase === 'DELETED') {
-              this.store.delete(key);
-              this.emit('delete', item);
-            } else {
-              const existed = this.store.has(key);
-              this.store.set(key, item);
-              this.emit(existed ? 'update' : 'add', item);
-            }
-          },
-          (err: unknown) => {
-            const e = err as { name?: string; message?: string } | null;
-            // The watchdog firing or the server closing the stream just means: watch again.
-            if (!err || e?.name === 'TimeoutError' || e?.name === 'AbortError') finish();
-            else finish(err);
-          },
-        ).then((ac) => { this.abort = ac; }, finish),
-        finish,
-      );
-    });
+  private async watchFrom(resourceVersion: string): Promise<string> {
+    let rv = resourceVersion;
+    let failure: Error | undefined;
+    this.abort = new AbortController();
+    const path = await this.client.collectionPath(this.target.apiVersion, this.target.kind, this.target.namespace);
+    await this.client.watch(path, { resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_S, labelSelector: this.target.labelSelector }, ({ type, object }) => {
+      if (failure) return;
+      if (type === 'ERROR') {
+        failure = object.code === 410 ? new GoneError() : new Error(`watch error: ${JSON.stringify(object).slice(0, 300)}`);
+        this.abort?.abort();
+        return;
+      }
+      if (object?.metadata?.resourceVersion) rv = object.metadata.resourceVersion;
+      if (type === 'BOOKMARK') return;
+      const item = trim({ ...object, apiVersion: this.target.apiVersion, kind: this.target.kind });
+      const key = objectKey(item);
+      if (type === 'DELETED') {
+        this.store.delete(key);
+        this.emit('delete', item);
+      } else {
+        const existed = this.store.has(key);
+        this.store.set(key, item);
+        this.emit(existed ? 'update' : 'add', item);
+      }
+    }, { idleMs: WATCHDOG_MS, signal: this.abort.signal });
+    if (failure) throw failure;
+    return rv;
   }
 
   private emit(event: InformerEvent, obj: KubeObject): void {

@@ -1,11 +1,12 @@
-// The operator's thin client: plain JSON over HTTPS with client-node's KubeConfig for auth,
-// discovery-based paths, server-side apply (objects and the status subresource), list, delete.
-// Objects stay plain JSON end to end, so what we compare with the watch cache is what we sent.
+// The operator's thin client: plain JSON over HTTPS (credentials from a KubeAuth: our own
+// kubeconfig reader or client-node's KubeConfig), discovery-based paths, server-side apply
+// (objects and the status subresource), list, delete, watch. Objects stay plain JSON end to end,
+// so what we compare with the watch cache is what we sent.
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError } from './errors.ts';
+import type { KubeAuth } from './kubeconfig.ts';
 import type { KubeObject } from '../render/common.ts';
 
 export type ApiResource = { name: string; kind: string; namespaced: boolean; verbs: string[] };
@@ -15,14 +16,16 @@ type Query = Record<string, string | number | boolean | undefined>;
 /** Counts every request that changes state, by verb and kind: "zero writes at rest" is measurable. */
 export type WriteCounter = (verb: string, kind: string) => void;
 
+export type WatchEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: KubeObject & { code?: number } };
+
 export class KubeClient {
-  readonly kc: KubeConfig;
+  readonly kc: KubeAuth;
   private readonly server: URL;
   private readonly discovery = new Map<string, { at: number; resources: ApiResource[] }>();
   private connection?: { at: number; agent: Agent; headers: OutgoingHttpHeaders; auth?: string };
   onWrite: WriteCounter = () => {};
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeAuth) {
     this.kc = kc;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
@@ -79,10 +82,54 @@ export class KubeClient {
     const agent = new Agent({
       ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, servername: o.servername,
       ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
-      keepAlive: true, maxSockets: 32, maxFreeSockets: 8, timeout: 60_000,
+      keepAlive: true, maxSockets: 64, maxFreeSockets: 8,
     });
     this.connection = { at: Date.now(), agent, headers: (o.headers ?? {}) as OutgoingHttpHeaders, ...(typeof o.auth === 'string' ? { auth: o.auth } : {}) };
     return this.connection;
+  }
+
+  /**
+   * One watch request: calls onEvent per line until the server ends the stream (resolves), the
+   * connection fails (rejects), nothing arrives for idleMs (resolves: a silent watch may be a dead
+   * one, so the caller simply watches again), or signal aborts (resolves).
+   */
+  async watch(path: string, query: Query, onEvent: (e: WatchEvent) => void, opts: { idleMs: number; signal?: AbortSignal }): Promise<void> {
+    const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
+    for (const [k, v] of Object.entries({ ...query, watch: true })) if (v !== undefined) url.searchParams.set(k, String(v));
+    const conn = await this.connect();
+    const send = url.protocol === 'http:' ? httpRequest : request;
+    await new Promise<void>((resolve, reject) => {
+      const req = send(url, { method: 'GET', agent: conn.agent, ...(conn.auth ? { auth: conn.auth } : {}), headers: { ...conn.headers, accept: 'application/json' } }, (res) => {
+        if ((res.statusCode ?? 0) >= 300) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            let body: unknown;
+            try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { body = undefined; }
+            reject(new KubeApiError('WATCH', url.pathname, res.statusCode ?? 0, body));
+          });
+          return;
+        }
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl);
+            buffered = buffered.slice(nl + 1);
+            if (line.trim()) onEvent(JSON.parse(line) as WatchEvent);
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('close', () => resolve());
+        res.on('error', reject);
+      });
+      req.setTimeout(opts.idleMs, () => { req.destroy(); resolve(); });
+      opts.signal?.addEventListener('abort', () => { req.destroy(); resolve(); }, { once: true });
+      req.on('error', (err) => (opts.signal?.aborted ? resolve() : reject(err)));
+      req.end();
+    });
   }
 
   /** Resources served for an apiVersion; undefined when the group/version is not served at all. */
