@@ -27,6 +27,14 @@ export default {
     },
     {
       ...common,
+      // The whole pipeline on real parts: Prometheus 3, Alertmanager, the worker serving the test
+      // model, the operator on the test cluster (it starts its own, see test/e2e/support).
+      displayName: 'e2e',
+      roots: ['<rootDir>/test/e2e'],
+      testMatch: ['**/*.test.ts'],
+    },
+    {
+      ...common,
       displayName: 'worker',
       roots: ['<rootDir>/worker/test'],
       testMatch: ['**/*.test.ts'],

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 ensure_node
 ensure_npm_deps "$QWEN_ROOT"
-for part in worker/scripts/setup.sh test/cluster/build.sh test/tools/build.sh; do
+for part in worker/scripts/setup.sh test/cluster/build.sh test/tools/build.sh test/tools/build-prometheus-operator.sh; do
   if [ -f "$QWEN_ROOT/$part" ]; then bash "$QWEN_ROOT/$part"; fi
 done
 log "setup done (cache: $QWEN_CACHE)"

@@ -1,10 +1,80 @@
-import type { Command } from './command.ts';
+// `qwen-operator render`: what the operator would create for a QwenService, without a cluster.
+// kube: every owned object as multi-document YAML; prometheus-rules, alertmanager, grafana: the
+// same rules, routes and dashboard for stacks without the Prometheus Operator; --explain: the
+// burn-rate tiers of each SLO and how long a total breach takes to page.
+import { dump } from 'js-yaml';
+import { validateYaml } from '../api/validate.ts';
+import type { QwenService } from '../api/qwenservice.ts';
+import { defaultRenderConfig } from '../render/common.ts';
+import { renderAll } from '../render/index.ts';
+import { renderDashboardJson } from '../render/dashboard.ts';
+import { linksOf } from '../render/prometheusrule.ts';
+import { renderAlertmanagerYaml } from '../sla/alertmanager.ts';
+import { compileSla } from '../sla/rules.ts';
+import { explain } from '../sla/explain.ts';
+import { CliError, parseOptions, readInput, type Command } from './command.ts';
+
+const FORMATS = ['kube', 'prometheus-rules', 'alertmanager', 'grafana'] as const;
+type Format = (typeof FORMATS)[number];
+
+const yaml = (doc: unknown) => dump(doc, { lineWidth: -1, noRefs: true });
+
+/** The text `render` prints for one QwenService; undefined when the format has nothing for it. */
+export function renderText(qs: QwenService, format: Format, withExplain: boolean): string | undefined {
+  const config = defaultRenderConfig;
+  if (withExplain) return explain(`${qs.metadata.namespace ?? 'default'}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config)));
+  switch (format) {
+    case 'kube':
+      return renderAll(qs, config).map((o) => `---\n${yaml(o)}`).join('');
+    case 'prometheus-rules': {
+      const { groups } = compileSla(qs, linksOf(qs, config));
+      return groups.length ? yaml({ groups }) : undefined;
+    }
+    case 'alertmanager': {
+      const am = renderAlertmanagerYaml(qs);
+      return am && `# Alertmanager routing for ${qs.metadata.namespace ?? 'default'}/${qs.metadata.name}; credentials are read from the *_file paths.\n${yaml(am)}`;
+    }
+    case 'grafana':
+      return JSON.stringify(renderDashboardJson(qs), null, 2) + '\n';
+  }
+}
 
 export const renderCommand: Command = {
-  summary: 'render the objects and rules generated for a QwenService (not implemented yet)',
-  help: 'Usage: qwen-operator render -f FILE [--format kube|prometheus-rules|alertmanager|grafana] [--explain]',
-  async run() {
-    process.stderr.write('qwen-operator render: not implemented yet\n');
-    return 2;
+  summary: 'print the objects, rules, routes and dashboard generated for a QwenService',
+  help: [
+    'Usage: qwen-operator render -f FILE [--format kube|prometheus-rules|alertmanager|grafana] [--explain]',
+    '',
+    '  --format kube              every object the operator owns, as multi-document YAML (default)',
+    '  --format prometheus-rules  the SLO recording and alerting rules as a plain rule file (groups:)',
+    '  --format alertmanager      the alert routing as a plain alertmanager.yml (credentials as *_file paths)',
+    '  --format grafana           the dashboard JSON',
+    '  --explain                  per SLO: burn-rate tiers kept and dropped, and how long a total breach takes to page',
+    '',
+    'FILE may hold several QwenService documents; `-` reads standard input. Invalid documents are',
+    'reported like `validate` does and make the command exit 1.',
+  ].join('\n'),
+  async run(args) {
+    const { values } = parseOptions(args, { file: { type: 'string', short: 'f' }, format: { type: 'string' }, explain: { type: 'boolean' } });
+    if (!values.file) throw new CliError('missing -f FILE');
+    const format = (values.format ?? 'kube') as Format;
+    if (!FORMATS.includes(format)) throw new CliError(`--format must be one of ${FORMATS.join(', ')}`);
+    const docs = validateYaml(readInput(values.file));
+    if (!docs.length) throw new CliError(`${values.file}: no documents found`, 1);
+    let bad = 0;
+    const out: string[] = [];
+    for (const doc of docs) {
+      if (!doc.ok) {
+        bad++;
+        for (const p of doc.problems) process.stderr.write(`${values.file}: ${doc.name}: ${p.path}: ${p.message}\n`);
+        continue;
+      }
+      const text = renderText(doc.value, format, values.explain ?? false);
+      if (text === undefined) process.stderr.write(`${values.file}: ${doc.name}: nothing to render as ${format}\n`);
+      else out.push(text);
+    }
+    // grafana: one dashboard per document; several documents give a JSON array.
+    if (format === 'grafana' && !values.explain && out.length > 1) process.stdout.write(`[\n${out.map((s) => s.trimEnd()).join(',\n')}\n]\n`);
+    else process.stdout.write(out.join(format === 'prometheus-rules' || values.explain ? '---\n' : ''));
+    return bad ? 1 : 0;
   },
 };

@@ -1,7 +1,7 @@
 // `qwen-operator run`: the controller process (in-cluster, or with a kubeconfig).
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.ts';
+import { loadKubeAuth } from '../kube/kubeconfig.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { Manager } from '../controller/manager.ts';
 import { operatorMetrics } from '../controller/metrics.ts';
@@ -27,7 +27,10 @@ Options (each also from the environment variable in brackets):
   --identity ID                 this candidate's identity [POD_NAME] (default hostname-pid)
   --monitoring-check-interval S seconds between checks for prometheus-operator CRDs (default 30)
   --resync-interval S           seconds between full resyncs (default 600)
-  --runbook-url URL             runbook linked from alerts`;
+  --runbook-url URL             runbook linked from alerts
+  --prometheus-url URL          Prometheus whose recording rules feed status.sla and SLACompliant
+                                [PROMETHEUS_URL]; no SLA status when unset
+  --sla-status-interval S       seconds between SLA status reads (default 30)`;
 
 export const runCommand: Command = {
   summary: 'run the operator (reconcile QwenServices)',
@@ -47,6 +50,8 @@ export const runCommand: Command = {
       'monitoring-check-interval': { type: 'string' },
       'resync-interval': { type: 'string' },
       'runbook-url': { type: 'string' },
+      'prometheus-url': { type: 'string' },
+      'sla-status-interval': { type: 'string' },
     });
     const num = (name: string, text: string | undefined, dflt: number) => {
       if (text === undefined) return dflt;
@@ -55,14 +60,12 @@ export const runCommand: Command = {
       return n;
     };
     const log = createLogger(v['log-level'] ?? process.env.LOG_LEVEL ?? 'info');
-    const kc = new KubeConfig();
-    const kubeconfig = v.kubeconfig ?? process.env.KUBECONFIG;
-    if (kubeconfig) kc.loadFromFile(kubeconfig);
-    else kc.loadFromCluster();
-    const client = new KubeClient(kc);
+    const client = new KubeClient(await loadKubeAuth(v.kubeconfig ?? process.env.KUBECONFIG));
     const metrics = operatorMetrics();
     client.onWrite = (verb, kind) => metrics.writes.inc({ verb, kind });
     const [host, portText] = (v['health-addr'] ?? '0.0.0.0:8081').split(/:(?=\d+$)/);
+    const prometheusURL = v['prometheus-url'] ?? process.env.PROMETHEUS_URL;
+    if (prometheusURL && !/^https?:\/\//.test(prometheusURL)) throw new CliError(`--prometheus-url must be an http(s) URL (got ${prometheusURL})`);
     const namespaces = (v.namespaces ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     const manager = new Manager({
       client,
@@ -72,6 +75,7 @@ export const runCommand: Command = {
       concurrency: num('concurrency', v.concurrency, 4),
       monitoringCheckIntervalMs: num('monitoring-check-interval', v['monitoring-check-interval'], 30) * 1000,
       resyncIntervalMs: num('resync-interval', v['resync-interval'], 600) * 1000,
+      ...(prometheusURL ? { slaStatus: { prometheusURL, intervalMs: num('sla-status-interval', v['sla-status-interval'], 30) * 1000 } } : {}),
       config: {
         ...defaultRenderConfig,
         workerImage: v['worker-image'] ?? process.env.WORKER_IMAGE ?? defaultRenderConfig.workerImage,

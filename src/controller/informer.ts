@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../render/common.ts';
+import { digestLargeFields } from './digest.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler = (event: InformerEvent, obj: KubeObject) => void;
@@ -21,7 +22,7 @@ class GoneError extends Error {}
 /** managedFields are often half of an object's size and the controller never reads them. */
 function trim(obj: KubeObject): KubeObject {
   delete obj.metadata.managedFields;
-  return obj;
+  return digestLargeFields(obj);
 }
 
 /** Read access to cached objects of one kind. */

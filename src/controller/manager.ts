@@ -13,6 +13,7 @@ import type { OperatorMetrics } from './metrics.ts';
 import { CONTROLLER } from './metrics.ts';
 import { Reconciler, controllerOwnerUid } from './reconciler.ts';
 import { WorkQueue } from './workqueue.ts';
+import { slaStatusPoller, type SlaStatusPoller } from '../slastatus/poller.ts';
 
 export type ManagerOptions = {
   client: KubeClient;
@@ -24,6 +25,8 @@ export type ManagerOptions = {
   concurrency: number;
   monitoringCheckIntervalMs: number;
   resyncIntervalMs: number;
+  /** Live SLA status (status.sla, SLACompliant) read from this Prometheus; off when absent. */
+  slaStatus?: { prometheusURL: string; intervalMs: number; timeoutMs?: number };
 };
 
 const MANAGED = 'app.kubernetes.io/managed-by=qwen-operator';
@@ -39,6 +42,7 @@ export class Manager {
   private readonly timers: NodeJS.Timeout[] = [];
   private running = false;
   private workers: Promise<void>[] = [];
+  private sla: SlaStatusPoller | undefined;
 
   constructor(opts: ManagerOptions) {
     this.o = opts;
@@ -84,13 +88,18 @@ export class Manager {
     this.every(this.o.monitoringCheckIntervalMs, () => this.syncOwnedKinds().catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'discovery failed')));
     // Level-triggered safety net: every object is looked at again now and then.
     this.every(this.o.resyncIntervalMs, () => { for (const q of this.qwenServices.list()) this.queue.add(objectKey(q)); });
+    // Its own loop on its own period: Prometheus never sits on the reconcile path.
+    if (this.o.slaStatus) {
+      this.sla = slaStatusPoller({ ...this.o.slaStatus, client: this.o.client, qwenServices: this.qwenServices, events: new EventRecorder(this.o.client), log: this.o.log.child({ loop: 'sla-status' }) });
+      this.sla.start();
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     this.queue.shutdown();
-    await Promise.all(this.workers);
+    await Promise.all([...this.workers, this.sla?.stop()]);
     this.qwenServices.stop();
     this.pods.stop();
     for (const g of this.owned.values()) g.stop();

@@ -11,6 +11,7 @@ import { FIELD_MANAGER, namespaceOf, selectorLabels, type KubeObject, type Rende
 import { OWNED_KINDS, kindKey, renderAll } from '../render/index.ts';
 import { renderMonitoring } from '../render/monitoring.ts';
 import { containedIn, sameJson } from './compare.ts';
+import { digestView } from './digest.ts';
 import { transitions } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
 import type { WriteEchoes } from './echo.ts';
@@ -72,7 +73,9 @@ export class Reconciler {
     const applied = new Map<string, KubeObject>();
     const stale = desired.filter((obj) => {
       const current = this.d.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
-      return !current || !containedIn(obj, current);
+      if (!current) return true;
+      const { rest, digestsMatch } = digestView(obj, current);
+      return !digestsMatch || !containedIn(rest, current);
     });
     // Children do not depend on each other: apply them together.
     await Promise.all(stale.map(async (obj) => {

@@ -1,0 +1,121 @@
+// The Grafana dashboard of one QwenService, shipped as a ConfigMap labelled
+// grafana_dashboard: "1" (the Grafana sidecar of kube-prometheus-stack loads those). Queries read
+// only the worker's series and the SLO rules' recorded series. Pure.
+import type { QwenService } from '../api/qwenservice.ts';
+import { RECORD } from '../sla/promql.ts';
+import { REQUEST_DURATION, TPOT, TTFT, NOT_OUR_FAULT } from '../sla/slos.ts';
+import { childMeta, namespaceOf, type KubeObject } from './common.ts';
+
+/** Grafana uids are at most 40 characters; namespace and name make it unique per cluster. */
+export function dashboardUid(qs: QwenService): string {
+  const uid = `qwen-${namespaceOf(qs)}-${qs.metadata.name}`;
+  return uid.length <= 40 ? uid : `qwen-${hash(uid)}-${qs.metadata.name}`.slice(0, 40);
+}
+
+function hash(s: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
+  return h.toString(36);
+}
+
+type Panel = { title: string; type: 'timeseries' | 'stat' | 'table'; unit: string; targets: { expr: string; legend: string }[]; description?: string };
+
+/** Every panel of the dashboard, in order (exported so tests can check each query). */
+export function dashboardPanels(qs: QwenService): Panel[] {
+  const sel = `namespace="${namespaceOf(qs)}",service="${qs.metadata.name}"`;
+  const counted = `${sel},error_type!~"${NOT_OUR_FAULT.join('|')}"`;
+  const win = qs.spec.sla?.window ?? '30d';
+  const q = (metric: string, p: number, filter = sel) => `histogram_quantile(${p}, sum by (le) (rate(${metric}_bucket{${filter}}[5m])))`;
+  const panels: Panel[] = [];
+  if (qs.spec.sla) {
+    panels.push(
+      { title: `SLI over ${win} (share good)`, type: 'stat', unit: 'percentunit', targets: [{ expr: `1 - ${RECORD.errorRatio(seconds(win))}{${sel}}`, legend: '{{slo}}' }] },
+      { title: `Error budget left (${win})`, type: 'stat', unit: 'percentunit', targets: [{ expr: `${RECORD.budgetRemaining}{${sel}}`, legend: '{{slo}}' }] },
+      {
+        title: 'Burn rate (1h and 5m)', type: 'timeseries', unit: 'x',
+        description: '1 spends the budget exactly over the SLA window; pages start at the tier factors shown by `qwen-operator render --explain`.',
+        targets: [
+          { expr: `${RECORD.errorRatio(3600)}{${sel}} / ${RECORD.budget}{${sel}}`, legend: '{{slo}} 1h' },
+          { expr: `${RECORD.errorRatio(300)}{${sel}} / ${RECORD.budget}{${sel}}`, legend: '{{slo}} 5m' },
+        ],
+      },
+      { title: 'SLO alerts firing', type: 'table', unit: 'none', targets: [{ expr: `ALERTS{alertname=~"QwenSLO.*",alertstate="firing",namespace="${namespaceOf(qs)}",qwenservice="${qs.metadata.name}"}`, legend: '{{slo}} {{severity}} {{window}}' }] },
+    );
+  }
+  panels.push(
+    { title: 'Request latency', type: 'timeseries', unit: 's', targets: [0.5, 0.95, 0.99].map((p) => ({ expr: q(REQUEST_DURATION, p, counted), legend: `p${p * 100}` })) },
+    { title: 'Time to first token', type: 'timeseries', unit: 's', targets: [0.5, 0.95, 0.99].map((p) => ({ expr: q(TTFT, p), legend: `p${p * 100}` })) },
+    {
+      title: 'Output tokens/s', type: 'timeseries', unit: 'none',
+      targets: [
+        { expr: `sum(rate(gen_ai_server_generated_tokens_total{${sel}}[5m]))`, legend: 'service total' },
+        { expr: `1 / ${q(TPOT, 0.5)}`, legend: 'per request, median' },
+        { expr: `1 / ${q(TPOT, 0.95)}`, legend: 'per request, slowest 5%' },
+      ],
+    },
+    { title: 'Requests per second', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum(rate(${REQUEST_DURATION}_count{${sel}}[5m]))`, legend: 'all' }] },
+    {
+      title: 'Requests running / waiting', type: 'timeseries', unit: 'none',
+      targets: [
+        { expr: `sum(gen_ai_server_requests_running{${sel}})`, legend: 'running' },
+        { expr: `sum(gen_ai_server_requests_waiting{${sel}})`, legend: 'waiting' },
+      ],
+    },
+    { title: 'Errors by type', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (error_type) (rate(${REQUEST_DURATION}_count{${sel},error_type!=""}[5m]))`, legend: '{{error_type}}' }] },
+    {
+      title: 'Memory', type: 'timeseries', unit: 'bytes',
+      targets: [
+        { expr: `process_resident_memory_bytes{${sel}}`, legend: '{{pod}} RSS' },
+        { expr: `gen_ai_server_gpu_memory_used_bytes{${sel}}`, legend: '{{pod}} GPU' },
+      ],
+    },
+    {
+      title: 'Workers up / model load time', type: 'timeseries', unit: 'none',
+      targets: [
+        { expr: `sum(up{${sel}})`, legend: 'targets up' },
+        { expr: `max by (pod) (gen_ai_server_model_load_duration_seconds{${sel}})`, legend: '{{pod}} load s' },
+      ],
+    },
+  );
+  return panels;
+}
+
+function seconds(window: string): number {
+  const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
+  return Number(window.slice(0, -1)) * units[window.slice(-1)]!;
+}
+
+/** The dashboard model (Grafana JSON), `grafana` format of `render`. */
+export function renderDashboardJson(qs: QwenService): Record<string, unknown> {
+  const panels = dashboardPanels(qs).map((p, i) => ({
+    id: i + 1,
+    title: p.title,
+    type: p.type,
+    ...(p.description ? { description: p.description } : {}),
+    datasource: { type: 'prometheus', uid: '${datasource}' },
+    gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
+    fieldConfig: { defaults: { unit: p.unit }, overrides: [] },
+    targets: p.targets.map((t, j) => ({ refId: String.fromCharCode(65 + j), expr: t.expr, legendFormat: t.legend, datasource: { type: 'prometheus', uid: '${datasource}' } })),
+  }));
+  return {
+    uid: dashboardUid(qs),
+    title: `QwenService ${namespaceOf(qs)}/${qs.metadata.name}`,
+    tags: ['qwen-operator', 'llm', 'slo'],
+    timezone: 'browser',
+    schemaVersion: 39,
+    refresh: '30s',
+    time: { from: 'now-6h', to: 'now' },
+    templating: { list: [{ name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Data source' }] },
+    panels,
+  };
+}
+
+export function renderDashboard(qs: QwenService): KubeObject | undefined {
+  if (qs.spec.monitoring?.dashboard === false) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: childMeta(qs, `${qs.metadata.name}-dashboard`, { labels: { grafana_dashboard: '1' } }),
+    data: { [`${namespaceOf(qs)}-${qs.metadata.name}.json`]: JSON.stringify(renderDashboardJson(qs), null, 2) },
+  };
+}

@@ -1,0 +1,19 @@
+// The ServiceMonitor (monitoring.coreos.com/v1) that makes Prometheus scrape the workers. It
+// selects the worker Service, so Prometheus labels every series with the target labels the SLO
+// rules select on: namespace and service (= the QwenService name).
+import type { QwenService } from '../api/qwenservice.ts';
+import { WORKER_COMPONENT, WORKER_PORT_NAME, childMeta, selectorLabels, type KubeObject } from './common.ts';
+
+export function renderServiceMonitor(qs: QwenService): KubeObject | undefined {
+  const sm = qs.spec.monitoring?.serviceMonitor;
+  if (sm && !sm.enabled) return undefined;
+  return {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: childMeta(qs, qs.metadata.name, { labels: sm?.labels ?? {} }),
+    spec: {
+      selector: { matchLabels: { ...selectorLabels(qs), 'app.kubernetes.io/component': WORKER_COMPONENT } },
+      endpoints: [{ port: WORKER_PORT_NAME, path: '/metrics', interval: sm?.interval ?? '15s' }],
+    },
+  };
+}

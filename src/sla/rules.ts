@@ -1,0 +1,143 @@
+// SLA block -> Prometheus rule groups: the SLI recording rules of every SLO over every window the
+// alerts and dashboard read, the multiwindow burn-rate alerts of each kept tier, and the alert for
+// vanished metrics. The output is a plain `groups:` list; the PrometheusRule renderer and
+// `render --format prometheus-rules` wrap it. Pure.
+import type { QwenService } from '../api/qwenservice.ts';
+import { formatDuration, parseDuration } from '../api/units.ts';
+import { RECORD, badEvents5mExpr, errorRatioExpr, eventsExpr, requiredSeries, selector, slaWindowRatioExpr, sloSelector, type Target } from './promql.ts';
+import { REQUEST_DURATION, pct, slosOf, type Slo } from './slos.ts';
+import { formatSeconds, planSlo, pctText, type SloPlan, type Tier } from './tiers.ts';
+
+export type RecordingRule = { record: string; expr: string; labels?: Record<string, string> };
+export type AlertingRule = { alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> };
+export type Rule = RecordingRule | AlertingRule;
+export type RuleGroup = { name: string; rules: Rule[] };
+
+/** Windows recorded for every SLO whatever its tiers (the dashboard and status read them). */
+export const STANDARD_WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'].map(parseDuration);
+
+export const BUDGET_BURN_ALERT = 'QwenSLOBudgetBurn';
+export const METRICS_ABSENT_ALERT = 'QwenSLOMetricsAbsent';
+/** How long the service's series must be gone before QwenSLOMetricsAbsent fires (a rollout is shorter). */
+export const ABSENT_FOR = '10m';
+
+/** Where alerts link to: the runbook (an anchor per alert is appended to a base without one) and the dashboard. */
+export type Links = { runbookURL: string; dashboardURL?: string };
+
+export type CompiledSla = { plans: SloPlan[]; groups: RuleGroup[]; window: number };
+
+export function targetOf(qs: QwenService): Target {
+  return { namespace: qs.metadata.namespace ?? 'default', service: qs.metadata.name };
+}
+
+export function scrapeIntervalOf(qs: QwenService): number {
+  return parseDuration(qs.spec.monitoring?.serviceMonitor?.interval ?? '15s');
+}
+
+export function compileSla(qs: QwenService, links: Links): CompiledSla {
+  const sla = qs.spec.sla;
+  const window = parseDuration(sla?.window ?? '30d');
+  const slos = slosOf(sla);
+  const plans = slos.map((s) => planSlo(s, { scrapeInterval: scrapeIntervalOf(qs) }));
+  if (!slos.length) return { plans, groups: [], window };
+  const t = targetOf(qs);
+  const recording: Rule[] = [];
+  if (slos.some((s) => s.kind === 'availability')) {
+    // Time-based availability: available while at least one target is up.
+    recording.push({ record: RECORD.upMax, expr: `max by (namespace, service) (up${selector(t)})` });
+  }
+  for (const plan of plans) recording.push(...recordingRules(t, plan, window));
+  const alerts: Rule[] = plans.flatMap((p) => p.tiers.map((tier) => burnAlert(qs, t, p.slo, tier, window, links)));
+  if (qs.spec.replicas > 0) alerts.push(absentAlert(qs, t, slos, links));
+  return {
+    plans,
+    window,
+    groups: [
+      { name: `qwen-slo-${qs.metadata.name}-sli`, rules: recording },
+      { name: `qwen-slo-${qs.metadata.name}-alerts`, rules: alerts },
+    ],
+  };
+}
+
+function recordingRules(t: Target, plan: SloPlan, window: number): RecordingRule[] {
+  const { slo } = plan;
+  const labels = { slo: slo.name };
+  const windows = [...new Set([...STANDARD_WINDOWS, ...plan.tiers.flatMap((x) => [x.long, x.short])])].sort((a, b) => a - b);
+  const out: RecordingRule[] = [];
+  for (const w of windows) {
+    out.push({ record: RECORD.errorRatio(w), expr: errorRatioExpr(t, slo, w), labels });
+    out.push({ record: RECORD.events(w), expr: eventsExpr(t, slo, w), labels });
+  }
+  if (slo.kind !== 'availability') out.push({ record: RECORD.badEvents5m, expr: badEvents5mExpr(t, slo), labels });
+  out.push({ record: RECORD.errorRatio(window), expr: slaWindowRatioExpr(t, slo, window), labels });
+  out.push({ record: RECORD.budget, expr: `vector(${slo.budget})`, labels: { namespace: t.namespace, service: t.service, slo: slo.name } });
+  const s = sloSelector(t, slo);
+  out.push({ record: RECORD.budgetRemaining, expr: `1 - ${RECORD.errorRatio(window)}${s} / ${RECORD.budget}${s}`, labels });
+  return out;
+}
+
+/** The alert expression of one tier: both windows above the threshold, enough events (guard). */
+export function burnExpr(t: Target, slo: Slo, tier: Tier): string {
+  const s = sloSelector(t, slo);
+  const lines = [
+    `${RECORD.errorRatio(tier.long)}${s} > ${tier.threshold}`,
+    `and ${RECORD.errorRatio(tier.short)}${s} > ${tier.threshold}`,
+    `and ${RECORD.events(tier.long)}${s} >= ${tier.minEvents}`,
+  ];
+  if (tier.minBad !== undefined) lines.push(`and ${RECORD.errorRatio(tier.long)}${s} * ${RECORD.events(tier.long)}${s} >= ${tier.minBad}`);
+  return lines.join('\n');
+}
+
+function burnAlert(qs: QwenService, t: Target, slo: Slo, tier: Tier, window: number, links: Links): AlertingRule {
+  const s = sloSelector(t, slo);
+  const what = slo.kind === 'availability' ? 'of the time no worker was up' : 'of the events were bad';
+  const long = formatDuration(tier.long), short = formatDuration(tier.short), win = formatDuration(window);
+  const burn = `{{ with query \`${RECORD.errorRatio(tier.long)}${s} / ${slo.budget}\` }}{{ . | first | value | printf "%.1f" }}{{ end }}`;
+  const left = `{{ with query \`${RECORD.budgetRemaining}${s}\` }}{{ . | first | value | humanizePercentage }}{{ else }}unknown{{ end }}`;
+  const kind = tier.severity === 'critical' ? 'page' : 'ticket';
+  return {
+    alert: BUDGET_BURN_ALERT,
+    expr: burnExpr(t, slo, tier),
+    for: formatDuration(tier.for),
+    labels: { severity: tier.severity, slo: slo.name, qwenservice: qs.metadata.name, window: long },
+    annotations: {
+      summary: `${t.namespace}/${qs.metadata.name}: SLO ${slo.name} burns its ${win} error budget ${tier.factor}x or faster (${kind})`,
+      description:
+        `Objective: ${slo.description} (budget ${pct(slo.budget)} over ${win}). ` +
+        `Over the last ${long} {{ $value | humanizePercentage }} ${what} (burn rate ${burn}x; this ${kind} fires above ${tier.factor}x, ` +
+        `${pctText(tier.threshold)}, in both ${long} and ${short}, with at least ${guardText(slo, tier)} in ${long}). ` +
+        `At ${tier.factor}x the whole budget lasts ${formatSeconds(window / tier.factor)}. Error budget left over ${win}: ${left}.`,
+      ...linkAnnotations(links, BUDGET_BURN_ALERT),
+    },
+  };
+}
+
+export function guardText(slo: Slo, tier: Tier): string {
+  if (tier.minBad === undefined) return `${tier.minEvents} ${slo.kind === 'availability' ? 'samples' : 'events'}`;
+  return `${tier.minEvents} events and ${tier.minBad} bad`;
+}
+
+function absentAlert(qs: QwenService, t: Target, slos: Slo[], links: Links): AlertingRule {
+  const required = [`${REQUEST_DURATION}_count${selector(t)}`, ...slos.map((s) => requiredSeries(t, s)).filter((x): x is string => !!x)];
+  return {
+    alert: METRICS_ABSENT_ALERT,
+    expr: [...new Set(required)].map((r) => `absent(${r})`).join('\nor '),
+    for: ABSENT_FOR,
+    labels: { severity: 'warning', qwenservice: qs.metadata.name },
+    annotations: {
+      summary: `${t.namespace}/${qs.metadata.name}: SLO metrics are missing, its SLA cannot be measured`,
+      description:
+        `Prometheus has had no ${REQUEST_DURATION} series (or no bucket at an SLO threshold) for service ${t.service} in ` +
+        `namespace ${t.namespace} for ${ABSENT_FOR}: the workers are gone, not scraped (ServiceMonitor not selected by Prometheus?), ` +
+        'or run without the SLO buckets (--slo-buckets). No QwenSLOBudgetBurn alert can fire meanwhile.',
+      ...linkAnnotations(links, METRICS_ABSENT_ALERT),
+    },
+  };
+}
+
+function linkAnnotations(links: Links, alert: string): Record<string, string> {
+  const runbook = links.runbookURL.includes('#') ? links.runbookURL : `${links.runbookURL}#${alert.toLowerCase()}`;
+  const out: Record<string, string> = { runbook_url: runbook };
+  if (links.dashboardURL) out.dashboard = links.dashboardURL;
+  return out;
+}

@@ -1,0 +1,146 @@
+// The live SLA status loop: every period, for each QwenService with an SLA, read its SLIs from
+// Prometheus and write status.sla + the SLACompliant condition — only when a rounded value moved.
+// It runs beside the reconcile workers and shares nothing with them but the informer cache:
+// Prometheus being slow or down delays this loop (bounded by per-query timeouts), never a reconcile.
+// Writes are server-side applies of the status subresource by their own field manager, holding
+// only status.sla and the SLACompliant condition, so the reconciler's fields are never touched.
+import type { Logger } from 'pino';
+import { API_VERSION, KIND, type Condition, type QwenService } from '../api/qwenservice.ts';
+import type { Cache } from '../controller/informer.ts';
+import type { EventRecorder } from '../controller/events.ts';
+import { sameJson } from '../controller/compare.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { computeSla, type FiringAlert, type Measurement, type SlaReading, type SlaResult } from './compute.ts';
+import { PrometheusClient, PrometheusUnreachableError } from './prometheus.ts';
+import { firingAlertsQuery, p95Query, queriesFor, slosOf } from './slos.ts';
+
+export const SLA_FIELD_MANAGER = 'qwen-operator-sla';
+
+export type SlaStatusOptions = {
+  prometheus: PrometheusClient;
+  client: KubeClient;
+  qwenServices: Cache;
+  events?: EventRecorder;
+  log: Logger;
+  intervalMs: number;
+  /** QwenServices read at once (each issues a handful of queries). */
+  concurrency?: number;
+  now?: () => Date;
+};
+
+export type PollResult = { services: number; written: number; unreachable: boolean };
+
+export class SlaStatusPoller {
+  private readonly o: SlaStatusOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<PollResult> | undefined;
+  private stopped = false;
+
+  constructor(opts: SlaStatusOptions) {
+    this.o = opts;
+  }
+
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      if (this.stopped) return;
+      // One cycle at a time: a slow Prometheus stretches the period instead of piling up queries.
+      this.running = this.pollOnce().catch((err: unknown) => {
+        this.o.log.warn({ err: String(err) }, 'SLA status cycle failed');
+        return { services: 0, written: 0, unreachable: false };
+      });
+      void this.running.finally(() => {
+        this.running = undefined;
+        if (!this.stopped) { this.timer = setTimeout(tick, this.o.intervalMs); this.timer.unref(); }
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass over every QwenService with an SLA. */
+  async pollOnce(): Promise<PollResult> {
+    const targets = this.o.qwenServices.list().map((o) => o as unknown as QwenService).filter((q) => q.spec?.sla && !(q.metadata as { deletionTimestamp?: string }).deletionTimestamp);
+    let written = 0;
+    let unreachable = false;
+    const queue = [...targets];
+    const worker = async () => {
+      for (let qs = queue.shift(); qs; qs = queue.shift()) {
+        try {
+          const reading = await this.read(qs);
+          if (!reading.reachable) unreachable = true;
+          if (await this.write(qs, reading)) written++;
+        } catch (err) {
+          this.o.log.warn({ qwenservice: `${qs.metadata.namespace}/${qs.metadata.name}`, err: String(err) }, 'SLA status not updated');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency ?? 2, targets.length) }, worker));
+    return { services: targets.length, written, unreachable };
+  }
+
+  /** Reads every SLO of one QwenService; an unreachable Prometheus is a reading, not an error. */
+  async read(qs: QwenService): Promise<SlaReading> {
+    const prom = this.o.prometheus;
+    const one = async (expr: string) => (await prom.query(expr))[0]?.value;
+    const window = qs.spec.sla?.window ?? '30d';
+    try {
+      const measurements: Measurement[] = [];
+      for (const slo of slosOf(qs)) {
+        const w = queriesFor(qs, slo, window);
+        const h = queriesFor(qs, slo, '1h');
+        const [badRatio, events, display, badRatio1h, events1h, display1h] = await Promise.all([
+          one(w.badRatio), one(w.events), one(w.display), one(h.badRatio), one(h.events), one(h.display),
+        ]);
+        measurements.push({ slo, badRatio, events, display, badRatio1h, events1h, display1h });
+      }
+      const [alerts, p95] = await Promise.all([prom.query(firingAlertsQuery(qs)), one(p95Query(qs))]);
+      const firing: FiringAlert[] = alerts.map((a) => ({ slo: a.metric.slo ?? '?', severity: a.metric.severity ?? '?' }));
+      return { reachable: true, measurements, firing, ...(p95 !== undefined ? { p95 } : {}) };
+    } catch (err) {
+      if (err instanceof PrometheusUnreachableError) return { reachable: false, error: err.message };
+      throw err;
+    }
+  }
+
+  /** Applies status.sla + SLACompliant when they differ from what the cache holds; true when written. */
+  async write(qs: QwenService, reading: SlaReading): Promise<boolean> {
+    const current = (this.o.qwenServices.get(qs.metadata.namespace, qs.metadata.name) as unknown as QwenService | undefined) ?? qs;
+    const previousCondition = current.status?.conditions?.find((c) => c.type === 'SLACompliant');
+    const result: SlaResult = computeSla(current, reading, current.status?.sla);
+    const generation = (current.metadata as { generation?: number }).generation;
+    const changed = !previousCondition || previousCondition.status !== result.condition.status;
+    const now = (this.o.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const condition: Condition = {
+      ...result.condition,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      lastTransitionTime: changed ? now : previousCondition.lastTransitionTime,
+    };
+    if (previousCondition && sameJson(condition, previousCondition) && sameJson(result.sla, current.status?.sla ?? {})) return false;
+    await this.o.client.apply({
+      apiVersion: API_VERSION, kind: KIND,
+      metadata: { name: current.metadata.name, namespace: current.metadata.namespace ?? 'default' },
+      status: { conditions: [condition], sla: result.sla },
+    }, SLA_FIELD_MANAGER, 'status');
+    const key = `${current.metadata.namespace}/${current.metadata.name}`;
+    if (!previousCondition || previousCondition.status !== condition.status || previousCondition.reason !== condition.reason) {
+      this.o.log.info({ qwenservice: key, status: condition.status, reason: condition.reason, message: condition.message }, 'SLACompliant changed');
+      const type = condition.status === 'False' || condition.reason === 'PrometheusUnreachable' ? 'Warning' : 'Normal';
+      await this.o.events?.record(current as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, condition.status === 'True' ? 'SLACompliant' : condition.reason, condition.message)
+        .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'could not record event'));
+    } else {
+      this.o.log.debug({ qwenservice: key, sla: result.sla }, 'SLA status updated');
+    }
+    return true;
+  }
+}
+
+export function slaStatusPoller(opts: Omit<SlaStatusOptions, 'prometheus'> & { prometheusURL: string; timeoutMs?: number }): SlaStatusPoller {
+  return new SlaStatusPoller({ ...opts, prometheus: new PrometheusClient(opts.prometheusURL, { timeoutMs: opts.timeoutMs ?? 5_000 }) });
+}

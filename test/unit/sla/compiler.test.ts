@@ -1,0 +1,128 @@
+// The SLA compiler's pure parts: bucket boundaries, `le` spellings, tier planning (drops, fast
+// tier, guards, time to page) and the shape of the rules.
+import { describe, it, expect } from '@jest/globals';
+import { sloBucketBoundaries } from '../../../src/sla/index.ts';
+import { goFormatFloat, leRegex, leSpellings } from '../../../src/sla/le.ts';
+import { slosOf } from '../../../src/sla/slos.ts';
+import { PAGE_WITHIN, minBadEvents, planSlo } from '../../../src/sla/tiers.ts';
+import { compileSla, type AlertingRule, type RecordingRule } from '../../../src/sla/rules.ts';
+import { explain } from '../../../src/sla/explain.ts';
+import { budgets, fullSla, LINKS } from './fixtures.ts';
+
+describe('sloBucketBoundaries', () => {
+  it('is every latency/TTFT threshold and 1/min of the tokens floor, sorted and unique, in seconds', () => {
+    expect(sloBucketBoundaries(fullSla().spec.sla)).toEqual([0.05, 0.8, 3, 5]);
+    expect(sloBucketBoundaries(undefined)).toEqual([]);
+    expect(sloBucketBoundaries({ window: '30d', latency: { p95: '3s' }, timeToFirstToken: { p95: '3000ms' } })).toEqual([3]);
+  });
+  it('rounds 1/min to 6 significant digits so every tool spells it alike', () => {
+    expect(sloBucketBoundaries({ window: '30d', outputTokensPerSecond: { min: 30, objective: '95%' } })).toEqual([0.0333333]);
+  });
+});
+
+describe('le', () => {
+  it('accepts the exposition and the Prometheus 3 spellings', () => {
+    expect(leSpellings(3)).toEqual(['3', '3.0']);
+    expect(leSpellings(0.8)).toEqual(['0.8']);
+    expect(leSpellings(1e-5)).toEqual(['0.00001', '1e-05']);
+    expect(leSpellings(3600000)).toEqual(['3600000', '3600000.0', '3.6e+06']);
+    expect(goFormatFloat(1234567)).toBe('1.234567e+06');
+    const re = new RegExp(`^(?:${leRegex(3)})$`);
+    expect(['3', '3.0'].every((s) => re.test(s))).toBe(true);
+    expect(['30', '3.5', '0.3'].some((s) => re.test(s))).toBe(false);
+  });
+});
+
+describe('planSlo', () => {
+  const plan = (qsSlo: string) => planSlo(slosOf(budgets().spec.sla).concat(slosOf(fullSla().spec.sla)).find((s) => s.name === qsSlo)!);
+
+  it('keeps the workbook table for a 99.9% SLO and pages a total breach in ~3 min', () => {
+    const p = planSlo(slosOf(fullSla().spec.sla).find((s) => s.name === 'error-rate')!);
+    expect(p.tiers.map((t) => [t.severity, t.factor, t.long, t.short, t.origin])).toEqual([
+      ['critical', 14.4, 3600, 300, 'workbook'], ['critical', 6, 21600, 1800, 'workbook'],
+      ['warning', 3, 86400, 7200, 'workbook'], ['warning', 1, 259200, 21600, 'workbook'],
+    ]);
+    expect(p.dropped).toEqual([]);
+    expect(p.timeToPage).toBeCloseTo(0.0144 * 3600 + 120);
+  });
+
+  it('drops tiers whose factor x budget >= 1 and says why', () => {
+    const p = plan('latency-p50');
+    expect(p.dropped.map((d) => d.spec.factor)).toEqual([14.4, 6, 3]);
+    expect(p.dropped[0]!.reason).toMatch(/can never fire/);
+    expect(p.tiers.map((t) => [t.severity, t.factor])).toEqual([['critical', 1.5], ['warning', 1]]);
+  });
+
+  it('adds a fast tier when the workbook pages a total breach later than 10 min', () => {
+    const p95 = plan('latency-p95');
+    expect(p95.tiers[0]).toMatchObject({ origin: 'fast', factor: 10.5, long: 600, short: 60, threshold: 0.525 });
+    expect(p95.fastReason).toMatch(/45m12s/);
+    const p99 = plan('latency-p99');
+    expect(p99.tiers[0]).toMatchObject({ origin: 'fast', factor: 14.4, long: 1800, short: 180 });
+  });
+
+  it('pages a total breach of any SLO within 10 minutes, never on a 2x burn below 50% budget', () => {
+    for (const objective of [0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999]) {
+      const slo = { name: 'x', kind: 'latency' as const, objective, budget: Number((1 - objective).toPrecision(12)), description: '' };
+      const p = planSlo(slo);
+      expect(p.timeToPage).toBeLessThanOrEqual(PAGE_WITHIN - 60);
+      for (const t of p.tiers.filter((x) => x.severity === 'critical')) {
+        expect(t.threshold).toBeLessThan(1);
+        if (slo.budget <= 1 / 3) expect(t.factor).toBeGreaterThanOrEqual(2);
+      }
+    }
+  });
+
+  it('asks more bad events of tiers closer to the budget (low-traffic guard)', () => {
+    const slo = slosOf(fullSla().spec.sla).find((s) => s.name === 'error-rate')!;
+    expect(minBadEvents(slo, 0.0144)).toBe(4);
+    expect(minBadEvents(slo, 0.006)).toBeGreaterThan(minBadEvents(slo, 0.0144));
+    expect(minBadEvents(slo, 0.001)).toBeGreaterThan(minBadEvents(slo, 0.003));
+  });
+});
+
+describe('compileSla', () => {
+  const compiled = compileSla(fullSla(), LINKS);
+  const rules = compiled.groups.flatMap((g) => g.rules);
+  const alerts = rules.filter((r): r is AlertingRule => 'alert' in r);
+  const records = rules.filter((r): r is RecordingRule => 'record' in r);
+
+  it('aggregates by (namespace, service) before dividing and selects the service', () => {
+    for (const r of records.filter((x) => x.expr.includes('rate('))) {
+      expect(r.expr).toMatch(/sum by \(namespace, service\)/);
+      expect(r.expr).toContain('namespace="team-a",service="chat"');
+    }
+  });
+
+  it('records every SLO over 5m, 30m, 1h, 2h, 6h, 1d, 3d and the SLA window', () => {
+    for (const w of ['5m', '30m', '1h', '2h', '6h', '1d', '3d', '30d']) {
+      const names = records.filter((r) => r.record === `qwen_slo:sli_error:ratio_rate${w}`).map((r) => r.labels?.slo);
+      expect(names.sort()).toEqual(['availability', 'error-rate', 'latency-p95', 'latency-p99', 'output-tokens-per-second', 'ttft-p95']);
+    }
+  });
+
+  it('gives every burn alert the contract labels and a distinct window label per tier', () => {
+    const burn = alerts.filter((a) => a.alert === 'QwenSLOBudgetBurn');
+    const keys = burn.map((a) => `${a.labels.slo}/${a.labels.severity}/${a.labels.window}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const a of burn) {
+      expect(a.labels).toMatchObject({ qwenservice: 'chat' });
+      expect(['critical', 'warning']).toContain(a.labels.severity);
+      expect(a.annotations).toHaveProperty('runbook_url', 'https://example.com/runbook#qwenslobudgetburn');
+      expect(a.annotations.description).toMatch(/Error budget left/);
+    }
+    const absent = alerts.find((a) => a.alert === 'QwenSLOMetricsAbsent')!;
+    expect(absent.expr).toContain('absent(gen_ai_server_request_duration_seconds_count{namespace="team-a",service="chat"})');
+    expect(absent.for).toBe('10m');
+  });
+
+  it('never pages from histogram_quantile', () => {
+    for (const a of alerts) expect(a.expr).not.toMatch(/histogram_quantile/);
+  });
+
+  it('explains tiers kept and dropped and the time to page', () => {
+    const text = explain('team-a/chat', compileSla(budgets(), LINKS));
+    expect(text).toMatch(/latency-p50:.*\n(.*\n)*\s+dropped\s+critical 1h\/5m\s+14.4x/);
+    expect(text).toMatch(/a total breach pages after ~5m45s/);
+  });
+});
