@@ -16,7 +16,7 @@ import { transitions } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
 import type { WriteEchoes } from './echo.ts';
 import type { Cache } from './informer.ts';
-import { computeStatus, type Observed } from './status.ts';
+import { computeStatus, reconcilerOwnedStatus, type Observed } from './status.ts';
 
 export type Caches = {
   qwenServices: Cache;
@@ -119,7 +119,7 @@ export class Reconciler {
   private async writeStatus(qs: QwenService, observed: Observed, log: Logger): Promise<boolean> {
     const now = (this.d.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const status = computeStatus(qs, observed, this.d.config, now);
-    if (qs.status && sameJson(status, qs.status)) return false;
+    if (qs.status && sameJson(status, reconcilerOwnedStatus(qs.status))) return false;
     const answer = await this.d.client.apply<KubeObject>({ apiVersion: API_VERSION, kind: KIND, metadata: { name: qs.metadata.name, namespace: namespaceOf(qs) }, status }, FIELD_MANAGER, 'status');
     this.d.echoes.wrote({ ...answer, kind: KIND });
     // One Event per new reason (Ready and Degraded often flip for the same cause).

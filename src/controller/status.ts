@@ -19,6 +19,15 @@ export type Observed = {
 
 type DeploymentStatus = { replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
 
+/** The part of a stored status this reconciler owns (what computeStatus produces). */
+export function reconcilerOwnedStatus(status: QwenServiceStatus | undefined): QwenServiceStatus | undefined {
+  if (!status) return undefined;
+  const { sla: _sla, ...rest } = status;
+  return { ...rest, ...(rest.conditions ? { conditions: rest.conditions.filter((c) => c.type !== SLA_CONDITION) } : {}) };
+}
+
+export const SLA_CONDITION = 'SLACompliant';
+
 export function computeStatus(qs: QwenService, observed: Observed, config: RenderConfig, now: string): QwenServiceStatus {
   const previous = qs.status;
   const generation = (qs.metadata as { generation?: number }).generation;
@@ -72,9 +81,7 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     endpoint: endpointOf(qs, config),
     conditions: mergeConditions(previous?.conditions, conditions, generation, now),
   };
-  // SLACompliant and status.sla belong to the SLA status loop; carried over untouched.
-  const sla = previous?.conditions?.find((c) => c.type === 'SLACompliant');
-  if (sla) status.conditions!.push(sla);
-  if (previous?.sla) status.sla = previous.sla;
+  // SLACompliant and status.sla are the SLA status loop's (its own field manager): not ours to
+  // write, so a reconcile racing with an SLA update can never put old values back.
   return status;
 }

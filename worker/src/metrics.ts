@@ -98,9 +98,11 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     name: 'gen_ai_server_parallel_sequences', help: 'Configured context sequences (--parallel).',
     labelNames: ['model'] as const, registers: [registry],
   });
-  // Zero-initialise every series so rates exist before the first request of each kind.
-  for (const e of ERROR_TYPES) requestDuration.labels(model, e);
-  ttft.labels(model); tpot.labels(model);
+  // Zero-initialise every series so rates exist before the first request of each kind: Prometheus'
+  // increase() never counts a series' first sample, so a series born with its first request would
+  // lose that request. (labels() alone does not create a histogram series; zero() does.)
+  for (const e of ERROR_TYPES) requestDuration.zero({ model, error_type: e });
+  ttft.zero({ model }); tpot.zero({ model });
   promptTokens.labels(model).inc(0); generatedTokens.labels(model).inc(0);
   running.labels(model).set(0); waiting.labels(model).set(0); ready.labels(model).set(0);
 

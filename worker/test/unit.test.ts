@@ -104,3 +104,13 @@ describe('request validation', () => {
     expect(err(() => parseCompletionRequest([])).status).toBe(400);
   });
 });
+
+describe('metrics before the first request', () => {
+  it('has every request-duration series at zero, so the first request of each kind is counted by increase()', async () => {
+    const { createMetrics, ERROR_TYPES } = await import('../src/metrics.ts');
+    const text = await createMetrics({ model: 'm', sloBuckets: [3] }).registry.metrics();
+    for (const e of ERROR_TYPES) expect(text).toContain(`gen_ai_server_request_duration_seconds_count{model="m",error_type="${e}"} 0`);
+    expect(text).toContain('gen_ai_server_time_to_first_token_seconds_bucket{le="3",model="m"} 0');
+    expect(text).toContain('gen_ai_server_time_per_output_token_seconds_count{model="m"} 0');
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseQwenService } from '../../../src/api/validate.ts';
-import { computeStatus } from '../../../src/controller/status.ts';
+import { computeStatus, reconcilerOwnedStatus } from '../../../src/controller/status.ts';
 import { diagnosePods } from '../../../src/controller/diagnose.ts';
 import { defaultRenderConfig, type KubeObject } from '../../../src/render/common.ts';
 
@@ -69,11 +69,14 @@ describe('computeStatus', () => {
     expect(second).toEqual(first);
   });
 
-  it('carries SLACompliant and status.sla over untouched', () => {
-    const previous = { conditions: [{ type: 'SLACompliant', status: 'True', reason: 'WithinBudget', message: 'ok', lastTransitionTime: 't0' }], sla: { p95: '1.2s' } };
+  it('leaves SLACompliant and status.sla to the SLA status loop (its own field manager)', () => {
+    const previous = { conditions: [{ type: 'SLACompliant', status: 'True' as const, reason: 'WithinBudget', message: 'ok', lastTransitionTime: 't0' }], sla: { p95: '1.2s' } };
     const s = computeStatus(qs({}, previous), observe(), defaultRenderConfig, 't1');
-    expect(cond(s, 'SLACompliant').reason).toBe('WithinBudget');
-    expect(s.sla).toEqual({ p95: '1.2s' });
+    expect(s.conditions!.map((c) => c.type)).not.toContain('SLACompliant');
+    expect(s.sla).toBeUndefined();
+    // ...and what the loop wrote does not make the reconciler's status look changed.
+    const stored = { ...s, sla: { p95: '1.2s' }, conditions: [...s.conditions!, previous.conditions[0]!] };
+    expect(reconcilerOwnedStatus(stored)).toEqual(s);
   });
 });
 
