@@ -4,10 +4,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { KubeClient } from '../../src/kube/client.ts';
 import { Manager } from '../../src/controller/manager.ts';
-import { operatorMetrics } from '../../src/controller/metrics.ts';
+import { operatorMetrics, type OperatorMetrics } from '../../src/controller/metrics.ts';
 import { defaultRenderConfig } from '../../src/render/common.ts';
 
-export type RunningOperator = { manager: Manager; client: KubeClient; writes: string[]; stop(): Promise<void> };
+export type RunningOperator = { manager: Manager; client: KubeClient; metrics: OperatorMetrics; writes: string[]; stop(): Promise<void> };
 
 export async function startOperator(kubeconfigPath: string, opts: { namespaces?: string[]; monitoringCheckIntervalMs?: number; resyncIntervalMs?: number } = {}): Promise<RunningOperator> {
   const kc = new KubeConfig();
@@ -15,16 +15,17 @@ export async function startOperator(kubeconfigPath: string, opts: { namespaces?:
   const client = new KubeClient(kc);
   const writes: string[] = [];
   client.onWrite = (verb, kind) => writes.push(`${verb} ${kind}`);
+  const metrics = operatorMetrics();
   const manager = new Manager({
     client,
     config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test' },
     log: pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }),
-    metrics: operatorMetrics(),
+    metrics,
     namespaces: opts.namespaces ?? [],
     concurrency: 4,
     monitoringCheckIntervalMs: opts.monitoringCheckIntervalMs ?? 1_000,
     resyncIntervalMs: opts.resyncIntervalMs ?? 600_000,
   });
   await manager.start();
-  return { manager, client, writes, stop: () => manager.stop() };
+  return { manager, client, metrics, writes, stop: () => manager.stop() };
 }

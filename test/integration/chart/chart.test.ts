@@ -120,7 +120,7 @@ describe('chart, installed', () => {
         const q = await get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(cluster, 'qwenops.io/v1alpha1', 'QwenService', 'chat', app);
         return q?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
       }, 90_000);
-      const metrics = await op.manager['o'].metrics.registry.getSingleMetricAsString('controller_runtime_reconcile_errors_total');
+      const metrics = await op.metrics.registry.getSingleMetricAsString('controller_runtime_reconcile_errors_total');
       expect(metrics).not.toMatch(/controller_runtime_reconcile_errors_total\{[^}]*\} [1-9]/);
     } finally {
       await op.stop();

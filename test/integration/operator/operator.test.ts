@@ -67,11 +67,12 @@ describe('operator on a real cluster', () => {
       const child = await get<KubeObject>(cluster, apiVersion, kind, name, ns);
       expect([kind, child?.metadata.ownerReferences]).toEqual([kind, [expect.objectContaining({ kind: 'QwenService', name: 'chat', uid, controller: true })]]);
     }
-    const dep = (await get<KubeObject & { spec: any }>(cluster, 'apps/v1', 'Deployment', 'chat', ns))!;
+    type PodSpec = { containers: Array<{ args: string[]; resources: { limits: Record<string, string> } }>; affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: Array<{ matchExpressions: unknown[] }> } } } };
+    const dep = (await get<KubeObject & { spec: { template: { spec: PodSpec } } }>(cluster, 'apps/v1', 'Deployment', 'chat', ns))!;
     const pod = dep.spec.template.spec;
-    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
-    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]).toEqual({ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-L4'] });
-    expect(pod.containers[0].args.join(' ')).toMatch(/--slo-buckets \S*3\S*5/);
+    expect(pod.containers[0]!.resources.limits['nvidia.com/gpu']).toBe('1');
+    expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]!.matchExpressions[0]).toEqual({ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-L4'] });
+    expect(pod.containers[0]!.args.join(' ')).toMatch(/--slo-buckets \S*3\S*5/);
     const pods = await list<KubeObject & { spec: { nodeName?: string } }>(cluster, 'v1', 'Pod', ns);
     expect(pods.map((p) => p.spec.nodeName)).toEqual(['kwok-gpu-l4-0']);
     expect(q.status).toMatchObject({ readyReplicas: 1, endpoint: `http://chat.${ns}.svc:8080/v1` });
