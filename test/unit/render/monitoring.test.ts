@@ -1,0 +1,92 @@
+// The monitoring objects of a QwenService: which are rendered when, their names, owner
+// references and CRD shapes; the dashboard's queries parse (promtool) and read only series the
+// worker or the SLO rules produce.
+import { describe, it, expect } from '@jest/globals';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseQwenService } from '../../../src/api/validate.ts';
+import { defaultRenderConfig } from '../../../src/render/common.ts';
+import { renderMonitoring } from '../../../src/render/monitoring.ts';
+import { dashboardPanels, dashboardUid, renderDashboardJson } from '../../../src/render/dashboard.ts';
+import { compileSla } from '../../../src/sla/rules.ts';
+import { RECORD } from '../../../src/sla/promql.ts';
+import { fullSla, LINKS } from '../sla/fixtures.ts';
+import { promtools, run, tempDir, writeYaml } from '../sla/promtool.ts';
+
+const minimal = () => parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'm', namespace: 'ns', uid: 'u-1' }, spec: {} });
+
+describe('renderMonitoring', () => {
+  it('renders all four for full-sla, named after the QwenService, owned by it', () => {
+    const qs = fullSla();
+    (qs.metadata as Record<string, unknown>).uid = 'uid-1';
+    const objs = renderMonitoring(qs, defaultRenderConfig);
+    expect(objs.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata.name}`)).toEqual([
+      'monitoring.coreos.com/v1 ServiceMonitor chat',
+      'monitoring.coreos.com/v1 PrometheusRule chat',
+      'monitoring.coreos.com/v1alpha1 AlertmanagerConfig chat',
+      'v1 ConfigMap chat-dashboard',
+    ]);
+    for (const o of objs) {
+      expect(o.metadata.namespace).toBe('team-a');
+      expect(o.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'QwenService', name: 'chat', uid: 'uid-1', controller: true })]);
+    }
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- reading nested rendered fields
+    const [sm, rule, amc, cm] = objs as Record<string, any>[];
+    expect(sm!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+    expect(sm!.spec).toEqual({ selector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/instance': 'chat', 'app.kubernetes.io/component': 'worker' }) }, endpoints: [{ port: 'http', path: '/metrics', interval: '15s' }] });
+    expect(rule!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+    expect(rule!.spec.groups.length).toBe(2);
+    expect(amc!.spec.route.matchers).toEqual([{ name: 'qwenservice', value: 'chat', matchType: '=' }]);
+    expect(amc!.spec.receivers.find((r: { name: string }) => r.name === 'oncall').slackConfigs[0].apiURL).toEqual({ name: 'slack', key: 'url' });
+    expect(amc!.spec.inhibitRules[0].equal).toEqual(['namespace', 'qwenservice', 'slo']);
+    expect(cm!.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+    expect(JSON.parse(cm!.data['team-a-chat.json']).uid).toBe('qwen-team-a-chat');
+  });
+
+  it('renders only the ServiceMonitor and dashboard without SLA or alerting', () => {
+    expect(renderMonitoring(minimal(), defaultRenderConfig).map((o) => o.kind)).toEqual(['ServiceMonitor', 'ConfigMap']);
+  });
+
+  it('honours serviceMonitor.enabled=false and dashboard=false', () => {
+    const qs = parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'm' }, spec: { sla: { errorRate: '1%' }, monitoring: { serviceMonitor: { enabled: false }, dashboard: false } } });
+    expect(renderMonitoring(qs, defaultRenderConfig).map((o) => o.kind)).toEqual(['PrometheusRule']);
+  });
+
+  it('keeps dashboard uids within Grafana\'s 40 characters', () => {
+    const qs = parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'a'.repeat(40), namespace: 'b'.repeat(40) }, spec: {} });
+    expect(dashboardUid(qs).length).toBeLessThanOrEqual(40);
+  });
+});
+
+describe('dashboard', () => {
+  const qs = fullSla();
+  const exprs = dashboardPanels(qs).flatMap((p) => p.targets.map((t) => t.expr));
+
+  it('covers SLI, budget, burn rate, latency, TTFT, tokens/s, running/waiting, errors, memory', () => {
+    const titles = (renderDashboardJson(qs).panels as { title: string }[]).map((p) => p.title).join(' | ');
+    for (const t of ['SLI', 'budget', 'Burn rate', 'latency', 'first token', 'tokens/s', 'running / waiting', 'Errors by type', 'Memory']) expect(titles).toContain(t);
+  });
+
+  it('reads only series the worker or the SLO rules produce', () => {
+    const workerSrc = new URL('../../../worker/src/metrics.ts', import.meta.url);
+    const worker = existsSync(workerSrc)
+      ? [...readFileSync(workerSrc, 'utf8').matchAll(/name: '([a-z_:]+)'/g)].map((m) => m[1]!)
+      : ['gen_ai_server_request_duration_seconds', 'gen_ai_server_time_to_first_token_seconds', 'gen_ai_server_time_per_output_token_seconds', 'gen_ai_server_generated_tokens_total', 'gen_ai_server_requests_running', 'gen_ai_server_requests_waiting', 'gen_ai_server_model_load_duration_seconds', 'gen_ai_server_gpu_memory_used_bytes', 'process_resident_memory_bytes'];
+    const histogramSeries = worker.flatMap((n) => [n, `${n}_bucket`, `${n}_count`, `${n}_sum`]);
+    const recorded = compileSla(qs, LINKS).groups.flatMap((g) => g.rules).flatMap((r) => ('record' in r ? [r.record] : []));
+    const known = new Set([...histogramSeries, ...recorded, 'up', 'ALERTS']);
+    for (const e of exprs) {
+      const names = [...e.replace(/"[^"]*"/g, '""').matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{/g)].map((m) => m[1]!);
+      expect(names.length).toBeGreaterThan(0);
+      for (const n of names) expect({ expr: e, series: n, known: known.has(n) }).toMatchObject({ known: true });
+    }
+    expect(recorded).toContain(RECORD.budgetRemaining);
+  });
+
+  it.each(promtools())('every query parses ($name)', async ({ path }) => {
+    const dir = tempDir('dashboard');
+    const file = writeYaml(dir, 'dashboard.rules.yaml', { groups: [{ name: 'dashboard', rules: exprs.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] });
+    const r = await run(path, ['check', 'rules', file]);
+    expect(r.out).toMatch(/SUCCESS/);
+    expect(r.code).toBe(0);
+  });
+});
