@@ -9,7 +9,14 @@ import { digestLargeFields } from './digest.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler = (event: InformerEvent, obj: KubeObject) => void;
-export type InformerTarget = { apiVersion: string; kind: string; namespace?: string; labelSelector?: string };
+export type InformerTarget = {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  labelSelector?: string;
+  /** One secondary key per object (e.g. its owner's uid), so lookups by it need no scan. */
+  indexBy?: (obj: KubeObject) => string | undefined;
+};
 
 const WATCH_TIMEOUT_S = 240; // the server ends each watch; we resume from the last resourceVersion
 const WATCHDOG_MS = (WATCH_TIMEOUT_S + 60) * 1000;
@@ -29,6 +36,8 @@ function trim(obj: KubeObject): KubeObject {
 export type Cache = {
   get(namespace: string | undefined, name: string): KubeObject | undefined;
   list(namespace?: string): KubeObject[];
+  /** Objects whose index key (InformerTarget.indexBy) is `value`. */
+  byIndex(value: string): KubeObject[];
 };
 
 /** One kind watched in several namespaces, read as one cache. */
@@ -46,6 +55,9 @@ export class InformerGroup implements Cache {
   }
   list(namespace?: string): KubeObject[] {
     return this.informers.flatMap((i) => i.list(namespace));
+  }
+  byIndex(value: string): KubeObject[] {
+    return this.informers.flatMap((i) => i.byIndex(value));
   }
   on(handler: InformerHandler): void {
     for (const i of this.informers) i.on(handler);
@@ -66,6 +78,7 @@ export class Informer implements Cache {
   private readonly client: KubeClient;
   private readonly log: Logger;
   private readonly store = new Map<string, KubeObject>();
+  private readonly index = new Map<string, Set<string>>();
   private readonly handlers: InformerHandler[] = [];
   private stopped = false;
   private abort?: AbortController;
@@ -92,6 +105,39 @@ export class Informer implements Cache {
   list(namespace?: string): KubeObject[] {
     const all = [...this.store.values()];
     return namespace === undefined ? all : all.filter((o) => o.metadata.namespace === namespace);
+  }
+
+  byIndex(value: string): KubeObject[] {
+    return [...(this.index.get(value) ?? [])].map((k) => this.store.get(k)).filter((o): o is KubeObject => o !== undefined);
+  }
+
+  /** Every store write goes through here and remove(), keeping the index in step. */
+  private put(key: string, obj: KubeObject): KubeObject | undefined {
+    const old = this.store.get(key);
+    if (old) this.unindex(key, old);
+    this.store.set(key, obj);
+    const v = this.target.indexBy?.(obj);
+    if (v !== undefined) {
+      let keys = this.index.get(v);
+      if (!keys) this.index.set(v, (keys = new Set()));
+      keys.add(key);
+    }
+    return old;
+  }
+
+  private remove(key: string): void {
+    const old = this.store.get(key);
+    if (!old) return;
+    this.unindex(key, old);
+    this.store.delete(key);
+  }
+
+  private unindex(key: string, obj: KubeObject): void {
+    const v = this.target.indexBy?.(obj);
+    if (v === undefined) return;
+    const keys = this.index.get(v);
+    keys?.delete(key);
+    if (keys?.size === 0) this.index.delete(v);
   }
 
   hasSynced(): boolean {
@@ -138,14 +184,13 @@ export class Informer implements Cache {
       trim(item);
       const key = objectKey(item);
       seen.add(key);
-      const old = this.store.get(key);
-      this.store.set(key, item);
+      const old = this.put(key, item);
       if (!old) this.emit('add', item);
       else if (old.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit('update', item);
     }
     for (const [key, old] of this.store) {
       if (!seen.has(key)) {
-        this.store.delete(key);
+        this.remove(key);
         this.emit('delete', old);
       }
     }
@@ -175,11 +220,10 @@ export class Informer implements Cache {
       const item = trim({ ...object, apiVersion: this.target.apiVersion, kind: this.target.kind });
       const key = objectKey(item);
       if (type === 'DELETED') {
-        this.store.delete(key);
+        this.remove(key);
         this.emit('delete', item);
       } else {
-        const existed = this.store.has(key);
-        this.store.set(key, item);
+        const existed = this.put(key, item) !== undefined;
         this.emit(existed ? 'update' : 'add', item);
       }
     }, { idleMs: WATCHDOG_MS, signal: this.abort.signal });

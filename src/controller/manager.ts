@@ -11,7 +11,7 @@ import { WriteEchoes } from './echo.ts';
 import { Informer, InformerGroup, objectKey, type InformerTarget } from './informer.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { CONTROLLER } from './metrics.ts';
-import { Reconciler, controllerOwnerUid } from './reconciler.ts';
+import { Reconciler, controllerOwnerUid, podIndexKey } from './reconciler.ts';
 import { WorkQueue } from './workqueue.ts';
 import { slaStatusPoller, type SlaStatusPoller } from '../slastatus/poller.ts';
 
@@ -58,7 +58,7 @@ export class Manager {
       },
     });
     this.qwenServices = this.group({ apiVersion: API_VERSION, kind: KIND });
-    this.pods = this.group({ apiVersion: 'v1', kind: 'Pod', labelSelector: MANAGED });
+    this.pods = this.group({ apiVersion: 'v1', kind: 'Pod', labelSelector: MANAGED, indexBy: (p) => podIndexKey(p.metadata.namespace, p.metadata.labels?.['qwenops.io/qwenservice']) });
     this.reconciler = new Reconciler({
       client: opts.client,
       config: opts.config,
@@ -113,7 +113,7 @@ export class Manager {
       if (this.owned.has(key)) continue;
       const served = await this.o.client.resourceFor(k.apiVersion, k.kind, 0);
       if (!served) continue;
-      const g = this.group({ apiVersion: k.apiVersion, kind: k.kind, labelSelector: MANAGED });
+      const g = this.group({ apiVersion: k.apiVersion, kind: k.kind, labelSelector: MANAGED, indexBy: controllerOwnerUid });
       g.on((e, obj) => {
         if (!controllerOwnerUid(obj) || (e !== 'delete' && this.echoes.isEcho(obj))) return;
         const owner = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);

@@ -39,6 +39,11 @@ export type ReconcileResult = { applied: number; pruned: number; statusWritten: 
 
 const WARNING_REASONS = new Set(['WaitingForGPU', 'Unschedulable', 'ImagePullBackOff', 'CrashLoopBackOff', 'OOMKilled', 'ModelLoadFailed', 'InvalidSpec', 'PrometheusOperatorMissing']);
 
+/** Index key of a worker pod: its QwenService (pods are owned by ReplicaSets, so by label). */
+export function podIndexKey(namespace: string | undefined, qwenservice: string | undefined): string | undefined {
+  return qwenservice === undefined ? undefined : `${namespace ?? ''}/${qwenservice}`;
+}
+
 export function controllerOwnerUid(obj: KubeObject): string | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND && r.apiVersion.startsWith('qwenops.io/'))?.uid;
 }
@@ -88,8 +93,8 @@ export class Reconciler {
 
     const wanted = new Set(desired.map((o) => `${kindKey(o)}/${o.metadata.name}`));
     for (const [kk, informer] of this.d.caches.owned) {
-      for (const obj of informer.list(namespace)) {
-        if (!uid || controllerOwnerUid(obj) !== uid || wanted.has(`${kk}/${obj.metadata.name}`)) continue;
+      for (const obj of uid ? informer.byIndex(uid) : []) {
+        if (wanted.has(`${kk}/${obj.metadata.name}`)) continue;
         try {
           await this.d.client.delete(obj);
         } catch (e) {
@@ -113,7 +118,7 @@ export class Reconciler {
 
   private podsOf(qs: QwenService): KubeObject[] {
     const sel = selectorLabels(qs);
-    return this.d.caches.pods.list(namespaceOf(qs)).filter((p) => Object.entries(sel).every(([k, v]) => p.metadata.labels?.[k] === v));
+    return this.d.caches.pods.byIndex(podIndexKey(namespaceOf(qs), qs.metadata.name)!).filter((p) => Object.entries(sel).every(([k, v]) => p.metadata.labels?.[k] === v));
   }
 
   private async writeStatus(qs: QwenService, observed: Observed, log: Logger): Promise<boolean> {

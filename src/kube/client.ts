@@ -4,6 +4,7 @@
 // so what we compare with the watch cache is what we sent.
 import { Agent, request, type RequestOptions } from 'node:https';
 import type { OutgoingHttpHeaders } from 'node:http';
+import { createSecureContext } from 'node:tls';
 import { request as httpRequest } from 'node:http';
 import { KubeApiError } from './errors.ts';
 import type { KubeAuth } from './kubeconfig.ts';
@@ -79,8 +80,10 @@ export class KubeClient {
     if (this.connection && Date.now() - this.connection.at < 60_000) return this.connection;
     const o: RequestOptions = {};
     await this.kc.applyToHTTPSOptions(o);
+    // One TLS context for every connection (Node would build one per socket from ca/cert/key).
+    const secureContext = createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
     const agent = new Agent({
-      ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, servername: o.servername,
+      secureContext, servername: o.servername,
       ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
       keepAlive: true, maxSockets: 64, maxFreeSockets: 8,
     });
