@@ -2,7 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 
-export type Command = { summary: string; help: string; run(args: string[]): Promise<number> };
+export type Command = { help: string; run(args: string[]): Promise<number> };
 
 export class CliError extends Error {
   readonly exitCode: number;

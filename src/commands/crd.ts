@@ -2,7 +2,6 @@ import { crdYaml } from '../api/crd.ts';
 import { CliError, type Command } from './command.ts';
 
 export const crdCommand: Command = {
-  summary: 'print the QwenService CustomResourceDefinition (generated from the API schema)',
   help: 'Usage: qwen-operator crd\n\nPrints the QwenService CRD as YAML, e.g. `qwen-operator crd | kubectl apply --server-side -f -`.',
   async run(args) {
     if (args.length) throw new CliError(`crd takes no arguments (got ${args.join(' ')})`);

@@ -40,7 +40,6 @@ export function renderText(qs: QwenService, format: Format, withExplain: boolean
 }
 
 export const renderCommand: Command = {
-  summary: 'print the objects, rules, routes and dashboard generated for a QwenService',
   help: [
     'Usage: qwen-operator render -f FILE [--format kube|prometheus-rules|alertmanager|grafana] [--explain]',
     '',

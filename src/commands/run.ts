@@ -33,7 +33,6 @@ Options (each also from the environment variable in brackets):
   --sla-status-interval S       seconds between SLA status reads (default 30)`;
 
 export const runCommand: Command = {
-  summary: 'run the operator (reconcile QwenServices)',
   help: HELP,
   async run(args) {
     const { values: v } = parseOptions(args, {

@@ -2,7 +2,6 @@ import { validateYaml } from '../api/validate.ts';
 import { CliError, parseOptions, readInput, type Command } from './command.ts';
 
 export const validateCommand: Command = {
-  summary: 'check QwenService YAML files and print every problem with its field path',
   help: [
     'Usage: qwen-operator validate -f FILE [-f FILE ...]',
     '',
