@@ -26,6 +26,12 @@ export type WorkerConfig = {
   drainTimeoutS: number;
   maxBodyBytes: number;
   logLevel: string;
+  apiKeyFile: string | undefined;
+  headersTimeoutS: number;
+  bodyTimeoutS: number;
+  keepAliveTimeoutS: number;
+  maxHeaderBytes: number;
+  allowHttpDownload: boolean;
 };
 
 export const USAGE = `Usage: qwen-worker [flags]
@@ -46,6 +52,13 @@ export const USAGE = `Usage: qwen-worker [flags]
   --request-timeout S           per-request deadline, queue wait included; 504 past it (default 600)
   --drain-timeout S             SIGTERM grace period for in-flight requests (default 30)
   --max-body-bytes N            request body limit; 413 past it (default 1048576)
+  --api-key-file PATH           API keys, one per line (# comments); /v1/* then needs Authorization: Bearer <key>
+  --headers-timeout S           request headers must arrive within S seconds; 408 past it (default 30)
+  --body-timeout S              the whole request (body included) must arrive within S seconds of its
+                                first byte; 408 past it; responses are not limited (default 30)
+  --keep-alive-timeout S        idle keep-alive connections are closed after S seconds (default 5)
+  --max-header-bytes N          request line + headers limit; 431 past it (default 16384)
+  --allow-http-download         allow plain http:// model URLs (default: https:// only)
   --log-level LEVEL             pino level (default info)`;
 
 export class ConfigError extends Error {}
@@ -94,6 +107,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'cache-dir': { type: 'string' }, 'download-stall-timeout': { type: 'string' },
         'request-timeout': { type: 'string' }, 'drain-timeout': { type: 'string' },
         'max-body-bytes': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' },
+        'api-key-file': { type: 'string' }, 'headers-timeout': { type: 'string' }, 'body-timeout': { type: 'string' },
+        'keep-alive-timeout': { type: 'string' }, 'max-header-bytes': { type: 'string' }, 'allow-http-download': { type: 'boolean' },
       },
     }));
   } catch (e) {
@@ -104,6 +119,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const sha = values['model-sha256']?.toLowerCase();
   if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) throw new ConfigError('--model-sha256 must be 64 hex digits');
   const cache = env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
+  const headersTimeoutS = num('headers-timeout', values['headers-timeout'], 30, { min: 0.001, int: false });
+  const bodyTimeoutS = num('body-timeout', values['body-timeout'], 30, { min: 0.001, int: false });
+  if (bodyTimeoutS < headersTimeoutS) {
+    throw new ConfigError(`--body-timeout (${bodyTimeoutS}) must be >= --headers-timeout (${headersTimeoutS}): it counts from the request's first byte`);
+  }
+  const apiKeyFile = values['api-key-file'];
+  if (apiKeyFile !== undefined && apiKeyFile.trim() === '') throw new ConfigError('--api-key-file must name a file');
   return {
     model: values.model ?? DEFAULT_MODEL,
     modelSha256: sha,
@@ -123,5 +145,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     drainTimeoutS: num('drain-timeout', values['drain-timeout'], 30, { min: 0, int: false }),
     maxBodyBytes: num('max-body-bytes', values['max-body-bytes'], 1 << 20, { min: 1 }),
     logLevel: values['log-level'] ?? 'info',
+    apiKeyFile,
+    headersTimeoutS,
+    bodyTimeoutS,
+    keepAliveTimeoutS: num('keep-alive-timeout', values['keep-alive-timeout'], 5, { min: 0.001, int: false }),
+    maxHeaderBytes: num('max-header-bytes', values['max-header-bytes'], 16384, { min: 1024 }),
+    allowHttpDownload: values['allow-http-download'] ?? false,
   };
 }

@@ -41,6 +41,19 @@ export type GenerateResult = {
   lastTokenAt: number | undefined;
 };
 
+/** Code points of a string (surrogate pairs count once). */
+export function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) { n--; i++; }
+    }
+  }
+  return n;
+}
+
 type Waiter = { resolve: (s: LlamaContextSequence) => void; reject: (e: Error) => void; signal: AbortSignal; onAbort: () => void };
 
 export class Engine {
@@ -54,6 +67,12 @@ export class Engine {
   private readonly chatStops: string[];
   /** Number of tokens in the vocabulary (token ids must be below it). */
   readonly vocabularySize: number;
+  /**
+   * Longest vocabulary piece in code points, for BPE and SentencePiece vocabularies (no
+   * normalisation that shrinks text): a text of C code points then has at least C / this many
+   * tokens, which rejects an oversized prompt without tokenizing it. Undefined for other tokenizers.
+   */
+  readonly maxPieceChars: number | undefined;
   running = 0;
   /** Called whenever running/waiting change (metrics). */
   onLoad: (running: number, waiting: number) => void = () => {};
@@ -67,6 +86,10 @@ export class Engine {
     this.chatWrapper = resolveChatWrapper(model);
     const vocab: readonly string[] | undefined = model.fileInfo.metadata.tokenizer?.ggml?.tokens;
     this.vocabularySize = Array.isArray(vocab) ? vocab.length : Number.MAX_SAFE_INTEGER;
+    const kind: unknown = model.fileInfo.metadata.tokenizer?.ggml?.model;
+    let maxPiece = 0;
+    if (Array.isArray(vocab) && (kind === 'gpt2' || kind === 'llama')) for (const t of vocab) maxPiece = Math.max(maxPiece, codePoints(t));
+    this.maxPieceChars = maxPiece > 0 ? maxPiece : undefined;
     const state = this.chatWrapper.generateContextState({ chatHistory: [{ type: 'user', text: '' }, { type: 'model', response: [] }] });
     // Plain-text stop triggers of the chat template (special tokens end generation as EOG tokens).
     this.chatStops = state.stopGenerationTriggers
@@ -92,6 +115,17 @@ export class Engine {
       failedCreationRemedy: false,
     });
     return new Engine(llama, model, context, options);
+  }
+
+  /**
+   * A lower bound on the tokens of `texts` (0 when unknown), computed without tokenizing: every
+   * token covers at most `maxPieceChars` code points.
+   */
+  minTokens(texts: string[]): number {
+    if (this.maxPieceChars === undefined) return 0;
+    let n = 0;
+    for (const t of texts) n += codePoints(t);
+    return Math.ceil(n / this.maxPieceChars);
   }
 
   get gpuType(): string | false { return this.llama.gpu; }

@@ -3,12 +3,13 @@
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pino } from 'pino';
+import { ApiKeyError, ApiKeys } from './auth.ts';
 import { parseConfig, USAGE } from './config.ts';
 import type { WorkerConfig } from './config.ts';
 import { resolveThreads } from './cpus.ts';
 import { Engine } from './engine.ts';
 import { createMetrics } from './metrics.ts';
-import { ModelError, parseModelSpec, provisionModel } from './model-source.ts';
+import { ModelError, parseModelSpec, provisionModel, redactModelSpec } from './model-source.ts';
 import { WorkerServer } from './server.ts';
 
 export function defaultModelName(spec: string): string {
@@ -24,16 +25,24 @@ export async function startWorker(config: WorkerConfig) {
   const { threads, clamped } = resolveThreads(config.threads);
   if (clamped) log.warn({ requested: config.threads, threads }, '--threads exceeds the CPUs this process may use; clamped');
   metrics.parallel.set(config.parallel);
+  // An unreadable or empty key file stops the start: the worker never runs open by accident.
+  const apiKeys = config.apiKeyFile === undefined ? undefined : new ApiKeys(config.apiKeyFile, log);
   const server = new WorkerServer({
     host: config.host, port: config.port, metricsPort: config.metricsPort, modelName,
     requestTimeoutS: config.requestTimeoutS, drainTimeoutS: config.drainTimeoutS, maxBodyBytes: config.maxBodyBytes,
-    metrics, log,
+    metrics, log, apiKeys,
+    headersTimeoutS: config.headersTimeoutS, bodyTimeoutS: config.bodyTimeoutS,
+    keepAliveTimeoutS: config.keepAliveTimeoutS, maxHeaderBytes: config.maxHeaderBytes,
   });
   const ports = await server.listen();
-  log.info({ ...ports, host: config.host, model: config.model, modelName, parallel: config.parallel, threads }, 'listening; loading model');
+  log.info({
+    ...ports, host: config.host, model: redactModelSpec(config.model), modelName, parallel: config.parallel, threads,
+    apiKeys: apiKeys ? apiKeys.count : 'none (open)',
+  }, 'listening; loading model');
   const t0 = performance.now();
   const modelPath = await provisionModel(config.model, {
     cacheDir: config.cacheDir, sha256: config.modelSha256, stallTimeoutS: config.downloadStallTimeoutS, log,
+    allowHttp: config.allowHttpDownload,
   });
   const engine = await Engine.load({
     modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu,
@@ -99,7 +108,7 @@ async function main(): Promise<void> {
     worker = await startWorker(config);
   } catch (e) {
     const err = e as Error;
-    fatalLog.fatal({ err: e instanceof ModelError ? undefined : err }, `startup failed: ${err.message}`);
+    fatalLog.fatal({ err: e instanceof ModelError || e instanceof ApiKeyError ? undefined : err }, `startup failed: ${err.message}`);
     process.stderr.write(`qwen-worker: ${err.message}\n`);
     writeTerminationMessage(err.message);
     process.exit(1);

@@ -1,14 +1,20 @@
 // Model provisioning: `hf:<owner>/<repo>:<quant>` (or `hf:<owner>/<repo>/<file>.gguf`), an
-// http(s) URL, or a file path. Downloads go to a cache dir under a name derived from the URL,
-// through a `.partial` file that later attempts resume with a Range request. A download that
-// receives no byte for `stallTimeoutS` fails with a clear message (never hangs). The result is
-// optionally checked against a SHA-256 and always against the GGUF header and tensor extents.
-import { createHash } from 'node:crypto';
+// https URL (plain http only with --allow-http-download), or a file path. Downloads go to a cache
+// dir under a name derived from the URL, through a partial file of this process's own
+// (`<dest>.<id>.partial`, renamed into place atomically when complete), so replicas sharing one
+// cache volume never write the same file; a partial left behind by a process that is gone is
+// adopted and resumed with a Range request, checked against the first response's Content-Range,
+// ETag and Last-Modified (If-Range), and restarted from zero when they do not match. A download
+// that receives no byte for `stallTimeoutS` fails with a clear message (never hangs). URLs are
+// logged and reported without credentials or query string. The result is optionally checked
+// against a SHA-256 and always against the GGUF header and tensor extents.
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import type { WriteStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 
 export class ModelError extends Error {}
@@ -16,6 +22,21 @@ export class ModelError extends Error {}
 export type ModelSpec =
   | { kind: 'file'; path: string }
   | { kind: 'url'; url: string; fileName: string };
+
+/** A URL as it may be logged or reported: no credentials, no query string, no fragment. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '<unparseable URL>';
+  }
+}
+
+/** A `--model` value as it may be logged: URLs redacted, `hf:` specs and paths as they are. */
+export function redactModelSpec(spec: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(spec) ? redactUrl(spec) : spec;
+}
 
 /**
  * `hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M` → the file `Qwen3-4B-Instruct-2507-Q4_K_M.gguf`
@@ -40,9 +61,10 @@ export function parseModelSpec(spec: string): ModelSpec {
   if (spec.startsWith('hf:')) return { kind: 'url', ...hfUrl(spec) };
   if (/^https?:\/\//i.test(spec)) {
     let u: URL;
-    try { u = new URL(spec); } catch { throw new ModelError(`bad model URL '${spec}'`); }
-    const name = decodeURIComponent(basename(u.pathname)) || 'model.gguf';
-    return { kind: 'url', url: spec, fileName: name };
+    try { u = new URL(spec); } catch { throw new ModelError(`bad model URL '${redactUrl(spec)}': cannot parse it`); }
+    let name: string;
+    try { name = decodeURIComponent(basename(u.pathname)); } catch { name = basename(u.pathname); }
+    return { kind: 'url', url: spec, fileName: name || 'model.gguf' };
   }
   return { kind: 'file', path: spec };
 }
@@ -65,25 +87,82 @@ export type DownloadOptions = {
   log?: Logger;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Allow plain http:// (`--allow-http-download`). Never a redirect from https to http. */
+  allowHttp?: boolean;
+  /** Trusted CA certificates for https (tests; in a pod use NODE_EXTRA_CA_CERTS). */
+  ca?: string | Buffer;
+  /** How often a process waiting for another one's download looks again (ms, default 1000). */
+  pollMs?: number;
 };
+
+/** What the first response said about the resource; a resume must match it. */
+type PartialMeta = { etag?: string; lastModified?: string; total?: number };
 
 type AttemptResult = { done: true } | { done: false; error: Error; retryable: boolean };
 
-function attempt(url: string, partial: string, offset: number, opts: DownloadOptions, redirects = 0): Promise<AttemptResult> {
+/** Refuses a URL whose scheme is not allowed: https always; http only when allowed, never after https. */
+function schemeError(u: URL, opts: DownloadOptions, from?: URL): ModelError | undefined {
+  if (u.protocol === 'https:') return undefined;
+  if (u.protocol === 'http:') {
+    if (from?.protocol === 'https:') return new ModelError(`refusing the redirect from ${redactUrl(from.href)} to plain http: ${redactUrl(u.href)}`);
+    if (opts.allowHttp) return undefined;
+    return new ModelError(`refusing to download over plain http: ${redactUrl(u.href)} (use https://, or --allow-http-download)`);
+  }
+  return new ModelError(`unsupported URL scheme '${u.protocol}' in ${redactUrl(u.href)}`);
+}
+
+/** `bytes a-b/N` → {start, total}; total undefined for `*`. */
+function parseContentRange(v: string | undefined): { start: number; total: number | undefined } | undefined {
+  const m = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(v?.trim() ?? '');
+  if (!m) return undefined;
+  return { start: Number(m[1]), total: m[3] === '*' ? undefined : Number(m[3]) };
+}
+
+const metaPath = (partial: string) => `${partial}.json`;
+
+async function readMeta(partial: string): Promise<PartialMeta | undefined> {
+  try {
+    const j = JSON.parse(await readFile(metaPath(partial), 'utf8')) as PartialMeta;
+    return typeof j === 'object' && j !== null ? j : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function discard(partial: string): Promise<void> {
+  await rm(partial, { force: true });
+  await rm(metaPath(partial), { force: true });
+}
+
+function attempt(url: string, partial: string, offset: number, meta: PartialMeta | undefined, opts: DownloadOptions, redirects = 0, from?: URL): Promise<AttemptResult> {
   return new Promise((resolve) => {
     const u = new URL(url);
+    const refused = schemeError(u, opts, from);
+    if (refused) { resolve({ done: false, retryable: false, error: refused }); return; }
+    const shown = redactUrl(url);
     const mod = u.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { 'user-agent': 'qwen-worker', ...opts.headers };
-    if (offset > 0) headers.range = `bytes=${offset}-`;
+    if (offset > 0) {
+      headers.range = `bytes=${offset}-`;
+      // If-Range: the server sends the whole file (200) instead of a range of a changed one.
+      if (meta?.etag && !meta.etag.startsWith('W/')) headers['if-range'] = meta.etag;
+      else if (meta?.lastModified) headers['if-range'] = meta.lastModified;
+    }
     const token = process.env.HF_TOKEN;
-    if (token && /(^|\.)huggingface\.co$/.test(u.hostname)) headers.authorization = `Bearer ${token}`;
+    if (token && u.protocol === 'https:' && /(^|\.)huggingface\.co$/.test(u.hostname)) headers.authorization = `Bearer ${token}`;
     let settled = false;
     let stallTimer: NodeJS.Timeout | undefined;
+    let out: WriteStream | undefined;
     const finish = (r: AttemptResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(stallTimer);
-      resolve(r);
+      // The partial file's size is the next offset: only once every received byte is written.
+      if (out && !out.closed) {
+        const o = out;
+        o.once('close', () => resolve(r));
+        if (!o.writableEnded) o.end();
+      } else resolve(r);
     };
     const stallMs = opts.stallTimeoutS * 1000;
     let received = offset;
@@ -92,90 +171,201 @@ function attempt(url: string, partial: string, offset: number, opts: DownloadOpt
       req.destroy();
       finish({
         done: false, retryable: false,
-        error: new ModelError(`download stalled: no byte received for ${opts.stallTimeoutS}s from ${url} ` +
+        error: new ModelError(`download stalled: no byte received for ${opts.stallTimeoutS}s from ${shown} ` +
           `(${received}${total ? ` of ${total}` : ''} bytes so far; --download-stall-timeout)`),
       });
     };
     const arm = () => { clearTimeout(stallTimer); stallTimer = setTimeout(stalled, stallMs); };
-    const req = mod.get(u, { headers, signal: opts.signal }, (res) => {
+    const reqOpts: https.RequestOptions = { headers, signal: opts.signal };
+    if (opts.ca && u.protocol === 'https:') reqOpts.ca = opts.ca;
+    const req = mod.get(u, reqOpts, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
         clearTimeout(stallTimer);
         settled = true;
-        if (redirects > 10) { resolve({ done: false, retryable: false, error: new ModelError(`too many redirects for ${url}`) }); return; }
-        resolve(attempt(new URL(res.headers.location, url).toString(), partial, offset, opts, redirects + 1));
+        if (redirects > 10) { resolve({ done: false, retryable: false, error: new ModelError(`too many redirects for ${shown}`) }); return; }
+        let next: URL;
+        try { next = new URL(res.headers.location, url); } catch {
+          resolve({ done: false, retryable: false, error: new ModelError(`bad redirect from ${shown}`) });
+          return;
+        }
+        resolve(attempt(next.href, partial, offset, meta, opts, redirects + 1, u));
         return;
       }
       if (status === 416 && offset > 0) {
-        // The partial file is already complete (or longer than the resource): start over.
         res.resume();
-        finish({ done: false, retryable: true, error: new ModelError(`range not satisfiable at ${offset}; restarting`) });
-        void rm(partial, { force: true });
+        const cr = /^bytes\s+\*\/(\d+)$/i.exec(res.headers['content-range']?.trim() ?? '');
+        if (cr && Number(cr[1]) === offset && meta?.total === offset) {
+          // The partial file is already the whole file.
+          finish({ done: true });
+          return;
+        }
+        // Longer than the resource, or a different one: start over.
+        void discard(partial).then(() => finish({ done: false, retryable: true, error: new ModelError(`range not satisfiable at ${offset} for ${shown}; restarting from zero`) }));
         return;
       }
       if (status !== 200 && status !== 206) {
         res.resume();
-        finish({ done: false, retryable: status >= 500 || status === 429, error: new ModelError(`download of ${url} failed: HTTP ${status}`) });
+        finish({ done: false, retryable: status >= 500 || status === 429, error: new ModelError(`download of ${shown} failed: HTTP ${status}`) });
         return;
       }
-      const append = status === 206 && offset > 0;
-      if (!append) received = 0;
-      const len = Number(res.headers['content-length']);
-      if (Number.isFinite(len)) total = received + len;
-      opts.log?.info({ url, status, resumeFrom: append ? offset : 0, total }, append ? 'resuming model download' : 'downloading model');
-      const out = createWriteStream(partial, { flags: append ? 'a' : 'w' });
+      const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
+      const lastModified = res.headers['last-modified'];
+      let append = false;
+      if (status === 206) {
+        const cr = parseContentRange(res.headers['content-range']);
+        const why = !cr ? `no valid Content-Range ('${res.headers['content-range'] ?? ''}')`
+          : cr.start !== offset ? `Content-Range starts at ${cr.start}, not ${offset}`
+            : meta?.total !== undefined && cr.total !== meta.total ? `the size changed (${meta.total} → ${cr.total ?? 'unknown'})`
+              : meta?.etag && etag && etag !== meta.etag ? 'the ETag changed'
+                : meta?.lastModified && lastModified && lastModified !== meta.lastModified ? 'Last-Modified changed'
+                  : offset > 0 && !meta ? 'nothing is known about the partial file'
+                    : undefined;
+        if (why) {
+          res.destroy();
+          clearTimeout(stallTimer);
+          opts.log?.warn({ url: shown, offset, reason: why }, 'resumed download does not match the partial file; restarting from zero');
+          void discard(partial).then(() => finish({ done: false, retryable: true, error: new ModelError(`resume of ${shown} at ${offset} refused: ${why}; restarting from zero`) }));
+          return;
+        }
+        append = offset > 0;
+        total = cr!.total;
+      }
+      if (!append) {
+        received = 0;
+        const len = Number(res.headers['content-length']);
+        total = res.headers['content-length'] !== undefined && Number.isFinite(len) ? len : undefined;
+      }
+      opts.log?.info({ url: shown, status, resumeFrom: append ? offset : 0, total }, append ? 'resuming model download' : 'downloading model');
+      // A fresh start records what the resource was, for later resumes (written before any data).
+      const metaWritten = append ? Promise.resolve() : writeFile(metaPath(partial), JSON.stringify({ etag, lastModified, total } satisfies PartialMeta));
+      res.pause();
       let lastLog = Date.now();
-      res.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        arm();
-        if (Date.now() - lastLog > 5000) {
-          lastLog = Date.now();
-          opts.log?.info({ url, received, total, percent: total ? Math.floor((received / total) * 100) : undefined }, 'model download progress');
-        }
-      });
-      res.pipe(out);
-      const fail = (e: Error) => {
-        out.end();
-        finish({ done: false, retryable: true, error: new ModelError(`download of ${url} interrupted after ${received} bytes: ${e.message}`) });
-      };
-      res.on('error', fail);
-      res.on('aborted', () => fail(new Error('connection closed')));
-      out.on('error', (e) => finish({ done: false, retryable: false, error: new ModelError(`cannot write ${partial}: ${e.message}`) }));
-      out.on('finish', () => {
-        if (settled) return;
-        if (total !== undefined && received < total) {
-          finish({ done: false, retryable: true, error: new ModelError(`download of ${url} ended early: ${received} of ${total} bytes`) });
-        } else if (!res.complete) {
-          finish({ done: false, retryable: true, error: new ModelError(`download of ${url} ended early after ${received} bytes`) });
-        } else {
-          finish({ done: true });
-        }
+      void metaWritten.then(() => {
+        if (settled) { res.destroy(); return; }
+        out = createWriteStream(partial, { flags: append ? 'a' : 'w' });
+        res.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          arm();
+          if (Date.now() - lastLog > 5000) {
+            lastLog = Date.now();
+            opts.log?.info({ url: shown, received, total, percent: total ? Math.floor((received / total) * 100) : undefined }, 'model download progress');
+          }
+        });
+        res.pipe(out);
+        const fail = (e: Error) => {
+          finish({ done: false, retryable: true, error: new ModelError(`download of ${shown} interrupted after ${received} bytes: ${e.message}`) });
+        };
+        res.on('error', fail);
+        res.on('aborted', () => fail(new Error('connection closed')));
+        out.on('error', (e) => finish({ done: false, retryable: false, error: new ModelError(`cannot write ${partial}: ${e.message}`) }));
+        out.on('finish', () => {
+          if (settled) return;
+          if (total !== undefined && received < total) {
+            finish({ done: false, retryable: true, error: new ModelError(`download of ${shown} ended early: ${received} of ${total} bytes`) });
+          } else if (!res.complete) {
+            finish({ done: false, retryable: true, error: new ModelError(`download of ${shown} ended early after ${received} bytes`) });
+          } else {
+            finish({ done: true });
+          }
+        });
+      }, (e: Error) => {
+        res.destroy();
+        finish({ done: false, retryable: false, error: new ModelError(`cannot write ${metaPath(partial)}: ${e.message}`) });
       });
     });
     arm();
-    req.on('error', (e) => finish({ done: false, retryable: true, error: new ModelError(`download of ${url} failed: ${e.message}`) }));
+    req.on('error', (e) => finish({ done: false, retryable: true, error: new ModelError(`download of ${shown} failed: ${e.message}`) }));
   });
 }
 
-/** Downloads `url` to `dest` (through `dest.partial`, resuming it). Returns `dest`. */
+/** Other processes' partial files of `dest`: `<dest>.<12 hex>.partial`. */
+async function partialsOf(dest: string): Promise<{ path: string; size: number; mtimeMs: number }[]> {
+  const prefix = `${basename(dest)}.`;
+  const out = [];
+  for (const name of await readdir(dirname(dest)).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix) || !/^[0-9a-f]{12}\.partial$/.test(name.slice(prefix.length))) continue;
+    const path = join(dirname(dest), name);
+    const st = await stat(path).catch(() => undefined);
+    if (st) out.push({ path, size: st.size, mtimeMs: st.mtimeMs });
+  }
+  return out;
+}
+
+/**
+ * Downloads `url` to `dest` through a partial file of this process's own, renamed into place when
+ * complete (and its size checked). While another process's partial is growing, waits for it
+ * (replicas sharing a cache volume download once); one that has not grown for longer than the
+ * stall timeout belongs to a process that is gone: it is adopted (an atomic rename, so only one
+ * process gets it) and resumed. Returns `dest`.
+ */
 export async function download(url: string, dest: string, opts: DownloadOptions): Promise<string> {
-  const partial = `${dest}.partial`;
+  const shown = redactUrl(url);
+  const refused = schemeError(new URL(url), opts);
+  if (refused) throw refused;
+  const mine = `${dest}.${randomBytes(6).toString('hex')}.partial`;
+  const staleMs = (opts.stallTimeoutS + 5) * 1000;
+  let waitLogged = false;
+  for (;;) {
+    if (existsSync(dest)) return dest;
+    if (opts.signal?.aborted) throw new ModelError(`download of ${shown} aborted`);
+    const others = await partialsOf(dest);
+    const active = others.filter((p) => Date.now() - p.mtimeMs < staleMs);
+    if (active.length > 0) {
+      if (!waitLogged) opts.log?.info({ url: shown, partial: basename(active[0]!.path), bytes: active[0]!.size }, 'another process is downloading this model; waiting for it');
+      waitLogged = true;
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+      continue;
+    }
+    // A partial file renamed into place between the first check and the listing is gone from it.
+    if (existsSync(dest)) return dest;
+    // The single `<dest>.partial` of earlier versions says nothing about what it holds: dropped once stale.
+    const legacy = await stat(`${dest}.partial`).catch(() => undefined);
+    if (legacy && Date.now() - legacy.mtimeMs >= staleMs) await rm(`${dest}.partial`, { force: true });
+    for (const p of others.sort((a, b) => b.size - a.size)) {
+      try {
+        await rename(p.path, mine);
+      } catch {
+        continue; // another process adopted it first
+      }
+      await rename(metaPath(p.path), metaPath(mine)).catch(() => rm(metaPath(mine), { force: true }));
+      opts.log?.info({ url: shown, bytes: p.size }, 'adopting a partial download left by a process that is gone');
+      break;
+    }
+    break;
+  }
   const retries = opts.retries ?? 3;
   let lastError: Error | undefined;
   for (let i = 0; i <= retries; i++) {
-    const offset = existsSync(partial) ? (await stat(partial)).size : 0;
-    const r = await attempt(url, partial, offset, opts);
+    let offset = existsSync(mine) ? (await stat(mine)).size : 0;
+    const meta = offset > 0 ? await readMeta(mine) : undefined;
+    if (offset > 0 && !meta) {
+      // Nothing says what these bytes are: not resumable.
+      await discard(mine);
+      offset = 0;
+    }
+    const r = await attempt(url, mine, offset, meta, opts);
     if (r.done) {
-      await rename(partial, dest);
+      const size = (await stat(mine)).size;
+      const want = (await readMeta(mine))?.total;
+      if (want !== undefined && size !== want) {
+        // Someone else wrote into this file (a paused process that came back): start over.
+        lastError = new ModelError(`download of ${shown} has ${size} bytes, expected ${want}; restarting from zero`);
+        opts.log?.warn({ url: shown, size, expected: want }, 'downloaded file has the wrong size; restarting from zero');
+        await discard(mine);
+        continue;
+      }
+      await rename(mine, dest);
+      await rm(metaPath(mine), { force: true });
       return dest;
     }
     lastError = r.error;
-    opts.log?.warn({ url, err: r.error.message, attempt: i + 1 }, 'model download attempt failed');
+    opts.log?.warn({ url: shown, err: r.error.message, attempt: i + 1 }, 'model download attempt failed');
     if (!r.retryable) break;
     await new Promise((res) => setTimeout(res, Math.min(200 * 2 ** i, 2000)));
   }
-  throw lastError ?? new ModelError(`download of ${url} failed`);
+  throw lastError ?? new ModelError(`download of ${shown} failed`);
 }
 
 /**
@@ -215,6 +405,8 @@ export type ProvisionOptions = {
   stallTimeoutS: number;
   log?: Logger;
   retries?: number;
+  allowHttp?: boolean;
+  ca?: string | Buffer;
 };
 
 /** Resolves a `--model` spec to a verified local GGUF path. Throws ModelError with a clear message. */
@@ -225,12 +417,14 @@ export async function provisionModel(spec: string, opts: ProvisionOptions): Prom
     path = parsed.path;
     if (!existsSync(path)) throw new ModelError(`model file not found: ${path}`);
   } else {
+    const refused = schemeError(new URL(parsed.url), { stallTimeoutS: opts.stallTimeoutS, allowHttp: opts.allowHttp });
+    if (refused) throw refused;
     await mkdir(opts.cacheDir, { recursive: true });
     path = cachePathFor(opts.cacheDir, parsed.url, parsed.fileName);
     if (existsSync(path)) {
-      opts.log?.info({ url: parsed.url, path }, 'model found in cache');
+      opts.log?.info({ url: redactUrl(parsed.url), path }, 'model found in cache');
     } else {
-      await download(parsed.url, path, { stallTimeoutS: opts.stallTimeoutS, log: opts.log, retries: opts.retries });
+      await download(parsed.url, path, { stallTimeoutS: opts.stallTimeoutS, log: opts.log, retries: opts.retries, allowHttp: opts.allowHttp, ca: opts.ca });
     }
   }
   if (opts.sha256) {

@@ -19,6 +19,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Client input echoed in an error message: at most `max` characters. */
+export const clip = (s: string, max = 64) => (s.length > max ? `${s.slice(0, max - 3)}...` : s);
+
 const bad = (message: string, param: string | null = null, code: string | null = null) => new ApiError(400, message, { param, code });
 const unsupported = (param: string, why = 'is not supported by this server') => bad(`'${param}' ${why}`, param, 'unsupported_parameter');
 
@@ -53,7 +56,7 @@ const IGNORED = new Set(['user', 'metadata', 'store', 'service_tier']);
 
 function common(body: Obj, known: Set<string>): SamplingRequest {
   for (const key of Object.keys(body)) {
-    if (!known.has(key) && !IGNORED.has(key)) throw unsupported(key, 'is not a supported parameter');
+    if (!known.has(key) && !IGNORED.has(key)) throw unsupported(clip(key), 'is not a supported parameter');
   }
   if (body.model !== undefined && typeof body.model !== 'string') throw bad("'model' must be a string", 'model');
   const n = optNumber(body, 'n', 1, 128, true);
@@ -73,7 +76,7 @@ function common(body: Obj, known: Set<string>): SamplingRequest {
     if (!stream) throw bad("'stream_options' is only allowed when 'stream' is true", 'stream_options');
     if (!isObj(body.stream_options)) throw bad("'stream_options' must be an object", 'stream_options');
     for (const k of Object.keys(body.stream_options)) {
-      if (k !== 'include_usage') throw unsupported(`stream_options.${k}`);
+      if (k !== 'include_usage') throw unsupported(`stream_options.${clip(k)}`);
     }
     const iu = body.stream_options.include_usage;
     if (iu !== undefined && typeof iu !== 'boolean') throw bad("'stream_options.include_usage' must be a boolean", 'stream_options.include_usage');
@@ -109,9 +112,11 @@ function messageText(m: Obj, i: number): string {
   if (typeof c === 'string') return c;
   if (Array.isArray(c)) {
     return c.map((part, j) => {
-      if (isObj(part) && part.type === 'text' && typeof part.text === 'string') return part.text;
-      const t = isObj(part) ? String(part.type) : typeof part;
-      throw unsupported(`messages[${i}].content[${j}]`, `of type '${t}' is not supported (text only)`);
+      if (!isObj(part)) throw bad(`'messages[${i}].content[${j}]' must be an object`, `messages[${i}].content[${j}]`);
+      if (typeof part.type !== 'string') throw bad(`'messages[${i}].content[${j}].type' must be a string`, `messages[${i}].content[${j}].type`);
+      if (part.type !== 'text') throw unsupported(`messages[${i}].content[${j}]`, `of type '${clip(part.type)}' is not supported (text only)`);
+      if (typeof part.text !== 'string') throw bad(`'messages[${i}].content[${j}].text' must be a string`, `messages[${i}].content[${j}].text`);
+      return part.text;
     }).join('');
   }
   if ((c === null || c === undefined) && m.role === 'assistant') return '';
@@ -140,7 +145,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
     let role = m.role;
     if (role === 'developer') role = 'system';
     if (role !== 'system' && role !== 'user' && role !== 'assistant') {
-      if (role === 'tool' || role === 'function') throw unsupported(`messages[${i}].role`, `'${String(role)}' is not supported (no tool calling)`);
+      if (role === 'tool' || role === 'function') throw unsupported(`messages[${i}].role`, `'${role}' is not supported (no tool calling)`);
       throw bad(`'messages[${i}].role' must be one of system, developer, user, assistant`, `messages[${i}].role`);
     }
     if (m.tool_calls !== undefined && m.tool_calls !== null) throw unsupported(`messages[${i}].tool_calls`, 'is not supported (no tool calling)');

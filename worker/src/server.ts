@@ -1,14 +1,17 @@
-// The HTTP server: OpenAI-compatible routes, health, metrics, backpressure, timeouts, draining.
+// The HTTP server: OpenAI-compatible routes, health, metrics, API keys, backpressure, timeouts
+// (slow clients included), draining.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Token } from 'node-llama-cpp';
+import type { ApiKeys } from './auth.ts';
 import { AbortedError, OverloadedError } from './engine.ts';
 import type { Engine, GenerateResult } from './engine.ts';
 import type { ErrorType, WorkerMetrics } from './metrics.ts';
-import { ApiError, parseChatRequest, parseCompletionRequest, usage } from './openai.ts';
+import { ApiError, clip, parseChatRequest, parseCompletionRequest, usage } from './openai.ts';
 import type { ChatRequest, CompletionRequest } from './openai.ts';
 
 export type ServerOptions = {
@@ -21,6 +24,16 @@ export type ServerOptions = {
   maxBodyBytes: number;
   metrics: WorkerMetrics;
   log: Logger;
+  /** `--api-key-file`: when set, every /v1/* call needs one of its keys. */
+  apiKeys?: ApiKeys | undefined;
+  /** Request headers must arrive within this (default 30). */
+  headersTimeoutS?: number;
+  /** The whole request, body included, must arrive within this of its first byte (default 30). */
+  bodyTimeoutS?: number;
+  /** Idle keep-alive connections are closed after this (default 5). */
+  keepAliveTimeoutS?: number;
+  /** Request line + headers limit (default 16 KiB). */
+  maxHeaderBytes?: number;
 };
 
 type State = 'loading' | 'ready' | 'draining' | 'stopped';
@@ -59,6 +72,18 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Path of a request target without its query; `undefined` when the percent-encoding is malformed. */
+function decodePath(url: string): string | undefined {
+  const path = url.split('?')[0]!;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
+}
+
 export class WorkerServer {
   readonly opts: ServerOptions;
   readonly api: http.Server;
@@ -66,14 +91,65 @@ export class WorkerServer {
   state: State = 'loading';
   engine: Engine | undefined;
   private readonly inflight = new Set<AbortController>();
+  /** Requests whose body is still arriving: a drain does not wait for them. */
+  private readonly receiving = new Set<IncomingMessage>();
+  /** Sockets closed by the server before their request arrived completely (timeout or drain). */
+  private readonly cutSockets = new WeakMap<object, 'timeout' | 'drain'>();
+  /** Sockets whose current request was answered before its body arrived (401, 413, 415...). */
+  private readonly answeredEarly = new WeakSet<object>();
   private drainPromise: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(opts: ServerOptions) {
     this.opts = opts;
-    this.api = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 0 }, (req, res) => void this.route(req, res, true));
-    this.metricsServer = opts.metricsPort === undefined ? undefined
-      : http.createServer((req, res) => void this.route(req, res, false));
+    this.api = this.createServer(true);
+    this.metricsServer = opts.metricsPort === undefined ? undefined : this.createServer(false);
+  }
+
+  /**
+   * Slow and malformed clients are cut off by Node's HTTP server: headers within headersTimeout,
+   * the whole request within requestTimeout (it ends when the request has been received: a long
+   * streamed response is not affected), checked every connectionsCheckingInterval. Each parse
+   * error or timeout gets a JSON error answer (clientError) and the connection is closed.
+   */
+  private createServer(isApi: boolean): http.Server {
+    const headersMs = (this.opts.headersTimeoutS ?? 30) * 1000;
+    const requestMs = Math.max(headersMs, (this.opts.bodyTimeoutS ?? 30) * 1000);
+    const server = http.createServer({
+      headersTimeout: headersMs,
+      requestTimeout: requestMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, headersMs / 4)),
+      keepAliveTimeout: (this.opts.keepAliveTimeoutS ?? 5) * 1000,
+      maxHeaderSize: this.opts.maxHeaderBytes ?? 16384,
+      // Checked in route(), to answer with a JSON body.
+      requireHostHeader: false,
+    }, (req, res) => void this.route(req, res, isApi));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket as Socket));
+    server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+      sendJson(res, 417, new ApiError(417, 'only "Expect: 100-continue" is supported', { code: 'expectation_failed' }).body(), { connection: 'close' });
+    });
+    return server;
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket & { _httpMessage?: ServerResponse | null }): void {
+    const code = err.code ?? '';
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') this.cutSockets.set(socket, 'timeout');
+    // Nothing to answer on a connection the client reset, or one whose response already started.
+    if (code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent || this.answeredEarly.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    const [status, message, errCode] =
+      code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'the request did not arrive completely in time', 'request_timeout']
+        : code === 'HPE_HEADER_OVERFLOW' ? [431, `request headers exceed the limit of ${this.opts.maxHeaderBytes ?? 16384} bytes`, 'request_header_fields_too_large']
+          : code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' ? [413, 'chunk extensions too large', 'request_too_large']
+            : [400, `malformed HTTP request (${code || err.message})`, 'bad_request'];
+    this.opts.log[status === 408 ? 'info' : 'debug']({ status, code, remote: socket.remoteAddress }, 'client error; connection closed');
+    const body = JSON.stringify(new ApiError(status, message, { code: errCode }).body());
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      () => socket.destroy());
+    // A peer that does not read its answer is not waited for.
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   async listen(): Promise<{ port: number; metricsPort: number | undefined }> {
@@ -93,8 +169,29 @@ export class WorkerServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, isApi: boolean): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!;
+    const path = decodePath(req.url ?? '/');
+    res.once('finish', () => {
+      // Node reads and drops the rest of the body; a timeout then closes the connection silently.
+      if (req.complete) return;
+      const sock = req.socket;
+      this.answeredEarly.add(sock);
+      req.once('end', () => this.answeredEarly.delete(sock));
+    });
     try {
+      if (req.httpVersion === '1.1' && !req.headers.host) {
+        return sendJson(res, 400, new ApiError(400, 'an HTTP/1.1 request needs a Host header', { code: 'bad_request' }).body(), { connection: 'close' });
+      }
+      if (path === undefined) {
+        return sendJson(res, 400, new ApiError(400, 'malformed percent-encoding in the request path', { code: 'invalid_path' }).body());
+      }
+      if (isApi && this.opts.apiKeys && (path === '/v1' || path.startsWith('/v1/'))) {
+        const auth = this.opts.apiKeys.check(req.headers.authorization);
+        if (!auth.ok) {
+          // Not a service error: never observed in the SLI histograms.
+          this.opts.log.info({ method: req.method, path: clip(path), status: 401, remote: req.socket.remoteAddress }, 'unauthorized request');
+          return sendJson(res, 401, new ApiError(401, auth.message, { code: 'invalid_api_key' }).body(), { 'www-authenticate': 'Bearer' });
+        }
+      }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
         const ok = this.state === 'ready';
@@ -111,15 +208,15 @@ export class WorkerServer {
         if (req.method !== 'GET') return sendJson(res, 405, new ApiError(405, 'method not allowed').body(), { allow: 'GET' });
         const card = { id: this.opts.modelName, object: 'model', created: 0, owned_by: 'qwen-operator' };
         if (path === '/v1/models') return sendJson(res, 200, { object: 'list', data: [card] });
-        const id = decodeURIComponent(path.slice('/v1/models/'.length));
+        const id = path.slice('/v1/models/'.length);
         if (id === this.opts.modelName) return sendJson(res, 200, card);
-        return sendJson(res, 404, new ApiError(404, `The model '${id}' does not exist`, { code: 'model_not_found', param: 'model' }).body());
+        return sendJson(res, 404, new ApiError(404, `The model '${clip(id)}' does not exist`, { code: 'model_not_found', param: 'model' }).body());
       }
       if (isApi && (path === '/v1/chat/completions' || path === '/v1/completions')) {
         if (req.method !== 'POST') return sendJson(res, 405, new ApiError(405, `${req.method} is not allowed on ${path}; use POST`).body(), { allow: 'POST' });
         return await this.completion(req, res, path === '/v1/chat/completions' ? 'chat' : 'completion');
       }
-      return sendJson(res, 404, new ApiError(404, `no route for ${req.method} ${path}`, { code: 'not_found' }).body());
+      return sendJson(res, 404, new ApiError(404, `no route for ${req.method} ${clip(path)}`, { code: 'not_found' }).body());
     } catch (e) {
       this.opts.log.error({ err: e, path }, 'unhandled error');
       sendJson(res, 500, new ApiError(500, 'internal error').body());
@@ -142,6 +239,7 @@ export class WorkerServer {
     let stream = false;
     let promptTokens: number | undefined;
     let completionTokens = 0;
+    let errorMessage: string | undefined;
     try {
       if (this.state !== 'ready' || !this.engine) {
         req.resume();
@@ -151,44 +249,46 @@ export class WorkerServer {
       const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (ct !== 'application/json') {
         req.resume();
-        throw new ApiError(415, `Content-Type must be application/json, got '${ct || 'none'}'`, { code: 'unsupported_media_type' });
+        throw new ApiError(415, `Content-Type must be application/json, got '${clip(ct) || 'none'}'`, { code: 'unsupported_media_type' });
       }
-      const raw = await readBody(req, this.opts.maxBodyBytes);
+      const ce = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      if (ce !== 'identity') {
+        req.resume();
+        throw new ApiError(415, `Content-Encoding '${clip(ce)}' is not supported; send the JSON body uncompressed`, { code: 'unsupported_media_type' });
+      }
+      const raw = await this.receive(req);
+      let text: string;
+      try { text = utf8.decode(raw); } catch {
+        throw new ApiError(400, 'the request body is not valid UTF-8', { code: 'invalid_json' });
+      }
       let body: unknown;
-      try { body = JSON.parse(raw.toString('utf8')); } catch (e) {
-        throw new ApiError(400, `malformed JSON body: ${(e as Error).message}`, { code: 'invalid_json' });
+      try { body = JSON.parse(text); } catch (e) {
+        throw new ApiError(400, `malformed JSON body: ${clip((e as Error).message)}`, { code: 'invalid_json' });
       }
       const parsed: ChatRequest | CompletionRequest = kind === 'chat' ? parseChatRequest(body) : parseCompletionRequest(body);
       stream = parsed.stream;
       if (parsed.model !== undefined && parsed.model !== this.opts.modelName) {
-        throw new ApiError(404, `The model '${parsed.model}' does not exist; this server serves '${this.opts.modelName}'`, { code: 'model_not_found', param: 'model' });
+        throw new ApiError(404, `The model '${clip(parsed.model)}' does not exist; this server serves '${this.opts.modelName}'`, { code: 'model_not_found', param: 'model' });
       }
-      let tokens: Token[];
-      let stops = parsed.stop;
-      if (parsed.kind === 'chat') {
-        const t = engine.tokenizeChat(parsed.messages);
-        tokens = t.tokens;
-        stops = [...parsed.stop, ...t.stops];
-      } else {
-        if (Array.isArray(parsed.prompt)) {
-          const vocab = engine.vocabularySize;
-          const badTok = parsed.prompt.find((t) => t >= vocab);
-          if (badTok !== undefined) throw new ApiError(400, `token id ${badTok} is out of the vocabulary (size ${vocab})`, { param: 'prompt', code: 'invalid_value' });
-        }
-        tokens = engine.tokenizeCompletion(parsed.prompt);
-      }
-      promptTokens = tokens.length;
       const ctx = engine.sequenceContextSize;
-      if (tokens.length >= ctx) {
-        throw new ApiError(400, `This model's maximum context length is ${ctx} tokens, but the prompt has ${tokens.length} tokens (at least 1 must remain for the completion)`,
-          { param: kind === 'chat' ? 'messages' : 'prompt', code: 'context_length_exceeded' });
+      const promptParam = kind === 'chat' ? 'messages' : 'prompt';
+      if (parsed.kind === 'completion' && Array.isArray(parsed.prompt)) {
+        const vocab = engine.vocabularySize;
+        const badTok = parsed.prompt.find((t) => t >= vocab);
+        if (badTok !== undefined) throw new ApiError(400, `token id ${badTok} is out of the vocabulary (size ${vocab})`, { param: 'prompt', code: 'invalid_value' });
       }
-      if (parsed.maxTokens !== undefined && tokens.length + parsed.maxTokens > ctx) {
-        // OpenAI rejects this too; say exactly what does not fit.
-        throw new ApiError(400, `This model's maximum context length is ${ctx} tokens; the prompt has ${tokens.length} tokens and ${parsed.maxTokens} were requested for the completion`,
-          { param: 'max_tokens', code: 'context_length_exceeded' });
+      // A prompt that cannot fit is refused before any tokenization: the event loop never spends
+      // more than tokenizing about one context's worth of text on a request.
+      const texts = parsed.kind === 'chat' ? parsed.messages.map((m) => m.content.trim())
+        : typeof parsed.prompt === 'string' ? [parsed.prompt] : [];
+      const atLeast = parsed.kind === 'completion' && Array.isArray(parsed.prompt) ? parsed.prompt.length : engine.minTokens(texts);
+      if (atLeast >= ctx) {
+        throw new ApiError(400, `This model's maximum context length is ${ctx} tokens, but the prompt has at least ${atLeast} tokens (at least 1 must remain for the completion)`,
+          { param: promptParam, code: 'context_length_exceeded' });
       }
 
+      // The queue is checked before tokenizing: a request refused with 429 costs no tokenization,
+      // and one waiting for a sequence costs nothing until it gets it.
       const queued = performance.now();
       let seq;
       try {
@@ -200,6 +300,30 @@ export class WorkerServer {
       queueMs = performance.now() - queued;
       metrics.running.set(engine.running);
       try {
+        let tokens: Token[];
+        let stops = parsed.stop;
+        try {
+          if (parsed.kind === 'chat') {
+            const t = engine.tokenizeChat(parsed.messages);
+            tokens = t.tokens;
+            stops = [...parsed.stop, ...t.stops];
+          } else {
+            tokens = engine.tokenizeCompletion(parsed.prompt);
+          }
+        } catch (e) {
+          // The input is validated text: what the tokenizer or the chat template refuses is the prompt's doing.
+          throw new ApiError(400, `cannot tokenize the prompt: ${clip((e as Error).message)}`, { param: promptParam, code: 'invalid_prompt' });
+        }
+        promptTokens = tokens.length;
+        if (tokens.length >= ctx) {
+          throw new ApiError(400, `This model's maximum context length is ${ctx} tokens, but the prompt has ${tokens.length} tokens (at least 1 must remain for the completion)`,
+            { param: promptParam, code: 'context_length_exceeded' });
+        }
+        if (parsed.maxTokens !== undefined && tokens.length + parsed.maxTokens > ctx) {
+          // OpenAI rejects this too; say exactly what does not fit.
+          throw new ApiError(400, `This model's maximum context length is ${ctx} tokens; the prompt has ${tokens.length} tokens and ${parsed.maxTokens} were requested for the completion`,
+            { param: 'max_tokens', code: 'context_length_exceeded' });
+        }
         const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`;
         const created = Math.floor(Date.now() / 1000);
         const model = this.opts.modelName;
@@ -253,10 +377,13 @@ export class WorkerServer {
         err = new ApiError(500, `internal error: ${(e as Error).message}`);
       }
       status = err.status;
+      errorMessage = clip(err.message, 300);
       errorType = status === 499 ? 'cancelled' : errorTypeFor(err);
       const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
       if (this.state === 'draining') headers.connection = 'close';
-      if (!res.headersSent) sendJson(res, status, err.body(), headers);
+      const sock = req.socket;
+      if (sock.destroyed || sock.writableEnded) { /* cut off (timeout, drain, client gone): nothing to answer */ }
+      else if (!res.headersSent) sendJson(res, status, err.body(), headers);
       else if (!res.writableEnded && !res.destroyed) {
         // Mid-stream failure (timeout): an error event, then close. The status line is already 200.
         res.end(`data: ${JSON.stringify(err.body())}\n\n`);
@@ -275,12 +402,31 @@ export class WorkerServer {
       if (promptTokens !== undefined && queueMs !== undefined) metrics.promptTokens.inc(promptTokens);
       if (completionTokens > 0) metrics.generatedTokens.inc(completionTokens);
       log.info({
-        method: req.method, path: req.url, status, error_type: errorType, stream,
+        method: req.method, path: req.url, status, error_type: errorType, error: errorMessage, stream,
         prompt_tokens: promptTokens, completion_tokens: completionTokens, finish_reason: result?.finishReason,
         duration_ms: Math.round(end - start), queue_ms: queueMs === undefined ? undefined : Math.round(queueMs),
         ttft_ms: result?.firstTokenAt === undefined ? undefined : Math.round(result.firstTokenAt - start),
       }, 'request');
       if (this.inflight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /**
+   * Reads the body (up to --max-body-bytes). A body that does not arrive completely — the client
+   * went away, --body-timeout cut it off, or a drain did — is the client's failure, never internal.
+   */
+  private async receive(req: IncomingMessage): Promise<Buffer> {
+    this.receiving.add(req);
+    try {
+      return await readBody(req, this.opts.maxBodyBytes);
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      const cut = this.cutSockets.get(req.socket);
+      if (cut === 'timeout') throw new ApiError(408, `the request body did not arrive completely within ${this.opts.bodyTimeoutS ?? 30}s`, { code: 'request_timeout' });
+      if (cut === 'drain') throw new ApiError(408, 'the server shut down before the request body arrived completely', { code: 'request_timeout' });
+      throw new ApiError(499, 'client closed the request', { code: 'cancelled' });
+    } finally {
+      this.receiving.delete(req);
     }
   }
 
@@ -294,6 +440,13 @@ export class WorkerServer {
       // The listener stays open while in-flight requests finish: /readyz answers 503 (so the
       // endpoint is taken out of the Service) and new completions get 503 with Connection: close.
       this.api.closeIdleConnections();
+      // A request still sending its body is not waited for (a slow or stalled client must not
+      // hold the pod until the kubelet kills it): its connection is closed now. Connections with
+      // half-sent headers never became requests and are closed with the listener below.
+      for (const req of this.receiving) {
+        this.cutSockets.set(req.socket, 'drain');
+        req.socket.destroy();
+      }
       if (this.inflight.size > 0) {
         let t: NodeJS.Timeout | undefined;
         const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import os from 'node:os';
 import OpenAI from 'openai';
-import { sample, startWorker, testModelPath } from './support.ts';
+import { rawRequest, sample, startWorker, testModelPath } from './support.ts';
 import type { WorkerProc } from './support.ts';
 
 jest.setTimeout(60_000);
@@ -13,7 +13,7 @@ let client: OpenAI;
 
 beforeAll(async () => {
   w = await startWorker(['--model', testModelPath(), '--model-name', 'm', '--parallel', '1', '--queue-size', '2',
-    '--request-timeout', '10', '--threads', '64', '--drain-timeout', '30', '--metrics-port', '0', '--gpu', 'false']);
+    '--request-timeout', '20', '--threads', '64', '--drain-timeout', '30', '--metrics-port', '0', '--gpu', 'false']);
   const listening = w.logs.find((l) => l.msg === 'listening; loading model')!;
   metricsUrl = `http://127.0.0.1:${listening.metricsPort as number}`;
   client = new OpenAI({ baseURL: `${w.url}/v1`, apiKey: 'none', maxRetries: 0 });
@@ -62,8 +62,14 @@ describe('worker lifecycle', () => {
     expect(sample(t, 'gen_ai_server_requests_running{model="m"}')).toBe(0);
   }, 60_000);
 
-  it('drains on SIGTERM: readyz 503, new requests 503, the in-flight stream finishes, exit 0', async () => {
-    const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 8, temperature: 0, stream: true });
+  it('drains on SIGTERM: readyz 503, new requests 503, the in-flight stream finishes, exit 0; half-sent requests do not hold it up', async () => {
+    // Two slow clients: half a header, and half a body (Content-Length 100, one byte sent). With
+    // --body-timeout and --drain-timeout at their 30 s defaults, neither may delay the exit.
+    const halfHeader = rawRequest(w.port, 'POST /v1/completions HTTP/1.1\r\nHost: w\r\nX-A: ', { timeoutMs: 20_000 });
+    const halfBody = rawRequest(w.port, 'POST /v1/completions HTTP/1.1\r\nHost: w\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{', { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    // Few tokens: on a loaded 2-core machine (2 threads, other suites) a token can take over a second.
+    const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 6, temperature: 0, stream: true });
     let chunks = 0;
     let finish: string | null = null;
     let signalled = false;
@@ -84,5 +90,10 @@ describe('worker lifecycle', () => {
     expect(chunks).toBeGreaterThan(3);
     expect(await w.exited).toBe(0);
     expect(w.logs.some((l) => l.msg === 'drained')).toBe(true);
+    // Both slow connections were closed by the drain, not by a timeout.
+    await Promise.all([halfHeader, halfBody]);
+    expect(w.logs.find((l) => l.msg === 'request' && l.status === 408)).toMatchObject({
+      error_type: 'invalid_request', error: 'the server shut down before the request body arrived completely',
+    });
   }, 60_000);
 });

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,10 +41,10 @@ export type WorkerProc = {
  * Starts `bin/qwen-worker` with `--port 0` and waits for its 'listening' line (and, unless
  * `waitReady` is false, for /readyz to answer 200).
  */
-export async function startWorker(args: string[], { waitReady = true, timeoutMs = 60_000 } = {}): Promise<WorkerProc> {
+export async function startWorker(args: string[], { waitReady = true, timeoutMs = 60_000, env = {} as Record<string, string> } = {}): Promise<WorkerProc> {
   const proc = spawn(join(workerDir, 'bin', 'qwen-worker'), ['--host', '127.0.0.1', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env },
+    env: { ...process.env, ...env },
   });
   const logs: LogLine[] = [];
   let err = '';
@@ -98,4 +99,38 @@ export function sample(text: string, series: string): number | undefined {
     if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
   }
   return undefined;
+}
+
+export type RawReply = {
+  /** Everything the server sent before it closed the connection. */
+  text: string;
+  /** Status of the first response, undefined when none came. */
+  status: number | undefined;
+  /** Body of the first response (after the blank line). */
+  body: string;
+  /** ms from connect to the server closing the connection. */
+  closedAfterMs: number;
+};
+
+/**
+ * Writes raw bytes to the worker over a plain TCP socket (nothing like fetch in between, so
+ * malformed or incomplete requests reach the server as they are) and collects what comes back
+ * until the server closes the connection.
+ */
+export function rawRequest(port: number, data: string | Buffer, { timeoutMs = 30_000 } = {}): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const chunks: Buffer[] = [];
+    const s = net.connect(port, '127.0.0.1', () => s.write(data));
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`server kept the connection open for ${timeoutMs} ms`)); }, timeoutMs);
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('error', () => { /* a reset after the answer is fine: 'close' follows */ });
+    s.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      const i = text.indexOf('\r\n\r\n');
+      resolve({ text, status: m ? Number(m[1]) : undefined, body: i >= 0 ? text.slice(i + 4) : '', closedAfterMs: Date.now() - t0 });
+    });
+  });
 }

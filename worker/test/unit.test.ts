@@ -1,8 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiKeyError, ApiKeys, parseKeys } from '../src/auth.ts';
 import { ConfigError, DEFAULT_MODEL, parseConfig, parseSloBuckets } from '../src/config.ts';
+import { codePoints } from '../src/engine.ts';
 import { availableCpus, cgroupCpuLimit, resolveThreads } from '../src/cpus.ts';
 import { DEFAULT_DURATION_BUCKETS, mergeBuckets } from '../src/metrics.ts';
-import { cachePathFor, hfUrl, parseModelSpec } from '../src/model-source.ts';
+import { cachePathFor, hfUrl, parseModelSpec, redactModelSpec, redactUrl } from '../src/model-source.ts';
 import { ApiError, parseChatRequest, parseCompletionRequest } from '../src/openai.ts';
 
 describe('flags', () => {
@@ -18,6 +23,17 @@ describe('flags', () => {
     expect(c.model).toBe(DEFAULT_MODEL);
     expect(c.model).toBe('hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M');
     expect(c).toMatchObject({ port: 8080, parallel: 1, queueSize: 4, gpu: 'auto', metricsPort: undefined });
+  });
+  it('has secure defaults for the shared-cluster flags', () => {
+    const c = parseConfig([], {});
+    expect(c).toMatchObject({ apiKeyFile: undefined, headersTimeoutS: 30, bodyTimeoutS: 30, keepAliveTimeoutS: 5, maxHeaderBytes: 16384, allowHttpDownload: false });
+    expect(parseConfig(['--api-key-file', '/k', '--headers-timeout', '2', '--body-timeout', '3', '--keep-alive-timeout', '1',
+      '--max-header-bytes', '8192', '--allow-http-download'], {})).toMatchObject({
+      apiKeyFile: '/k', headersTimeoutS: 2, bodyTimeoutS: 3, keepAliveTimeoutS: 1, maxHeaderBytes: 8192, allowHttpDownload: true,
+    });
+    expect(() => parseConfig(['--headers-timeout', '10', '--body-timeout', '5'], {})).toThrow(/--body-timeout .* must be >= --headers-timeout/);
+    expect(() => parseConfig(['--api-key-file', ''], {})).toThrow(/--api-key-file/);
+    expect(() => parseConfig(['--max-header-bytes', '10'], {})).toThrow(/--max-header-bytes/);
   });
   it('rejects bad values with the flag name', () => {
     expect(() => parseConfig(['--parallel', '0'], {})).toThrow(/--parallel/);
@@ -102,6 +118,64 @@ describe('request validation', () => {
     expect(err(() => parseCompletionRequest({ prompt: ['a', 'b'] })).param).toBe('prompt');
     expect(err(() => parseCompletionRequest({ prompt: 'a', echo: true })).param).toBe('echo');
     expect(err(() => parseCompletionRequest([])).status).toBe(400);
+  });
+  it('answers hostile shapes with 400, never a TypeError', () => {
+    const hostile: unknown[] = [
+      { messages: [{ role: 'user', content: [{ type: { toString: 1 } }] }] },
+      { messages: [{ role: 'user', content: [{ type: 'text', text: { toString: 1 } }] }] },
+      { messages: [{ role: 'user', content: [Object.create(null)] }] },
+      { messages: [{ role: { toString: 1 }, content: 'x' }] },
+      { messages: [{ role: 'user', content: 'x' }], stop: [{ toString: 1 }] },
+      { messages: [{ role: 'user', content: 'x' }], model: { toString: 1 } },
+      JSON.parse('{"messages":[{"role":"user","content":"x"}],"__proto__":{"n":2}}'),
+    ];
+    for (const b of hostile) {
+      const e = err(() => parseChatRequest(b));
+      expect(e).toBeInstanceOf(ApiError);
+      expect(e.status).toBe(400);
+    }
+    expect(err(() => parseChatRequest({ messages: [{ role: 'user', content: 'x' }], ['k'.repeat(10_000)]: 1 })).message.length).toBeLessThan(200);
+  });
+});
+
+describe('API keys', () => {
+  it('reads one key per line, without blank lines and # comments', () => {
+    expect(parseKeys('# keys\r\n\n  k1  \nk2\n#k3\n')).toEqual(['k1', 'k2']);
+  });
+  it('checks Bearer keys; an empty or unreadable file is an error', () => {
+    const d = mkdtempSync(join(tmpdir(), 'qwen-keys-'));
+    try {
+      const f = join(d, 'keys');
+      writeFileSync(f, 'alpha\nbeta\n');
+      const k = new ApiKeys(f);
+      expect(k.count).toBe(2);
+      expect(k.check('Bearer alpha')).toEqual({ ok: true });
+      expect(k.check('bearer beta')).toEqual({ ok: true });
+      for (const h of [undefined, '', 'alpha', 'Bearer', 'Bearer alph', 'Bearer alphaa', 'Bearer alpha beta', 'Basic alpha']) expect(k.check(h).ok).toBe(false);
+      writeFileSync(join(d, 'empty'), '# none\n\n');
+      expect(() => new ApiKeys(join(d, 'empty'))).toThrow(ApiKeyError);
+      expect(() => new ApiKeys(join(d, 'missing'))).toThrow(/cannot read it/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('prompt size bound', () => {
+  it('counts code points (a surrogate pair once, a lone surrogate once)', () => {
+    expect(codePoints('abc')).toBe(3);
+    expect(codePoints('a😀b')).toBe(3);
+    expect(codePoints('\ud800x')).toBe(2);
+    expect(codePoints('x\udc00')).toBe(2);
+  });
+});
+
+describe('URLs in logs', () => {
+  it('drops credentials, query and fragment', () => {
+    expect(redactUrl('https://u:p@h.test/a/b.gguf?sig=1#x')).toBe('https://h.test/a/b.gguf');
+    expect(redactModelSpec('http://h.test:8080/m.gguf?token=t')).toBe('http://h.test:8080/m.gguf');
+    expect(redactModelSpec('hf:o/r:Q4_K_M')).toBe('hf:o/r:Q4_K_M');
+    expect(redactModelSpec('/models/m.gguf')).toBe('/models/m.gguf');
   });
 });
 
