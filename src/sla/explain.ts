@@ -3,13 +3,13 @@
 import { formatDuration } from '../api/units.ts';
 import type { CompiledSla } from './rules.ts';
 import { pct } from './slos.ts';
-import { PAGE_WITHIN, formatSeconds, pctText, type Tier } from './tiers.ts';
+import { PAGE_WITHIN, SUSTAINED_BURN, SUSTAINED_PAGE_WITHIN, formatSeconds, pctText, type Tier } from './tiers.ts';
 
 export function explain(name: string, compiled: CompiledSla): string {
   const lines: string[] = [];
   const win = formatDuration(compiled.window);
   if (!compiled.plans.length) return `${name}: no SLA, no SLO rules.\n`;
-  lines.push(`${name}: SLA window ${win}; a total breach should page within ${formatSeconds(PAGE_WITHIN)}.`);
+  lines.push(`${name}: SLA window ${win}; a total breach should page within ${formatSeconds(PAGE_WITHIN)}, a sustained ${SUSTAINED_BURN}x burn within ${formatSeconds(SUSTAINED_PAGE_WITHIN)}.`);
   for (const plan of compiled.plans) {
     const { slo } = plan;
     lines.push('', `${slo.name}: ${slo.description} (objective ${pct(slo.objective)}, budget ${pct(slo.budget)} over ${win})`);
@@ -17,10 +17,14 @@ export function explain(name: string, compiled: CompiledSla): string {
     for (const d of plan.dropped) {
       lines.push(`  dropped  ${d.spec.severity.padEnd(8)} ${windows(d.spec.long, d.spec.short)} ${`${d.spec.factor}x`.padEnd(6)} ${d.reason}`);
     }
+    if (plan.sustainedReason) lines.push(`  sustained tier added: ${plan.sustainedReason}.`);
     if (plan.fastReason) lines.push(`  fast tier added: ${plan.fastReason}.`);
     lines.push(plan.timeToPage === undefined
       ? '  a total breach never pages.'
       : `  a total breach pages after ~${formatSeconds(plan.timeToPage)} (at least ${trafficNeeded(plan.tiers)} needed).`);
+    lines.push(plan.timeToPageSustained === undefined
+      ? `  a ${SUSTAINED_BURN}x burn never pages.`
+      : `  a ${SUSTAINED_BURN}x burn (${pctText(Math.min(1, SUSTAINED_BURN * slo.budget))} bad) pages after ~${formatSeconds(plan.timeToPageSustained)}.`);
   }
   lines.push('', 'Times assume steady traffic before the breach; add up to one scrape and one rule evaluation.');
   return lines.join('\n') + '\n';
@@ -42,7 +46,7 @@ function tierText(t: Tier): string {
     `> ${pctText(t.threshold)} bad`.padEnd(14),
     `for ${formatDuration(t.for)}`.padEnd(7),
     `guard ${guardText(t)}`.padEnd(24),
-    `${t.origin === 'fast' ? 'fast' : 'workbook'}; total breach fires after ~${formatSeconds(t.timeToFire)}`,
+    `${t.origin.padEnd(9)}; total breach fires after ~${formatSeconds(t.timeToFire)}`,
   ].join(' ');
 }
 

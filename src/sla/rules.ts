@@ -9,7 +9,7 @@ import { REQUEST_DURATION, pct, slosOf, type Slo } from './slos.ts';
 import { formatSeconds, planSlo, pctText, type SloPlan, type Tier } from './tiers.ts';
 
 export type RecordingRule = { record: string; expr: string; labels?: Record<string, string> };
-export type AlertingRule = { alert: string; expr: string; for?: string; labels: Record<string, string>; annotations: Record<string, string> };
+export type AlertingRule = { alert: string; expr: string; for?: string; keep_firing_for?: string; labels: Record<string, string>; annotations: Record<string, string> };
 export type Rule = RecordingRule | AlertingRule;
 export type RuleGroup = { name: string; rules: Rule[] };
 
@@ -48,7 +48,8 @@ export function compileSla(qs: QwenService, links: Links): CompiledSla {
   }
   for (const plan of plans) recording.push(...recordingRules(t, plan, window));
   const alerts: Rule[] = plans.flatMap((p) => p.tiers.map((tier) => burnAlert(qs, t, p.slo, tier, window, links)));
-  if (qs.spec.replicas > 0) alerts.push(absentAlert(qs, t, slos, links));
+  // Autoscaled services always run workers (minReplicas >= 1), whatever spec.replicas says.
+  if (qs.spec.replicas > 0 || qs.spec.autoscaling) alerts.push(absentAlert(qs, t, slos, links));
   return {
     plans,
     window,
@@ -99,6 +100,7 @@ function burnAlert(qs: QwenService, t: Target, slo: Slo, tier: Tier, window: num
     alert: BUDGET_BURN_ALERT,
     expr: burnExpr(t, slo, tier),
     for: formatDuration(tier.for),
+    ...(tier.keepFiringFor ? { keep_firing_for: formatDuration(tier.keepFiringFor) } : {}),
     labels: { severity: tier.severity, slo: slo.name, qwenservice: qs.metadata.name, window: long },
     annotations: {
       summary: `${t.namespace}/${qs.metadata.name}: SLO ${slo.name} burns its ${win} error budget ${tier.factor}x or faster (${kind})`,
@@ -137,7 +139,17 @@ function absentAlert(qs: QwenService, t: Target, slos: Slo[], links: Links): Ale
 
 function linkAnnotations(links: Links, alert: string): Record<string, string> {
   const runbook = links.runbookURL.includes('#') ? links.runbookURL : `${links.runbookURL}#${alert.toLowerCase()}`;
-  const out: Record<string, string> = { runbook_url: runbook };
-  if (links.dashboardURL) out.dashboard = links.dashboardURL;
+  const out: Record<string, string> = { runbook_url: inertURL(runbook) };
+  if (links.dashboardURL) out.dashboard = inertURL(links.dashboardURL);
   return out;
+}
+
+/**
+ * A link as Prometheus can only print it: annotations are Go templates with `query`, so a brace
+ * from a user's URL could run PromQL against a shared Prometheus. Braces and spaces are
+ * percent-encoded (the same URL to a browser); admission refuses `{{`/`}}` already, this holds
+ * for whatever reaches the compiler (operator flags, `render` of an unvalidated file).
+ */
+export function inertURL(url: string): string {
+  return url.replace(/[{}\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }

@@ -1,6 +1,7 @@
 // Which burn-rate alerts each SLO gets: the SRE workbook's multiwindow multi-burn-rate table, the
 // tiers that can never fire dropped, a low-traffic guard per tier, and (our addition) a fast page
-// tier for SLOs whose budget is so large that the workbook's table pages a total breach late.
+// tier for SLOs whose budget is so large that the workbook's table pages a total breach late, and a
+// sustained-burn page tier for partial breaches (a 10x burn) that the workbook pages only after hours.
 // The reasoning is in docs/sla.md; `render --explain` prints the result. Pure.
 import type { Slo } from './slos.ts';
 
@@ -15,7 +16,9 @@ export type TierSpec = {
   short: number;
   /** The alert's `for`, seconds. */
   for: number;
-  origin: 'workbook' | 'fast';
+  /** The alert's `keep_firing_for`, seconds: rides out the good spells of a breach that comes and goes. */
+  keepFiringFor?: number;
+  origin: 'workbook' | 'fast' | 'sustained';
 };
 
 export type Tier = TierSpec & {
@@ -37,8 +40,12 @@ export type SloPlan = {
   dropped: DroppedTier[];
   /** Seconds a total breach takes to page (fastest critical tier); undefined when nothing pages. */
   timeToPage?: number;
+  /** Seconds a sustained SUSTAINED_BURN-times burn takes to page; undefined when nothing pages it. */
+  timeToPageSustained?: number;
   /** Why a fast tier was added, when it was. */
   fastReason?: string;
+  /** Why a sustained-burn tier was added, when it was. */
+  sustainedReason?: string;
 };
 
 const M = 60, H = 3600, D = 86400;
@@ -62,6 +69,20 @@ export const FAST_FOR = 2 * M;
 export const MIN_EVENTS_FLOOR = 20;
 /** Chance that a service that is fine reads a tier's burn in one long window by luck. */
 export const FALSE_ALARM_PROBABILITY = 0.001;
+/** Promise: a burn of at least SUSTAINED_BURN x, held steadily, pages within SUSTAINED_PAGE_WITHIN. */
+export const SUSTAINED_BURN = 10;
+export const SUSTAINED_PAGE_WITHIN = 30 * M;
+/**
+ * The sustained-burn tier: any burn above 7x, once its 30m window has seen enough of it. 7x leaves
+ * 2x-6x burns to the tickets and the 6h page, and is more than one restart of every worker (a
+ * minute without `up`: 1/30 of the window = 6.7x an availability budget of 0.5%) can reach, while
+ * a 10x burn pages after 30m x 7/10 + for = 23m, inside the promise. Its short window is the
+ * workbook 1h tier's 5m (not long/12) so that a breach that comes and goes is judged by its
+ * average: a 3m window empties during each good spell and `for` would start again every time;
+ * `keep_firing_for` (the short window again) keeps the page open through the good spells instead
+ * of resolving and paging anew every ten minutes.
+ */
+export const SUSTAINED_TIER = { factor: 7, long: 30 * M, short: 5 * M, for: 2 * M, keepFiringFor: 5 * M } as const;
 /** Availability is time-based: its guard only asks for a few samples of history. */
 export const MIN_AVAILABILITY_SAMPLES = 5;
 
@@ -71,6 +92,36 @@ export type PlanOptions = {
 };
 
 export function planSlo(slo: Slo, opts: PlanOptions = { scrapeInterval: 15 }): SloPlan {
+  const { tiers, dropped } = workbookTiers(slo);
+  const plan: SloPlan = { slo, tiers, dropped };
+  // Sustained tier first: it may page a total breach fast enough that no fast tier is needed.
+  const workbookSustained = timeToPageAt(tiers, slo.budget, SUSTAINED_BURN);
+  if (workbookSustained === undefined || workbookSustained > SUSTAINED_PAGE_WITHIN - PAGE_SLACK) {
+    const sustained = sustainedTier(slo, opts);
+    if (sustained.threshold < 1) {
+      tiers.unshift(sustained);
+      plan.sustainedReason = workbookSustained === undefined
+        ? `no workbook page tier fires on a ${SUSTAINED_BURN}x burn`
+        : `the workbook pages a ${SUSTAINED_BURN}x burn after ${formatSeconds(workbookSustained)}`;
+    }
+  }
+  const workbookPage = fastestPage(tiers);
+  if (workbookPage === undefined || workbookPage > PAGE_WITHIN - PAGE_SLACK) {
+    const fast = fastTier(slo, opts);
+    tiers.unshift(fast);
+    plan.fastReason = workbookPage === undefined
+      ? 'no other page tier can fire for this budget'
+      : `the other page tiers need ${formatSeconds(workbookPage)} of total breach`;
+  }
+  const ttp = fastestPage(tiers);
+  if (ttp !== undefined) plan.timeToPage = ttp;
+  const sustained = timeToPageAt(tiers, slo.budget, SUSTAINED_BURN);
+  if (sustained !== undefined) plan.timeToPageSustained = sustained;
+  return plan;
+}
+
+/** The workbook's table for this SLO, without the tiers that can never fire. */
+export function workbookTiers(slo: Slo): { tiers: Tier[]; dropped: DroppedTier[] } {
   const tiers: Tier[] = [];
   const dropped: DroppedTier[] = [];
   for (const spec of WORKBOOK_TIERS) {
@@ -81,18 +132,7 @@ export function planSlo(slo: Slo, opts: PlanOptions = { scrapeInterval: 15 }): S
       tiers.push(tier(slo, spec));
     }
   }
-  const plan: SloPlan = { slo, tiers, dropped };
-  const workbookPage = fastestPage(tiers);
-  if (workbookPage === undefined || workbookPage > PAGE_WITHIN) {
-    const fast = fastTier(slo, opts);
-    tiers.unshift(fast);
-    plan.fastReason = workbookPage === undefined
-      ? 'no workbook page tier can fire for this budget'
-      : `the workbook's fastest page needs ${formatSeconds(workbookPage)} of total breach`;
-  }
-  const ttp = fastestPage(tiers);
-  if (ttp !== undefined) plan.timeToPage = ttp;
-  return plan;
+  return { tiers, dropped };
 }
 
 /**
@@ -105,9 +145,38 @@ export function fastTier(slo: Slo, opts: PlanOptions): Tier {
   const threshold = Math.min(14.4 * slo.budget, (1 + slo.budget) / 2);
   const room = PAGE_WITHIN - FAST_FOR - PAGE_SLACK;
   const long = FAST_LONG_WINDOWS.find((w) => threshold * w <= room) ?? FAST_LONG_WINDOWS[FAST_LONG_WINDOWS.length - 1]!;
-  const short = Math.ceil(Math.max(long / 12, 4 * opts.scrapeInterval) / M) * M;
   const factor = Number((threshold / slo.budget).toPrecision(6));
-  return tier(slo, { severity: 'critical', factor, long, short, for: FAST_FOR, origin: 'fast' });
+  return tier(slo, { severity: 'critical', factor, long, short: shortWindow(long / 12, opts), for: FAST_FOR, origin: 'fast' });
+}
+
+/** The sustained-burn page tier (SUSTAINED_TIER), its short window held to at least four scrapes. */
+export function sustainedTier(slo: Slo, opts: PlanOptions): Tier {
+  const { factor, long, short, keepFiringFor } = SUSTAINED_TIER;
+  return tier(slo, { severity: 'critical', factor, long, short: shortWindow(short, opts), for: SUSTAINED_TIER.for, keepFiringFor, origin: 'sustained' });
+}
+
+/** A short window of at least `want` seconds and four scrapes, in whole minutes. */
+function shortWindow(want: number, opts: PlanOptions): number {
+  return Math.ceil(Math.max(want, 4 * opts.scrapeInterval) / M) * M;
+}
+
+/**
+ * Seconds until a tier fires on a steady burn starting after a healthy stretch: the long window's
+ * bad share grows as share x t / long and must pass the threshold (the short window, shorter, is
+ * over it sooner), then `for`. Undefined when the burn never lifts the share above the threshold.
+ * A burn of 1/budget or more is a total breach (share 1).
+ */
+export function timeToFireAt(t: Tier, budget: number, burn: number): number | undefined {
+  // Rounded as thresholds are, so that 6 x 0.05 meets a 0.3 threshold exactly instead of above it.
+  const share = Number(Math.min(1, burn * budget).toPrecision(12));
+  if (share <= t.threshold) return undefined;
+  return (t.threshold / share) * t.long + t.for;
+}
+
+/** Seconds until the fastest critical tier pages a steady `burn`; undefined when none does. */
+export function timeToPageAt(tiers: Tier[], budget: number, burn: number): number | undefined {
+  const times = tiers.filter((t) => t.severity === 'critical').map((t) => timeToFireAt(t, budget, burn)).filter((x): x is number => x !== undefined);
+  return times.length ? Math.min(...times) : undefined;
 }
 
 function tier(slo: Slo, spec: TierSpec): Tier {

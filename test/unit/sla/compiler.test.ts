@@ -4,7 +4,7 @@ import { describe, it, expect } from '@jest/globals';
 import { sloBucketBoundaries } from '../../../src/sla/index.ts';
 import { goFormatFloat, leRegex, leSpellings } from '../../../src/sla/le.ts';
 import { slosOf } from '../../../src/sla/slos.ts';
-import { PAGE_WITHIN, minBadEvents, planSlo } from '../../../src/sla/tiers.ts';
+import { PAGE_WITHIN, SUSTAINED_PAGE_WITHIN, minBadEvents, planSlo, timeToFireAt, timeToPageAt } from '../../../src/sla/tiers.ts';
 import { compileSla, type AlertingRule, type RecordingRule } from '../../../src/sla/rules.ts';
 import { explain } from '../../../src/sla/explain.ts';
 import { budgets, fullSla, LINKS } from './fixtures.ts';
@@ -36,14 +36,18 @@ describe('le', () => {
 describe('planSlo', () => {
   const plan = (qsSlo: string) => planSlo(slosOf(budgets().spec.sla).concat(slosOf(fullSla().spec.sla)).find((s) => s.name === qsSlo)!);
 
-  it('keeps the workbook table for a 99.9% SLO and pages a total breach in ~3 min', () => {
+  it('keeps the workbook table for a 99.9% SLO and adds the sustained-burn tier in front of it', () => {
     const p = planSlo(slosOf(fullSla().spec.sla).find((s) => s.name === 'error-rate')!);
     expect(p.tiers.map((t) => [t.severity, t.factor, t.long, t.short, t.origin])).toEqual([
+      ['critical', 7, 1800, 300, 'sustained'],
       ['critical', 14.4, 3600, 300, 'workbook'], ['critical', 6, 21600, 1800, 'workbook'],
       ['warning', 3, 86400, 7200, 'workbook'], ['warning', 1, 259200, 21600, 'workbook'],
     ]);
     expect(p.dropped).toEqual([]);
-    expect(p.timeToPage).toBeCloseTo(0.0144 * 3600 + 120);
+    expect(p.sustainedReason).toMatch(/3h51m/);
+    expect(p.fastReason).toBeUndefined();
+    expect(p.timeToPage).toBeCloseTo(0.007 * 1800 + 120);
+    expect(p.timeToPageSustained).toBeCloseTo(0.7 * 1800 + 120);
   });
 
   it('drops tiers whose factor x budget >= 1 and says why', () => {
@@ -53,22 +57,41 @@ describe('planSlo', () => {
     expect(p.tiers.map((t) => [t.severity, t.factor])).toEqual([['critical', 1.5], ['warning', 1]]);
   });
 
-  it('adds a fast tier when the workbook pages a total breach later than 10 min', () => {
+  it('adds a fast tier when the other page tiers page a total breach later than 9 minutes', () => {
     const p95 = plan('latency-p95');
     expect(p95.tiers[0]).toMatchObject({ origin: 'fast', factor: 10.5, long: 600, short: 60, threshold: 0.525 });
-    expect(p95.fastReason).toMatch(/45m12s/);
+    expect(p95.tiers[1]).toMatchObject({ origin: 'sustained', factor: 7, long: 1800, short: 300, threshold: 0.35 });
+    expect(p95.fastReason).toMatch(/12m30s/);
+    // p99: the sustained tier alone pages a total breach in 4m6s, no fast tier needed.
     const p99 = plan('latency-p99');
-    expect(p99.tiers[0]).toMatchObject({ origin: 'fast', factor: 14.4, long: 1800, short: 180 });
+    expect(p99.tiers.map((t) => t.origin)).toEqual(['sustained', 'workbook', 'workbook', 'workbook', 'workbook']);
+    expect(p99.timeToPage).toBeCloseTo(0.07 * 1800 + 120);
   });
 
-  it('pages a total breach of any SLO within 10 minutes, never on a 2x burn below 50% budget', () => {
-    for (const objective of [0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999]) {
-      const slo = { name: 'x', kind: 'latency' as const, objective, budget: Number((1 - objective).toPrecision(12)), description: '' };
-      const p = planSlo(slo);
-      expect(p.timeToPage).toBeLessThanOrEqual(PAGE_WITHIN - 60);
-      for (const t of p.tiers.filter((x) => x.severity === 'critical')) {
-        expect(t.threshold).toBeLessThan(1);
-        if (slo.budget <= 1 / 3) expect(t.factor).toBeGreaterThanOrEqual(2);
+  it('keeps the sustained tier\'s short window at four scrapes or more', () => {
+    const slo = slosOf(fullSla().spec.sla).find((s) => s.name === 'latency-p99')!;
+    expect(planSlo(slo, { scrapeInterval: 120 }).tiers[0]).toMatchObject({ origin: 'sustained', long: 1800, short: 480 });
+  });
+
+  it('times a steady burn by the long window filling: threshold / share x long + for', () => {
+    const p95 = plan('latency-p95');
+    const sustained = p95.tiers.find((t) => t.origin === 'sustained')!;
+    expect(timeToFireAt(sustained, 0.05, 10)).toBeCloseTo(0.35 / 0.5 * 1800 + 120);
+    expect(timeToFireAt(sustained, 0.05, 7)).toBeUndefined(); // exactly at the threshold: `>` never holds
+    expect(timeToFireAt(sustained, 0.05, 40)).toBeCloseTo(sustained.timeToFire); // capped at a total breach
+    expect(timeToPageAt(p95.tiers, 0.05, 2)).toBeUndefined();
+    expect(timeToPageAt(p95.tiers, 0.05, 1 / 0.05)).toBe(p95.timeToPage);
+  });
+
+  it('pages a sustained 10x burn within 30 minutes and a total breach within 10, for budgets 0.1%..10%, every kind', () => {
+    for (const kind of ['latency', 'ttft', 'tokens', 'errors', 'availability'] as const) {
+      for (const budget of [0.0001, 0.001, 0.002, 0.005, 0.01, 0.02, 0.025, 0.05, 0.0526, 0.06, 0.075, 0.1]) {
+        const p = planSlo({ name: 'x', kind, objective: 1 - budget, budget, description: '' });
+        expect(p.timeToPageSustained).toBeLessThanOrEqual(SUSTAINED_PAGE_WITHIN - 2 * 60);
+        expect(p.timeToPage).toBeLessThanOrEqual(PAGE_WITHIN - 60);
+        expect(timeToPageAt(p.tiers, budget, 2)).toBeUndefined();
+        const windows = p.tiers.map((t) => `${t.severity}/${t.long}`);
+        expect(new Set(windows).size).toBe(windows.length);
       }
     }
   });
@@ -124,5 +147,7 @@ describe('compileSla', () => {
     const text = explain('team-a/chat', compileSla(budgets(), LINKS));
     expect(text).toMatch(/latency-p50:.*\n(.*\n)*\s+dropped\s+critical 1h\/5m\s+14.4x/);
     expect(text).toMatch(/a total breach pages after ~5m45s/);
+    expect(text).toMatch(/latency-p999:(.*\n)*?\s+a 10x burn \(1% bad\) pages after ~23m\./);
+    expect(text).toMatch(/sustained tier added: the workbook pages a 10x burn after 3h51m/);
   });
 });

@@ -58,10 +58,12 @@ describe.each(promtools())('$name', ({ path }) => {
   }, 120_000);
 });
 
-it('random valid SLA blocks: every SLO pages a total breach within 10 minutes (property)', () => {
+it('random valid SLA blocks: every SLO pages a total breach within 10 minutes and a 10x burn within 30 (property)', () => {
   fc.assert(fc.property(qwenService, (qs) => {
     for (const p of compileSla(qs, LINKS).plans) {
       if (p.timeToPage === undefined || p.timeToPage > 540) return false;
+      // Every budget a random SLA can declare (<= 10%) pages a sustained 10x burn within 28 minutes.
+      if (p.slo.budget <= 0.1 && (p.timeToPageSustained === undefined || p.timeToPageSustained > 1680)) return false;
     }
     return true;
   }), { numRuns: 200 });

@@ -33,6 +33,8 @@ export type Profile = {
   restarts?: number[];
   /** Minute from which the service's series are gone (pods deleted: stale, then nothing). */
   vanishAt?: number;
+  /** Minutes [from, to) in which Prometheus took no sample of anything (it restarted); the workers kept counting. */
+  gap?: [number, number];
   /** How `le` is written: Prometheus 2 keeps the exposition's `3`, Prometheus 3 writes `3.0`. */
   leStyle?: 'exposition' | 'prometheus3';
 };
@@ -104,7 +106,7 @@ function counterValues(p: Profile, pod: number, perMinute: (m: number) => number
       values.push(values.length && values[values.length - 1] !== '_' && values[values.length - 1] !== 'stale' ? 'stale' : '_');
       continue;
     }
-    values.push(round(c));
+    values.push(inGap(p, m) ? '_' : round(c));
   }
   return values;
 }
@@ -117,15 +119,24 @@ function gaugeValues(p: Profile, pod: number): Value[] {
       values.push('stale');
       break;
     }
-    values.push((p.up ? p.up(m, pod) : true) ? 1 : 0);
+    values.push(inGap(p, m) ? '_' : (p.up ? p.up(m, pod) : true) ? 1 : 0);
   }
   return values;
 }
 
+const inGap = (p: Profile, m: number) => p.gap !== undefined && m >= p.gap[0] && m < p.gap[1];
+
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
+function expand(start: number, step: number, times: number): number {
+  let k = start;
+  for (let t = 0; t < times; t++) k += step;
+  return k;
+}
+
 /** promtool's expanding notation: runs with a constant step become `a+bxn`, gaps `_xn`. */
-export function compress(values: Value[]): string {
+export function compress(input: Value[]): string {
+  const values = [...input];
   const parts: string[] = [];
   let i = 0;
   while (i < values.length) {
@@ -145,6 +156,11 @@ export function compress(values: Value[]): string {
     while (j + 1 < values.length && typeof values[j + 1] === 'number' && round((values[j + 1] as number) - (values[j] as number)) === step) j++;
     const n = j - i;
     parts.push(step === 0 ? `${v}x${n}` : `${v}${step < 0 ? '-' : '+'}${Math.abs(step)}x${n}`);
+    // promtool expands `a+bxn` by adding b n times, so its last value drifts from ours by a few ulps;
+    // a next value that starts a hair below that drift would read as a counter reset to rate().
+    const expandedEnd = expand(v, step, n);
+    const after = values[j + 1];
+    if (typeof after === 'number' && after < expandedEnd && expandedEnd - after < 1e-6) values[j + 1] = expandedEnd;
     i = j + 1;
   }
   return parts.join(' ');
