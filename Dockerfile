@@ -2,7 +2,8 @@
 # Two images: `operator` (the controller) and `worker` (the node-llama-cpp inference server;
 # `worker` uses node-llama-cpp's CUDA 12 prebuilt binaries on an NVIDIA CUDA runtime base,
 # `worker-cpu` is the CPU variant for dev clusters). Every build step is scripts/image-build.sh,
-# which the tests run too.
+# which scripts/images.sh (`npm run images`: operator and worker-cpu without a container daemon,
+# distroless-style, see docs/images.md) runs too, so both hold the same /app.
 ARG NODE_IMAGE=docker.io/library/node:24.22.3-bookworm-slim
 ARG CUDA_IMAGE=docker.io/nvidia/cuda:12.8.1-runtime-ubuntu24.04
 
