@@ -13,7 +13,9 @@ export const OPERATOR_RULES: PolicyRule[] = [
   { apiGroups: ['apps'], resources: ['deployments'], verbs: OWNED },
   { apiGroups: [''], resources: ['services', 'configmaps'], verbs: OWNED },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: OWNED },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: OWNED },
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors', 'prometheusrules', 'alertmanagerconfigs'], verbs: OWNED },
+  { apiGroups: ['keda.sh'], resources: ['scaledobjects'], verbs: OWNED },
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
 ];

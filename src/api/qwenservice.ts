@@ -5,6 +5,10 @@
 // replayed against both so they cannot drift apart.
 import { z } from 'zod';
 import { INTERVAL_PATTERN, PERCENT_PATTERN, SLA_WINDOWS, THRESHOLD_PATTERN, parseDuration } from './units.ts';
+import {
+  CIDR_PATTERN, CONFIG_KEY_PATTERN, DNS_SUBDOMAIN_PATTERN, HOST_PORT_PATTERN, HTTP_URL_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MODEL_SOURCE_PATTERN,
+  NO_CLAIM_ESCAPE_CEL, QUANTITY_PATTERN, TEMPLATE_FREE_CEL, escapesClaim, templateFree,
+} from './patterns.ts';
 
 export const GROUP = 'qwenops.io';
 export const VERSION = 'v1alpha1';
@@ -23,15 +27,35 @@ const threshold = (what: string) =>
   z.string().max(16).regex(new RegExp(THRESHOLD_PATTERN), 'must be a duration like 3s or 500ms').describe(what);
 const percent = (what: string) =>
   z.string().max(16).regex(new RegExp(PERCENT_PATTERN), 'must be a percentage strictly between 0% and 100%, like 99.5%').describe(what);
+const labelValue = () =>
+  z.string().max(LABEL_VALUE_MAX).regex(new RegExp(LABEL_VALUE_PATTERN), 'must be a label value: at most 63 letters, digits, - _ . starting and ending with a letter or digit');
 const labels = (what: string) =>
-  z.record(z.string().max(317), z.string().max(LABEL_VALUE_MAX)).describe(what);
+  z.record(z.string().max(317), labelValue()).describe(what);
+
+/** An http(s) link that ends up in alert annotations, which Prometheus runs as Go templates. */
+const annotationURL = (what: string) =>
+  z
+    .string()
+    .max(512)
+    .regex(new RegExp(HTTP_URL_PATTERN), 'must be an http:// or https:// URL without spaces')
+    .refine(templateFree, 'must not contain {{ or }} (alert annotations are Go templates)')
+    .meta(cel({ rule: TEMPLATE_FREE_CEL, message: 'must not contain {{ or }} (alert annotations are Go templates)' }))
+    .describe(what);
+
+/** A Kubernetes quantity (a string in the real grammar, or a whole number). */
+const quantity = (what: string) =>
+  z.union([
+    z.string().max(64).regex(new RegExp(QUANTITY_PATTERN), 'must be a Kubernetes quantity like 8Gi, 500m, 1.5 or 1e3'),
+    // Not .int(): zod would then report a fraction as a type mismatch of both branches ("Invalid input").
+    z.number().nonnegative().refine(Number.isInteger, 'must be a whole number (or a quantity string like "1.5" or "500m")'),
+  ]).describe(what);
 
 export const secretKeyRef = z
   .object({
     secretKeyRef: z
       .object({
-        name: z.string().min(1, 'must name the Secret').max(253).describe('Name of a Secret in the QwenService namespace.'),
-        key: z.string().min(1, 'must name the key in the Secret').max(253).describe('Key in that Secret whose value is the credential.'),
+        name: z.string().min(1, 'must name the Secret').max(253).regex(new RegExp(DNS_SUBDOMAIN_PATTERN), 'must be a Secret name (a DNS subdomain)').describe('Name of a Secret in the QwenService namespace.'),
+        key: z.string().min(1, 'must name the key in the Secret').max(253).regex(new RegExp(CONFIG_KEY_PATTERN), 'must be a Secret key: letters, digits, - _ . (not . or ..)').describe('Key in that Secret whose value is the credential.'),
       })
       .strict()
       .describe('Secret key holding the value; credentials are never written inline.'),
@@ -108,7 +132,7 @@ const receiver = z
       .object({
         to: z.string().min(3).max(254).regex(/^[^@\s]+@[^@\s]+$/, 'must be an e-mail address').describe('Recipient address.'),
         from: z.string().max(254).optional().describe('Sender address (Alertmanager default when empty).'),
-        smarthost: z.string().max(254).optional().describe('SMTP server host:port (Alertmanager default when empty).'),
+        smarthost: z.string().max(254).regex(new RegExp(HOST_PORT_PATTERN), 'must be host:port, e.g. smtp.example.com:587').optional().describe('SMTP server host:port (Alertmanager default when empty).'),
         authUsername: z.string().max(254).optional().describe('SMTP user name.'),
         authPassword: secretKeyRef.optional().describe('Secret key holding the SMTP password.'),
       })
@@ -150,8 +174,8 @@ const alerting = z
       .strict()
       .optional()
       .describe('Which receivers get each severity.'),
-    runbookURL: z.string().max(512).optional().describe('Runbook linked from every alert (default: the project\'s runbook).'),
-    dashboardURL: z.string().max(512).optional().describe('Grafana base URL used to link alerts to the generated dashboard.'),
+    runbookURL: annotationURL('Runbook linked from every alert (default: the operator\'s runbook); an http(s) URL.').optional(),
+    dashboardURL: annotationURL('Grafana base URL used to link alerts to the generated dashboard; an http(s) URL.').optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -181,8 +205,102 @@ const toleration = z
   .strict()
   .describe('A Kubernetes toleration.');
 
-const quantity = z.union([z.string().regex(/^[0-9.]+([eE][0-9]+|[KMGTPE]i?|[mk])?$/, 'must be a Kubernetes quantity like 8Gi or 500m'), z.number().nonnegative()]);
-const resourceList = z.record(z.string().max(253), quantity);
+const resourceList = z.record(z.string().max(253), quantity('A quantity, e.g. 8Gi, 500m, 2.'));
+
+const selectorRequirement = z
+  .object({
+    key: z.string().min(1).max(317).regex(new RegExp(LABEL_KEY_PATTERN), 'must be a label key, e.g. app.kubernetes.io/name').describe('Label key.'),
+    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to the values.'),
+    values: z.array(labelValue()).max(64).optional().describe('Values for In and NotIn; empty for Exists and DoesNotExist.'),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const needsValues = r.operator === 'In' || r.operator === 'NotIn';
+    if (needsValues !== (r.values?.length ?? 0) > 0) ctx.addIssue({ code: 'custom', path: ['values'], message: 'must be non-empty for In and NotIn and empty for Exists and DoesNotExist' });
+  })
+  .meta(cel({
+    rule: "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+    message: 'must be non-empty for In and NotIn and empty for Exists and DoesNotExist',
+    fieldPath: '.values',
+  }))
+  .describe('A label selector requirement.');
+
+const labelSelector = (what: string) =>
+  z
+    .object({
+      matchLabels: labels('Labels the selected objects must have.').optional(),
+      matchExpressions: z.array(selectorRequirement).max(16).optional().describe('Requirements the selected objects\' labels must meet (all of them).'),
+    })
+    .strict()
+    .describe(what);
+
+const PEER_RULE = 'must set ipBlock alone, or podSelector and/or namespaceSelector';
+const networkPeer = z
+  .object({
+    podSelector: labelSelector('Pods allowed (in the QwenService namespace, or in the namespaces namespaceSelector selects); {} selects all.').optional(),
+    namespaceSelector: labelSelector('Namespaces whose pods are allowed; {} selects all namespaces.').optional(),
+    ipBlock: z
+      .object({
+        cidr: z.string().max(64).regex(new RegExp(CIDR_PATTERN), 'must be a CIDR like 10.0.0.0/8').describe('Allowed source range.'),
+        except: z.array(z.string().max(64).regex(new RegExp(CIDR_PATTERN), 'must be a CIDR like 10.1.0.0/16')).max(16).optional().describe('Ranges inside cidr that stay refused.'),
+      })
+      .strict()
+      .optional()
+      .describe('A source IP range (for clients outside the cluster).'),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const selectors = p.podSelector !== undefined || p.namespaceSelector !== undefined;
+    if ((p.ipBlock !== undefined) === selectors) ctx.addIssue({ code: 'custom', path: [], message: PEER_RULE });
+  })
+  .meta(cel({ rule: 'has(self.ipBlock) != (has(self.podSelector) || has(self.namespaceSelector))', message: PEER_RULE }))
+  .describe('A NetworkPolicyPeer (networking.k8s.io/v1).');
+
+const network = z
+  .object({
+    policy: z.boolean().default(true).describe('Create a NetworkPolicy for the worker pods (default true); false removes it.'),
+    allowFrom: z
+      .array(networkPeer)
+      .max(32)
+      .optional()
+      .describe('Clients allowed to reach the API port besides the pods of the QwenService namespace.'),
+  })
+  .strict()
+  .describe('Who may reach the workers: the API port from pods of this namespace plus allowFrom; the metrics port from the Prometheus namespaces the operator is configured with.');
+
+const auth = z
+  .object({
+    apiKey: secretKeyRef.describe('Secret key holding the API keys, one per line (# comments and blank lines ignored); the workers mount it and require Authorization: Bearer <key> on /v1.'),
+  })
+  .strict()
+  .describe('API authentication of the workers. Without it, the API is open to whoever the NetworkPolicy lets in.');
+
+// spec.autoscaling: KEDA drives the worker Deployment's replicas (see src/render/scaledobject.ts).
+// maxReplicas has no default on purpose: every replica holds a GPU, the cap is a budget decision.
+const MAX_REPLICAS_RULE = 'maxReplicas must be greater than or equal to minReplicas';
+/** The HPA caps stabilizationWindowSeconds at one hour. */
+const STABILIZATION_MAX_S = 3600;
+const autoscaling = z
+  .object({
+    minReplicas: z.number().int().min(1, 'must be 1 or more (scale to zero is not supported: a cold start loads the model)').max(1000).default(1).describe('Fewest worker pods; also what runs while KEDA is not installed.'),
+    maxReplicas: z.number().int().min(1, 'must be 1 or more').max(1000).describe('Most worker pods the autoscaler may run (each one holds gpu.count GPUs).'),
+    targetInFlightPerReplica: z.number().int().min(1, 'must be 1 or more').max(1024).optional().describe('Running + waiting requests per worker the queue trigger aims at (default: model.parallel, i.e. scale out once requests start to queue).'),
+    scaleOnSLOBurn: z.boolean().optional().describe('Scale out proportionally to the short-window (5m) burn rate of the latency, TTFT and tokens/s SLOs when it is above 1 (default: true when spec.sla has such an objective).'),
+    scaleDownStabilization: z
+      .string()
+      .max(16)
+      .regex(new RegExp(INTERVAL_PATTERN), 'must be a duration like 5m or 90s')
+      .refine((d) => safeSeconds(d) <= STABILIZATION_MAX_S, 'must be at most 1h (the HPA\'s limit)')
+      .meta(cel({ rule: `duration(self) <= duration('${STABILIZATION_MAX_S}s')`, message: 'must be at most 1h (the HPA\'s limit)' }))
+      .default('5m')
+      .describe('How long the load must stay lower before workers are removed (HPA scale-down stabilization window; at most 1h). No scale-in while an SLO burns faster than 1.'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.maxReplicas < a.minReplicas) ctx.addIssue({ code: 'custom', path: ['maxReplicas'], message: MAX_REPLICAS_RULE });
+  })
+  .meta(cel({ rule: 'self.maxReplicas >= (has(self.minReplicas) ? self.minReplicas : 1)', message: MAX_REPLICAS_RULE, fieldPath: '.maxReplicas' }))
+  .describe('Autoscale the workers with KEDA (ScaledObject -> HPA) on their queue and on SLO burn; spec.replicas is then ignored.');
 
 const spec = z
   .object({
@@ -191,9 +309,11 @@ const spec = z
         source: z
           .string()
           .max(1024)
-          .regex(/^(hf:[^/\s]+\/[^:\s]+(:[^\s]+)?|https?:\/\/\S+|file:\/\/\/\S+|pvc:\/\/[a-z0-9-]+\/\S+)$/, 'must be hf:owner/repo:quant, https://..., file:///... or pvc://claim/path')
+          .regex(new RegExp(MODEL_SOURCE_PATTERN), 'must be hf:owner/repo:quant, hf:owner/repo/file.gguf, https://... (not http://), file:///... or pvc://claim/path')
+          .refine((s) => !escapesClaim(s), 'must not climb out of the claim: no .. segment in a pvc:// path')
+          .meta(cel({ rule: NO_CLAIM_ESCAPE_CEL, message: 'must not climb out of the claim: no .. segment in a pvc:// path' }))
           .default(DEFAULT_MODEL_SOURCE)
-          .describe('Where the GGUF comes from: hf:owner/repo:quant, an https:// URL, file:///path in the image, or pvc://claim/path.'),
+          .describe('Where the GGUF comes from: hf:owner/repo:quant, hf:owner/repo/path/file.gguf, an https:// URL, file:///path in the image, or pvc://claim/path.'),
         sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex digits').optional().describe('Expected SHA-256 of the GGUF; the worker refuses a file that differs.'),
         name: z.string().max(128).regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, . _ : -').optional().describe('Model id served in /v1/models and used as the metric label (default: derived from the source).'),
         contextSize: z.number().int().min(256).max(1048576).default(8192).describe('Context window in tokens of each parallel sequence (one request).'),
@@ -202,11 +322,12 @@ const spec = z
       .strict()
       .prefault({})
       .describe('The GGUF model each worker serves.'),
-    replicas: z.number().int().min(0, 'must be 0 or more').max(1000).default(1).describe('Number of worker pods.'),
+    replicas: z.number().int().min(0, 'must be 0 or more').max(1000).default(1).describe('Number of worker pods. Ignored when spec.autoscaling is set (the autoscaler owns the count).'),
+    autoscaling: autoscaling.optional(),
     gpu: z
       .object({
         count: z.number().int().min(0, 'must be 0 or more').max(16).default(1).describe('GPUs per worker (nvidia.com/gpu); 0 runs on CPU (dev clusters).'),
-        product: z.string().max(LABEL_VALUE_MAX).optional().describe('Required GPU product (node label nvidia.com/gpu.product), e.g. NVIDIA-L4.'),
+        product: labelValue().optional().describe('Required GPU product (node label nvidia.com/gpu.product, a label value), e.g. NVIDIA-L4.'),
       })
       .strict()
       .prefault({})
@@ -223,8 +344,8 @@ const spec = z
     image: z.string().max(512).optional().describe('Worker image override (default: the operator\'s configured worker image).'),
     modelCache: z
       .object({
-        persistentVolumeClaim: z.string().max(253).optional().describe('PVC that keeps downloaded models across restarts (default: an emptyDir).'),
-        sizeLimit: z.string().max(32).optional().describe('Size limit of the emptyDir model cache, e.g. 10Gi.'),
+        persistentVolumeClaim: z.string().max(253).regex(new RegExp(DNS_SUBDOMAIN_PATTERN), 'must be a PersistentVolumeClaim name (a DNS subdomain)').optional().describe('PVC that keeps downloaded models across restarts (default: an emptyDir).'),
+        sizeLimit: z.string().max(32).regex(new RegExp(QUANTITY_PATTERN), 'must be a Kubernetes quantity like 10Gi').optional().describe('Size limit of the emptyDir model cache, a quantity, e.g. 10Gi.'),
       })
       .strict()
       .optional()
@@ -249,6 +370,8 @@ const spec = z
       .optional()
       .describe('Monitoring objects generated for this service.'),
     alerting: alerting.optional(),
+    auth: auth.optional(),
+    network: network.optional(),
   })
   .strict()
   .describe('Desired state of a monitored LLM deployment.');
@@ -279,8 +402,17 @@ export const status = z
     replicas: z.number().int().optional().describe('Worker pods that exist.'),
     readyReplicas: z.number().int().optional().describe('Worker pods that are ready (model loaded).'),
     selector: z.string().optional().describe('Label selector of the worker pods (scale subresource).'),
-    endpoint: z.string().optional().describe('OpenAI-compatible base URL inside the cluster.'),
-    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLACompliant.').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    endpoint: z.string().optional().describe('OpenAI-compatible base URL inside the cluster (when endpointAuth is set, every /v1 call needs an API key).'),
+    endpointAuth: z.string().optional().describe('How to authenticate to the endpoint: the Secret key holding the API keys (absent when the API is open).'),
+    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLACompliant, AutoscalingReady (with spec.autoscaling).').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    autoscaling: z
+      .object({
+        minReplicas: z.number().int().optional().describe('spec.autoscaling.minReplicas in effect.'),
+        maxReplicas: z.number().int().optional().describe('spec.autoscaling.maxReplicas in effect.'),
+        desiredReplicas: z.number().int().optional().describe('Worker pods the autoscaler currently asks for (the Deployment\'s spec.replicas).'),
+      })
+      .optional()
+      .describe('Autoscaler state (only with spec.autoscaling).'),
     sla: z
       .object({
         p95: z.string().optional().describe('Measured p95 latency over the last hour (display only).'),
@@ -318,6 +450,8 @@ export type Sla = z.output<typeof sla>;
 export type Alerting = z.output<typeof alerting>;
 export type Receiver = z.output<typeof receiver>;
 export type SecretKeyRef = z.output<typeof secretKeyRef>;
+export type NetworkPeer = z.output<typeof networkPeer>;
+export type Autoscaling = z.output<typeof autoscaling>;
 export type QwenServiceStatus = z.output<typeof status>;
 export type Condition = z.output<typeof condition>;
 export { PERCENTILES };

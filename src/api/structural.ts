@@ -50,13 +50,22 @@ export function toStructural(schema: JsonSchema): JsonSchema {
   return out;
 }
 
-/** A union is only expressible as int-or-string (e.g. a quantity); anything else is a bug in the API. */
+/**
+ * A union is only expressible as int-or-string (e.g. a quantity); anything else is a bug in the API.
+ * The branches' value validations move up beside anyOf: `pattern`/`maxLength` only constrain strings
+ * and `minimum` only numbers, so each still applies to its own branch (as for resource.Quantity).
+ */
 function unionToStructural(schema: JsonSchema): JsonSchema {
   const branches = (schema.anyOf ?? schema.oneOf) as JsonSchema[];
   const types = new Set(branches.map((b) => b.type));
   if (branches.length === 2 && types.has('string') && (types.has('number') || types.has('integer'))) {
     const out: JsonSchema = { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] };
     if (schema.description) out.description = schema.description;
+    const str = branches.find((b) => b.type === 'string')!;
+    const num = branches.find((b) => b.type !== 'string')!;
+    if (typeof str.pattern === 'string') out.pattern = str.pattern;
+    if (typeof str.maxLength === 'number') out.maxLength = str.maxLength;
+    if (typeof num.minimum === 'number') out.minimum = num.minimum;
     return out;
   }
   throw new Error(`cannot express union of ${[...types].join(', ')} as a structural schema`);

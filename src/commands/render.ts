@@ -7,6 +7,7 @@ import { validateYaml } from '../api/validate.ts';
 import type { QwenService } from '../api/qwenservice.ts';
 import { defaultRenderConfig } from '../render/common.ts';
 import { renderAll } from '../render/index.ts';
+import { explainScaling } from '../render/scaledobject.ts';
 import { renderDashboardJson } from '../render/dashboard.ts';
 import { linksOf } from '../render/prometheusrule.ts';
 import { renderAlertmanagerYaml } from '../sla/alertmanager.ts';
@@ -19,10 +20,16 @@ type Format = (typeof FORMATS)[number];
 
 const yaml = (doc: unknown) => dump(doc, { lineWidth: -1, noRefs: true });
 
+/** kube-prometheus-stack's Prometheus Service; what the ScaledObject's triggers query unless --prometheus-url says otherwise. */
+export const DEFAULT_PROMETHEUS_URL = 'http://prometheus-operated.monitoring.svc:9090';
+
 /** The text `render` prints for one QwenService; undefined when the format has nothing for it. */
-export function renderText(qs: QwenService, format: Format, withExplain: boolean): string | undefined {
-  const config = defaultRenderConfig;
-  if (withExplain) return explain(`${qs.metadata.namespace ?? 'default'}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config)));
+export function renderText(qs: QwenService, format: Format, withExplain: boolean, prometheusURL = DEFAULT_PROMETHEUS_URL): string | undefined {
+  const config = { ...defaultRenderConfig, prometheusURL };
+  if (withExplain) {
+    const sla = explain(`${qs.metadata.namespace ?? 'default'}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config)));
+    return qs.spec.autoscaling ? `${sla}\n${explainScaling(qs, config)}` : sla;
+  }
   switch (format) {
     case 'kube':
       return renderAll(qs, config).map((o) => `---\n${yaml(o)}`).join('');
@@ -47,13 +54,15 @@ export const renderCommand: Command = {
     '  --format prometheus-rules  the SLO recording and alerting rules as a plain rule file (groups:)',
     '  --format alertmanager      the alert routing as a plain alertmanager.yml (credentials as *_file paths)',
     '  --format grafana           the dashboard JSON',
-    '  --explain                  per SLO: burn-rate tiers kept and dropped, and how long a total breach takes to page',
+    '  --explain                  per SLO: burn-rate tiers kept and dropped, and how long a total breach takes to page;',
+    '                             with spec.autoscaling, the scaling rules in words',
+    `  --prometheus-url URL       Prometheus the ScaledObject's triggers query (default ${DEFAULT_PROMETHEUS_URL})`,
     '',
     'FILE may hold several QwenService documents; `-` reads standard input. Invalid documents are',
     'reported like `validate` does and make the command exit 1.',
   ].join('\n'),
   async run(args) {
-    const { values } = parseOptions(args, { file: { type: 'string', short: 'f' }, format: { type: 'string' }, explain: { type: 'boolean' } });
+    const { values } = parseOptions(args, { file: { type: 'string', short: 'f' }, format: { type: 'string' }, explain: { type: 'boolean' }, 'prometheus-url': { type: 'string' } });
     if (!values.file) throw new CliError('missing -f FILE');
     const format = (values.format ?? 'kube') as Format;
     if (!FORMATS.includes(format)) throw new CliError(`--format must be one of ${FORMATS.join(', ')}`);
@@ -67,7 +76,7 @@ export const renderCommand: Command = {
         for (const p of doc.problems) process.stderr.write(`${values.file}: ${doc.name}: ${p.path}: ${p.message}\n`);
         continue;
       }
-      const text = renderText(doc.value, format, values.explain ?? false);
+      const text = renderText(doc.value, format, values.explain ?? false, values['prometheus-url'] ?? DEFAULT_PROMETHEUS_URL);
       if (text === undefined) process.stderr.write(`${values.file}: ${doc.name}: nothing to render as ${format}\n`);
       else out.push(text);
     }

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { KubeClient } from '../kube/client.ts';
 import { loadKubeAuth } from '../kube/kubeconfig.ts';
-import { LeaderElector } from '../kube/leader.ts';
+import { LeaderElector, checkLeaderTimings } from '../kube/leader.ts';
 import { Manager } from '../controller/manager.ts';
 import { operatorMetrics } from '../controller/metrics.ts';
 import { startHealthServer } from '../controller/health.ts';
@@ -25,11 +25,19 @@ Options (each also from the environment variable in brackets):
   --lease-namespace NS          namespace of the Lease [POD_NAMESPACE] (default default)
   --lease-name NAME             (default qwen-operator-leader)
   --identity ID                 this candidate's identity [POD_NAME] (default hostname-pid)
-  --monitoring-check-interval S seconds between checks for prometheus-operator CRDs (default 30)
+  --lease-duration S            how long a standby waits, from the last change it saw, before
+                                taking the lease over (default 15)
+  --renew-deadline S            a leader that has not renewed for this long stops writing and
+                                exits; shorter than the lease duration (default 10)
+  --retry-period S              between lease reads and renewals (default 2)
+  --monitoring-check-interval S seconds between checks for prometheus-operator and KEDA CRDs (default 30)
   --resync-interval S           seconds between full resyncs (default 600)
   --runbook-url URL             runbook linked from alerts
-  --prometheus-url URL          Prometheus whose recording rules feed status.sla and SLACompliant
-                                [PROMETHEUS_URL]; no SLA status when unset
+  --prometheus-namespaces a,b   namespaces where Prometheus runs: the only ones the workers'
+                                NetworkPolicies open the metrics port to [PROMETHEUS_NAMESPACES]; all when empty
+  --prometheus-url URL          Prometheus whose recording rules feed status.sla and SLACompliant,
+                                and that KEDA's autoscaling triggers query [PROMETHEUS_URL];
+                                no SLA status and no ScaledObject when unset
   --sla-status-interval S       seconds between SLA status reads (default 30)`;
 
 export const runCommand: Command = {
@@ -46,9 +54,13 @@ export const runCommand: Command = {
       'lease-namespace': { type: 'string' },
       'lease-name': { type: 'string' },
       identity: { type: 'string' },
+      'lease-duration': { type: 'string' },
+      'renew-deadline': { type: 'string' },
+      'retry-period': { type: 'string' },
       'monitoring-check-interval': { type: 'string' },
       'resync-interval': { type: 'string' },
       'runbook-url': { type: 'string' },
+      'prometheus-namespaces': { type: 'string' },
       'prometheus-url': { type: 'string' },
       'sla-status-interval': { type: 'string' },
     });
@@ -61,7 +73,10 @@ export const runCommand: Command = {
     const log = createLogger(v['log-level'] ?? process.env.LOG_LEVEL ?? 'info');
     const client = new KubeClient(await loadKubeAuth(v.kubeconfig ?? process.env.KUBECONFIG));
     const metrics = operatorMetrics();
-    client.onWrite = (verb, kind) => metrics.writes.inc({ verb, kind });
+    client.onWrite = (verb, kind) => {
+      metrics.writes.inc({ verb, kind });
+      log.debug({ verb, kind }, 'kube write');
+    };
     const [host, portText] = (v['health-addr'] ?? '0.0.0.0:8081').split(/:(?=\d+$)/);
     const prometheusURL = v['prometheus-url'] ?? process.env.PROMETHEUS_URL;
     if (prometheusURL && !/^https?:\/\//.test(prometheusURL)) throw new CliError(`--prometheus-url must be an http(s) URL (got ${prometheusURL})`);
@@ -78,7 +93,10 @@ export const runCommand: Command = {
       config: {
         ...defaultRenderConfig,
         workerImage: v['worker-image'] ?? process.env.WORKER_IMAGE ?? defaultRenderConfig.workerImage,
+        // The autoscaling triggers query the same Prometheus the SLA loop reads.
+        ...(prometheusURL ? { prometheusURL } : {}),
         ...(v['runbook-url'] ? { runbookBaseURL: v['runbook-url'] } : {}),
+        prometheusNamespaces: (v['prometheus-namespaces'] ?? process.env.PROMETHEUS_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
       },
     });
     let started = false;
@@ -88,8 +106,17 @@ export const runCommand: Command = {
     log.info({ namespaces: namespaces.length ? namespaces : 'all', health: v['health-addr'] ?? '0.0.0.0:8081' }, 'qwen-operator starting');
 
     let elector: LeaderElector | undefined;
+    let shuttingDown = false;
+    const leaderTimings = {
+      leaseDurationS: num('lease-duration', v['lease-duration'], 15),
+      renewDeadlineMs: num('renew-deadline', v['renew-deadline'], 10) * 1000,
+      retryPeriodMs: num('retry-period', v['retry-period'], 2) * 1000,
+    };
+    const badTimings = checkLeaderTimings(leaderTimings);
+    if (v['leader-elect'] && badTimings) throw new CliError(badTimings);
     const done = new Promise<number>((resolve) => {
       const shutdown = async (signal: string) => {
+        shuttingDown = true;
         log.info({ signal }, 'shutting down');
         await manager.stop();
         await elector?.stop();
@@ -100,16 +127,26 @@ export const runCommand: Command = {
       process.once('SIGINT', () => void shutdown('SIGINT'));
       const begin = () => manager.start().then(() => { started = true; }, (err: unknown) => { log.error({ err: String(err) }, 'could not start'); resolve(1); });
       if (v['leader-elect']) {
-        elector = new LeaderElector(client, {
+        const le = new LeaderElector(client, {
           namespace: v['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'default',
           name: v['lease-name'] ?? 'qwen-operator-leader',
           identity: v.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
+          ...leaderTimings,
         }, log);
-        elector.onStartedLeading = () => { metrics.leader.set({ name: 'qwen-operator' }, 1); void begin(); };
-        // Losing the lease means another replica may already be writing: stop at once, the
-        // Deployment restarts us as a standby (client-go operators exit the same way).
-        elector.onStoppedLeading = () => { metrics.leader.set({ name: 'qwen-operator' }, 0); if (started) { log.error('lost leadership; exiting'); resolve(1); } };
-        elector.start();
+        elector = le;
+        // Every write is checked right before it is sent: none leaves once the lease may be lost.
+        client.writeGate = le.fence;
+        le.onStartedLeading = () => { metrics.leader.set({ name: 'qwen-operator' }, 1); void begin(); };
+        // Losing the lease means another replica may already be writing: exit at once (the
+        // fence already refuses every write), and the Deployment restarts us as a standby —
+        // client-go operators exit the same way. Never campaign again from this process.
+        le.onStoppedLeading = (reason) => {
+          metrics.leader.set({ name: 'qwen-operator' }, 0);
+          if (shuttingDown) return;
+          log.error({ reason }, 'lost leadership; exiting');
+          process.exit(1);
+        };
+        le.start();
       } else {
         void begin();
       }

@@ -11,7 +11,8 @@ import { WriteEchoes } from './echo.ts';
 import { Informer, InformerGroup, objectKey, type InformerTarget } from './informer.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { CONTROLLER } from './metrics.ts';
-import { Reconciler, controllerOwnerUid, podIndexKey } from './reconciler.ts';
+import { BlockedError, Reconciler, controllerOwnerUid, podIndexKey } from './reconciler.ts';
+import { NotLeaderError } from '../kube/errors.ts';
 import { WorkQueue } from './workqueue.ts';
 import { slaStatusPoller, type SlaStatusPoller } from '../slastatus/poller.ts';
 
@@ -27,7 +28,15 @@ export type ManagerOptions = {
   resyncIntervalMs: number;
   /** Live SLA status (status.sla, SLACompliant) read from this Prometheus; off when absent. */
   slaStatus?: { prometheusURL: string; intervalMs: number; timeoutMs?: number };
+  /**
+   * Backoff of a reconcile blocked by an ownership conflict or a refused apply (status says
+   * why): 1 s doubling to 60 s by default. Nothing maps a foreign object's deletion back to
+   * its QwenService, so the cap is also how long it may take to notice the name is free.
+   */
+  blockedBackoff?: { baseDelayMs: number; maxDelayMs: number };
 };
+
+const BLOCKED_BACKOFF = { baseDelayMs: 1_000, maxDelayMs: 60_000 };
 
 const MANAGED = 'app.kubernetes.io/managed-by=qwen-operator';
 
@@ -125,8 +134,9 @@ export class Manager {
     }
     const monitoringServed = OWNED_KINDS.filter((k) => k.monitoring).every((k) => this.owned.has(kindKey(k)));
     this.o.metrics.monitoringServed.set(monitoringServed ? 1 : 0);
-    if (started.some((k) => k.monitoring) && this.running) {
-      this.o.log.info({ kinds: started.map((k) => k.kind) }, 'monitoring kinds now served; reconciling every QwenService');
+    // An optional kind (prometheus-operator's, KEDA's ScaledObject) that appears changes what is rendered.
+    if (started.some((k) => k.monitoring || k.optional) && this.running) {
+      this.o.log.info({ kinds: started.map((k) => k.kind) }, 'optional kinds now served; reconciling every QwenService');
       for (const q of this.qwenServices.list()) this.queue.add(objectKey(q));
     }
   }
@@ -146,8 +156,16 @@ export class Manager {
       } catch (err) {
         m.reconcileErrors.inc(labels);
         m.reconcileTotal.inc({ ...labels, result: 'error' });
-        this.o.log.warn({ qwenservice: key, err: String(err), retries: this.queue.retries(key) }, 'reconcile failed; requeued with backoff');
-        this.queue.addRateLimited(key);
+        if (err instanceof NotLeaderError) {
+          // The lease is lost: the process is on its way out, a standby takes the key over.
+          this.o.log.warn({ qwenservice: key, err: err.message }, 'reconcile stopped: not the leader');
+        } else if (err instanceof BlockedError) {
+          this.o.log.info({ qwenservice: key, reasons: [...new Set(err.problems.map((p) => p.reason))], retries: this.queue.retries(key) }, 'reconcile blocked (see status); retried with the slow backoff');
+          this.queue.addRateLimited(key, this.o.blockedBackoff ?? BLOCKED_BACKOFF);
+        } else {
+          this.o.log.warn({ qwenservice: key, err: String(err), retries: this.queue.retries(key) }, 'reconcile failed; requeued with backoff');
+          this.queue.addRateLimited(key);
+        }
       } finally {
         end();
         m.activeWorkers.dec(labels);

@@ -2,14 +2,24 @@
 // render every desired object with the pure renderers, server-side apply what differs from the
 // cache, prune what we own but no longer render, then write status (only when it changed).
 // Errors propagate to the queue, which retries with backoff: no retry loops in here.
+//
+// Never take over: a child is written only when it does not exist yet or when its controller
+// ownerReference is this QwenService's uid. A name taken by anything else (a user's Service, an
+// object of another controller, a leftover of a deleted QwenService of the same name) is left
+// untouched — no apply, no ownerReference, hence never pruned nor garbage-collected through us —
+// and reported as Ready=False/OwnershipConflict. An apply the apiserver refuses (422, 403, ...)
+// is Ready=False/ApplyFailed with its message. Both end the reconcile with BlockedError, which
+// the queue retries with a slower backoff; the foreign object has no ownerReference to map an
+// event back to us, so those retries are what notices it is gone.
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
 import { checkQwenService } from '../api/validate.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { isNotFound } from '../kube/errors.ts';
+import { isNotFound, isRefusal, KubeApiError } from '../kube/errors.ts';
 import { FIELD_MANAGER, namespaceOf, selectorLabels, type KubeObject, type RenderConfig } from '../render/common.ts';
 import { OWNED_KINDS, kindKey, renderAll } from '../render/index.ts';
 import { renderMonitoring } from '../render/monitoring.ts';
+import { SCALED_OBJECT_KEY } from '../render/scaledobject.ts';
 import { containedIn, sameJson } from './compare.ts';
 import { digestView } from './digest.ts';
 import { transitions } from './conditions.ts';
@@ -37,7 +47,46 @@ export type ReconcilerDeps = {
 
 export type ReconcileResult = { applied: number; pruned: number; statusWritten: boolean };
 
-const WARNING_REASONS = new Set(['WaitingForGPU', 'Unschedulable', 'ImagePullBackOff', 'CrashLoopBackOff', 'OOMKilled', 'ModelLoadFailed', 'InvalidSpec', 'PrometheusOperatorMissing']);
+/** The field manager that keeps a Deployment's replicas while the HPA takes them over (see handOffReplicas). */
+export const REPLICAS_HANDOFF_MANAGER = 'qwen-operator-replicas-handoff';
+
+const WARNING_REASONS = new Set(['WaitingForGPU', 'Unschedulable', 'ImagePullBackOff', 'CrashLoopBackOff', 'OOMKilled', 'ModelLoadFailed', 'InvalidSpec', 'PrometheusOperatorMissing', 'OwnershipConflict', 'ApplyFailed']);
+
+export type ChildProblem = { reason: 'OwnershipConflict' | 'ApplyFailed'; kind: string; name: string; message: string };
+
+/**
+ * The reconcile could not converge for a reason a plain retry will not fix soon (a name taken by
+ * an object we do not control, an apply the apiserver refuses). Status already says so; the
+ * queue retries it with the slower backoff.
+ */
+export class BlockedError extends Error {
+  readonly problems: ChildProblem[];
+  constructor(problems: ChildProblem[]) {
+    super(problems.map((p) => p.message).join('; '));
+    this.name = 'BlockedError';
+    this.problems = problems;
+  }
+}
+
+function describeController(obj: KubeObject): string {
+  const c = obj.metadata.ownerReferences?.find((r) => r.controller);
+  return c ? `controlled by ${c.kind} ${c.name} (uid ${c.uid})` : 'not controlled by any owner';
+}
+
+/**
+ * The apiserver's answer when the uid we sent is not the object's: the name now belongs to
+ * another object (ours was deleted and someone recreated it since our cache saw it). Not a
+ * refusal of what we render: retried, and the next reconcile reads the newcomer and reports it.
+ */
+function isUidMismatch(e: KubeApiError): boolean {
+  const causes = (e.body as { details?: { causes?: Array<{ field?: string }> } } | undefined)?.details?.causes;
+  return e.status === 422 && !!causes?.some((c) => c.field === 'metadata.uid');
+}
+
+/** The Status message of a refusal, without the method and path our error adds. */
+function refusalMessage(e: KubeApiError): string {
+  return (e.body as { message?: string } | undefined)?.message ?? e.message;
+}
 
 /** Index key of a worker pod: its QwenService (pods are owned by ReplicaSets, so by label). */
 export function podIndexKey(namespace: string | undefined, qwenservice: string | undefined): string | undefined {
@@ -46,6 +95,12 @@ export function podIndexKey(namespace: string | undefined, qwenservice: string |
 
 export function controllerOwnerUid(obj: KubeObject): string | undefined {
   return obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND && r.apiVersion.startsWith('qwenops.io/'))?.uid;
+}
+
+/** One reason for the Ready condition (conflicts first: they need a person), every problem in the message. */
+function blockedStatus(problems: ChildProblem[]): { reason: ChildProblem['reason']; message: string } {
+  const sorted = [...problems].sort((a, b) => (a.reason === b.reason ? `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`) : a.reason === 'OwnershipConflict' ? -1 : 1));
+  return { reason: sorted[0]!.reason, message: sorted.map((p) => p.message).join('; ') };
 }
 
 export class Reconciler {
@@ -76,20 +131,49 @@ export class Reconciler {
     // What the apiserver answered to our applies is newer than the cache: status reads it first,
     // so a just-created child does not cost a second status write once the watch catches up.
     const applied = new Map<string, KubeObject>();
-    const stale = desired.filter((obj) => {
-      const current = this.d.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
-      if (!current) return true;
-      const { rest, digestsMatch } = digestView(obj, current);
-      return !digestsMatch || !containedIn(rest, current);
-    });
-    // Children do not depend on each other: apply them together.
-    await Promise.all(stale.map(async (obj) => {
-      const answer = await this.d.client.apply<KubeObject>(obj, FIELD_MANAGER);
-      this.d.echoes.wrote({ ...answer, kind: obj.kind });
-      applied.set(`${kindKey(obj)}/${obj.metadata.name}`, answer);
-      log.info({ kind: obj.kind, name: obj.metadata.name }, 'applied child');
+    const problems: ChildProblem[] = [];
+    const blocked = new Set<string>();
+    const conflict = (obj: KubeObject, existing: KubeObject) => {
+      const where = `${obj.kind} ${namespace}/${obj.metadata.name}`;
+      problems.push({
+        reason: 'OwnershipConflict', kind: obj.kind, name: obj.metadata.name,
+        message: `${where} already exists and is ${describeController(existing)}, not this QwenService; it is left untouched — delete or rename it and the operator creates its own`,
+      });
+      blocked.add(`${kindKey(obj)}/${obj.metadata.name}`);
+    };
+    let retryable: unknown;
+    // Children do not depend on each other: handle them together; one failing does not stop the rest.
+    await Promise.all(desired.map(async (obj) => {
+      const kk = `${kindKey(obj)}/${obj.metadata.name}`;
+      try {
+        let current = this.d.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
+        // The caches hold labelled children only: a miss may still be a name someone else took
+        // (or our child with its label removed). Read it live before writing anything.
+        if (!current) current = await this.d.client.find(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
+        if (current && (!uid || controllerOwnerUid(current) !== uid)) return conflict(obj, current);
+        if (current) {
+          const { rest, digestsMatch } = digestView(obj, current);
+          if (digestsMatch && containedIn(rest, current)) return;
+        }
+        // Ours: force (a user's edit of our fields is reverted), with its uid, so an object
+        // deleted and recreated by someone else meanwhile is refused instead of taken over.
+        // New: no force, so fields someone else manages on an object created meanwhile conflict.
+        const body = current ? { ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } } : obj;
+        if (current) await this.handOffReplicas(obj, current);
+        const answer = await this.d.client.apply<KubeObject>(body, FIELD_MANAGER, undefined, { force: current !== undefined });
+        this.d.echoes.wrote({ ...answer, kind: obj.kind });
+        applied.set(kk, answer);
+        result.applied++;
+        log.info({ kind: obj.kind, name: obj.metadata.name }, current ? 'applied child' : 'created child');
+      } catch (e) {
+        if (isRefusal(e) && !isUidMismatch(e)) {
+          problems.push({ reason: 'ApplyFailed', kind: obj.kind, name: obj.metadata.name, message: `the apiserver refused ${obj.kind} ${namespace}/${obj.metadata.name}: ${refusalMessage(e)}` });
+          blocked.add(kk);
+          log.warn({ kind: obj.kind, name: obj.metadata.name, status: e.status, err: refusalMessage(e) }, 'apply refused');
+        } else retryable ??= e;
+      }
     }));
-    result.applied = stale.length;
+    if (retryable) throw retryable;
 
     const wanted = new Set(desired.map((o) => `${kindKey(o)}/${o.metadata.name}`));
     for (const [kk, informer] of this.d.caches.owned) {
@@ -106,14 +190,37 @@ export class Reconciler {
     }
 
     const monitoringWanted = renderMonitoring(qs, this.d.config).filter((o) => OWNED_KINDS.some((k) => k.monitoring && kindKey(k) === kindKey(o)));
+    const deploymentKey = `Deployment.apps/v1/${name}`;
     const observed: Observed = {
-      deployment: applied.get(`Deployment.apps/v1/${name}`) ?? this.d.caches.owned.get('Deployment.apps/v1')?.get(namespace, name),
+      deployment: blocked.has(deploymentKey) ? undefined : applied.get(deploymentKey) ?? this.d.caches.owned.get('Deployment.apps/v1')?.get(namespace, name),
       pods: this.podsOf(qs),
       missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !served.has(kindKey(o))).map((o) => o.kind))],
       monitoringRequested: monitoringWanted.length > 0,
+      ...(problems.length ? { blocked: blockedStatus(problems) } : {}),
+      autoscaling: {
+        kedaServed: served.has(SCALED_OBJECT_KEY),
+        prometheusURL: !!this.d.config.prometheusURL,
+        scaledObject: applied.get(`${SCALED_OBJECT_KEY}/${name}`) ?? this.d.caches.owned.get(SCALED_OBJECT_KEY)?.get(namespace, name),
+      },
     };
     result.statusWritten = await this.writeStatus(qs, observed, log);
+    if (problems.length) throw new BlockedError(problems);
     return result;
+  }
+
+  /**
+   * A Deployment that becomes autoscaled is rendered without spec.replicas. Were we its only
+   * manager, server-side apply would remove the field and the apiserver default it to 1, killing
+   * workers until the HPA scales back. So the current count is first claimed by a second field
+   * manager of ours, which keeps it in place for the HPA (whose scale updates then take it over).
+   */
+  private async handOffReplicas(obj: KubeObject, current: KubeObject): Promise<void> {
+    if (obj.kind !== 'Deployment' || 'replicas' in (obj.spec as object)) return;
+    const replicas = (current.spec as { replicas?: number } | undefined)?.replicas;
+    if (replicas === undefined) return;
+    const claim = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, uid: current.metadata.uid }, spec: { replicas } };
+    const answer = await this.d.client.apply<KubeObject>(claim, REPLICAS_HANDOFF_MANAGER, undefined, { force: true });
+    this.d.echoes.wrote({ ...answer, kind: obj.kind });
   }
 
   private podsOf(qs: QwenService): KubeObject[] {

@@ -2,9 +2,10 @@
 // Progressing, Degraded, ModelReady, MonitoringReady; reasons say what to do next.
 import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
 import type { KubeObject, RenderConfig } from '../render/common.ts';
-import { endpointOf, selectorLabels } from '../render/common.ts';
+import { endpointStatus, selectorLabels } from '../render/common.ts';
 import { mergeConditions, type ConditionInput } from './conditions.ts';
 import { diagnosePods } from './diagnose.ts';
+import { autoscalingStatus, desiredReplicas, type AutoscalingObserved } from './autoscaling.ts';
 
 export type Observed = {
   deployment?: KubeObject;
@@ -15,6 +16,10 @@ export type Observed = {
   monitoringRequested: boolean;
   /** Set when the spec cannot be rendered (the CRD schema should make this rare). */
   invalidSpec?: string;
+  /** Children that could not be written: a name taken by an object we do not control, or an apply the apiserver refused. */
+  blocked?: { reason: 'OwnershipConflict' | 'ApplyFailed'; message: string };
+  /** KEDA and Prometheus availability and the ScaledObject (only read with spec.autoscaling). */
+  autoscaling?: AutoscalingObserved;
 };
 
 type DeploymentStatus = { replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
@@ -31,19 +36,22 @@ export const SLA_CONDITION = 'SLACompliant';
 export function computeStatus(qs: QwenService, observed: Observed, config: RenderConfig, now: string): QwenServiceStatus {
   const previous = qs.status;
   const generation = (qs.metadata as { generation?: number }).generation;
-  const desired = qs.spec.replicas;
+  // Autoscaled: what the HPA asks for now (spec.replicas is ignored then).
+  const desired = desiredReplicas(qs, observed.deployment);
   const dep = (observed.deployment?.status ?? {}) as DeploymentStatus;
   const depGeneration = (observed.deployment?.metadata as { generation?: number } | undefined)?.generation;
   const ready = dep.readyReplicas ?? 0;
   const diagnosis = observed.invalidSpec
     ? { reason: 'InvalidSpec', message: observed.invalidSpec, failure: true }
-    : diagnosePods(observed.pods, qs.spec.gpu);
+    : observed.blocked ? { ...observed.blocked, failure: true } : diagnosePods(observed.pods, qs.spec.gpu);
 
   const rolledOut = observed.deployment !== undefined && (dep.observedGeneration ?? 0) >= (depGeneration ?? 0) && (dep.updatedReplicas ?? 0) >= desired && ready >= desired;
   const conditions: ConditionInput[] = [];
 
   if (observed.invalidSpec) {
     conditions.push({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec });
+  } else if (observed.blocked) {
+    conditions.push({ type: 'Ready', status: 'False', reason: observed.blocked.reason, message: observed.blocked.message });
   } else if (desired === 0) {
     conditions.push({ type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'spec.replicas is 0' });
   } else if (ready >= desired) {
@@ -73,12 +81,16 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     });
   } else conditions.push({ type: 'MonitoringReady', status: 'True', reason: 'Configured', message: 'ServiceMonitor, rules and routing are applied' });
 
+  const scaling = autoscalingStatus(qs, observed.autoscaling ?? { kedaServed: false, prometheusURL: false }, observed.deployment);
+  if (scaling.condition) conditions.push(scaling.condition);
+
   const status: QwenServiceStatus = {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     replicas: dep.replicas ?? 0,
     readyReplicas: ready,
     selector: Object.entries(selectorLabels(qs)).map(([k, v]) => `${k}=${v}`).join(','),
-    endpoint: endpointOf(qs, config),
+    ...endpointStatus(qs, config),
+    ...(scaling.status ? { autoscaling: scaling.status } : {}),
     conditions: mergeConditions(previous?.conditions, conditions, generation, now),
   };
   // SLACompliant and status.sla are the SLA status loop's (its own field manager): not ours to

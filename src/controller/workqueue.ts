@@ -71,12 +71,18 @@ export class WorkQueue {
     this.timers.set(key, t);
   }
 
-  /** Re-adds a failed key after its backoff (base * 2^failures, capped) and the global rate limit. */
-  addRateLimited(key: string): void {
+  /**
+   * Re-adds a failed key after its backoff (base * 2^failures, capped) and the global rate limit.
+   * `backoff` overrides base and cap for failures that a quick retry will not fix (a refused
+   * apply: waiting 5 ms, 10 ms, 20 ms... would be a hot loop against the apiserver).
+   */
+  addRateLimited(key: string, backoff: { baseDelayMs?: number; maxDelayMs?: number } = {}): void {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
     this.hooks.onRetry?.(key);
-    this.addAfter(key, Math.max(Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n), this.bucketDelayMs()));
+    const base = backoff.baseDelayMs ?? this.baseDelayMs;
+    const max = backoff.maxDelayMs ?? this.maxDelayMs;
+    this.addAfter(key, Math.max(Math.min(max, base * 2 ** n), this.bucketDelayMs()));
   }
 
   /** Clears a key's failure history (after a successful reconcile). */

@@ -17,6 +17,27 @@ type Query = Record<string, string | number | boolean | undefined>;
 /** Counts every request that changes state, by verb and kind: "zero writes at rest" is measurable. */
 export type WriteCounter = (verb: string, kind: string) => void;
 
+/** Called right before a write is sent; throws to refuse it (the leader election fence). */
+export type WriteGate = (verb: string, kind: string) => void;
+
+/** Options of one write: `unfenced` for the few writes that must pass the gate (the Lease itself). */
+export type WriteOptions = { signal?: AbortSignal; unfenced?: boolean };
+
+type RequestOpts = {
+  query?: Query; body?: unknown; contentType?: string;
+  /** Idle timeout of the socket (ms). */
+  timeoutMs?: number;
+  /** Aborts the whole request, answer included. */
+  signal?: AbortSignal;
+  /** Marks a write: counted (onWrite) and checked (writeGate) right before it is sent. */
+  write?: { verb: string; kind: string; unfenced?: boolean };
+};
+
+const abortReason = (s: AbortSignal): string => {
+  const r = s.reason as { name?: string; message?: string } | undefined;
+  return r?.name === 'TimeoutError' ? 'deadline exceeded' : `aborted${r?.message ? ` (${r.message})` : ''}`;
+};
+
 export type WatchEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: KubeObject & { code?: number } };
 
 export class KubeClient {
@@ -25,6 +46,7 @@ export class KubeClient {
   private readonly discovery = new Map<string, { at: number; resources: ApiResource[] }>();
   private connection?: { at: number; agent: Agent; headers: OutgoingHttpHeaders; auth?: string };
   onWrite: WriteCounter = () => {};
+  writeGate: WriteGate = () => {};
 
   constructor(kc: KubeAuth) {
     this.kc = kc;
@@ -33,11 +55,18 @@ export class KubeClient {
     this.server = new URL(cluster.server);
   }
 
-  async request<T = unknown>(method: string, path: string, opts: { query?: Query; body?: unknown; contentType?: string; timeoutMs?: number } = {}): Promise<T> {
+  async request<T = unknown>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
     const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const conn = await this.connect();
+    const signal = opts.signal;
+    if (signal?.aborted) throw new Error(`${method} ${url.pathname}: ${abortReason(signal)}`);
+    // Checked in the same tick as the request is sent: nothing can run between the fence and the wire.
+    if (opts.write) {
+      if (!opts.write.unfenced) this.writeGate(opts.write.verb, opts.write.kind);
+      this.onWrite(opts.write.verb, opts.write.kind);
+    }
     const options: RequestOptions = {
       method,
       agent: conn.agent,
@@ -51,21 +80,27 @@ export class KubeClient {
     };
     const send = url.protocol === 'http:' ? httpRequest : request;
     return new Promise<T>((resolve, reject) => {
+      // A deadline (signal) covers the whole exchange, body included; `timeout` is only the idle timer.
+      const onAbort = () => req.destroy(new Error(`${method} ${url.pathname}: ${abortReason(signal!)}`));
+      const settle = <A>(fn: (a: A) => void) => (a: A) => { signal?.removeEventListener('abort', onAbort); fn(a); };
+      const ok = settle(resolve);
+      const fail = settle(reject);
       const req = send(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
+        res.on('error', fail);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown;
           try { body = text ? JSON.parse(text) : undefined; } catch { body = { message: text.slice(0, 300) }; }
           const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve(body as T);
-          else reject(new KubeApiError(method, url.pathname, status, body));
+          if (status >= 200 && status < 300) ok(body as T);
+          else fail(new KubeApiError(method, url.pathname, status, body));
         });
       });
+      signal?.addEventListener('abort', onAbort, { once: true });
       req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: timed out`)));
-      req.on('error', reject);
+      req.on('error', fail);
       if (payload !== undefined) req.write(payload);
       req.end();
     });
@@ -170,14 +205,14 @@ export class KubeClient {
     return `${await this.collectionPath(obj.apiVersion, obj.kind, obj.metadata.namespace)}/${encodeURIComponent(obj.metadata.name)}`;
   }
 
-  async list(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string } = {}): Promise<ObjectList> {
+  async list(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}): Promise<ObjectList> {
     const path = await this.collectionPath(apiVersion, kind, opts.namespace);
     const items: KubeObject[] = [];
     let cont: string | undefined;
     let resourceVersion = '';
     do {
       const page = await this.request<{ items: KubeObject[]; metadata: { resourceVersion: string; continue?: string } }>('GET', path, {
-        query: { labelSelector: opts.labelSelector, limit: 500, continue: cont },
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: 500, continue: cont },
       });
       for (const item of page.items) items.push({ ...item, apiVersion, kind });
       cont = page.metadata.continue || undefined;
@@ -186,30 +221,43 @@ export class KubeClient {
     return { items, resourceVersion };
   }
 
-  async get<T extends KubeObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T> {
-    return this.request<T>('GET', await this.objectPath({ apiVersion, kind, metadata: { name, namespace } }));
+  async get<T extends KubeObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.request<T>('GET', await this.objectPath({ apiVersion, kind, metadata: { name, namespace } }), opts);
   }
 
-  /** Server-side apply (force: we own the fields we render, so a user's edit of them is reverted). */
-  async apply<T extends KubeObject>(obj: KubeObject, fieldManager: string, subresource?: 'status'): Promise<T> {
+  /**
+   * One object by name, read live (not from a cache) with `list` and a field selector, so it needs
+   * no `get` permission; undefined when it does not exist.
+   */
+  async find<T extends KubeObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T | undefined> {
+    const path = await this.collectionPath(apiVersion, kind, namespace);
+    const page = await this.request<{ items: T[] }>('GET', path, { query: { fieldSelector: `metadata.name=${name}`, limit: 1 } });
+    const item = page.items[0];
+    return item ? { ...item, apiVersion, kind } : undefined;
+  }
+
+  /**
+   * Server-side apply. `force` (default true): we own the fields we render, so a user's edit of
+   * them is reverted. Without force, fields someone else manages are a 409 instead.
+   */
+  async apply<T extends KubeObject>(obj: KubeObject, fieldManager: string, subresource?: 'status', opts: WriteOptions & { force?: boolean } = {}): Promise<T> {
     const path = (await this.objectPath(obj)) + (subresource ? `/${subresource}` : '');
-    this.onWrite(subresource ? 'apply-status' : 'apply', obj.kind);
-    return this.request<T>('PATCH', path, { query: { fieldManager, force: true }, body: obj, contentType: 'application/apply-patch+yaml' });
+    return this.request<T>('PATCH', path, {
+      query: { fieldManager, force: opts.force ?? true }, body: obj, contentType: 'application/apply-patch+yaml',
+      signal: opts.signal, write: { verb: subresource ? 'apply-status' : 'apply', kind: obj.kind, unfenced: opts.unfenced },
+    });
   }
 
-  async create<T extends KubeObject>(obj: KubeObject, fieldManager?: string): Promise<T> {
-    this.onWrite('create', obj.kind);
-    return this.request<T>('POST', await this.collectionPath(obj.apiVersion, obj.kind, obj.metadata.namespace), { body: obj, query: { fieldManager } });
+  async create<T extends KubeObject>(obj: KubeObject, fieldManager?: string, opts: WriteOptions = {}): Promise<T> {
+    return this.request<T>('POST', await this.collectionPath(obj.apiVersion, obj.kind, obj.metadata.namespace), { body: obj, query: { fieldManager }, signal: opts.signal, write: { verb: 'create', kind: obj.kind, unfenced: opts.unfenced } });
   }
 
-  async replace<T extends KubeObject>(obj: KubeObject, fieldManager?: string): Promise<T> {
-    this.onWrite('update', obj.kind);
-    return this.request<T>('PUT', await this.objectPath(obj), { body: obj, query: { fieldManager } });
+  async replace<T extends KubeObject>(obj: KubeObject, fieldManager?: string, opts: WriteOptions = {}): Promise<T> {
+    return this.request<T>('PUT', await this.objectPath(obj), { body: obj, query: { fieldManager }, signal: opts.signal, write: { verb: 'update', kind: obj.kind, unfenced: opts.unfenced } });
   }
 
   async delete(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; uid?: string } }): Promise<void> {
-    this.onWrite('delete', obj.kind);
     const body = { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', ...(obj.metadata.uid ? { preconditions: { uid: obj.metadata.uid } } : {}) };
-    await this.request('DELETE', await this.objectPath(obj), { body });
+    await this.request('DELETE', await this.objectPath(obj), { body, write: { verb: 'delete', kind: obj.kind } });
   }
 }

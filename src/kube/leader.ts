@@ -1,43 +1,80 @@
-// Leader election on a coordination.k8s.io/v1 Lease (client-go's algorithm, simplified): acquire
-// when the lease is free or expired, renew every retryPeriod, step down when a renewal deadline
-// passes, and release on shutdown so a standby takes over at once. Optimistic concurrency
-// (resourceVersion on update) makes two candidates racing for an expired lease safe.
+// Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it:
+// - A lease counts as expired by *local* observation: a candidate remembers when it last saw the
+//   record change (its own monotonic clock) and takes over only once leaseDuration has passed
+//   since, whatever renewTime says; renewTime is written by another machine's clock, and a clock
+//   ahead or behind must neither keep a dead leader in place nor unseat a live one.
+// - The leader renews every retryPeriod; every request has a deadline (aborted, answer included)
+//   and renewals stop counting at renewDeadline (< leaseDuration) after the last successful one.
+// - A leader that misses its renew deadline or finds the lease held by another stops for good:
+//   onStoppedLeading fires once (the process exits and its pod restarts as a standby).
+// - canWrite()/fence() let the client refuse every write once the last renewal is older than
+//   renewDeadline, checked right before each write is sent: a leader paused (SIGSTOP, a long GC,
+//   a frozen VM) past its lease cannot write after waking, even before its renew loop runs.
+// Optimistic concurrency (resourceVersion on update) makes candidates racing for a free lease safe.
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.ts';
-import { isConflict, isNotFound } from './errors.ts';
+import { NotLeaderError, isConflict, isNotFound } from './errors.ts';
 
 export type LeaderOptions = {
   namespace: string;
   name: string;
   identity: string;
+  /** How long a lease lasts, seen from the candidates (s). */
   leaseDurationS?: number;
+  /** The leader stops writing this long after its last successful renewal (ms); < leaseDuration. */
   renewDeadlineMs?: number;
+  /** Between attempts to acquire or renew (ms). */
   retryPeriodMs?: number;
+  /** A monotonic clock in ms (tests); performance.now by default. */
+  now?: () => number;
 };
 
-type Lease = {
+export type Lease = {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'Lease';
   metadata: { name: string; namespace: string; resourceVersion?: string };
   spec: { holderIdentity?: string | null; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
 };
 
+/** The calls the elector makes (a KubeClient, or a stand-in in unit tests). */
+export type LeaseClient = Pick<KubeClient, 'get' | 'create' | 'replace'>;
+
+const LEASE_API = 'coordination.k8s.io/v1';
 const microTime = (d: Date) => d.toISOString().replace('Z', '000Z');
+const JITTER = 1.2;
+
+export function checkLeaderTimings(o: { leaseDurationS: number; renewDeadlineMs: number; retryPeriodMs: number }): string | undefined {
+  if (!(o.leaseDurationS * 1000 > o.renewDeadlineMs)) return `the lease duration (${o.leaseDurationS}s) must be longer than the renew deadline (${o.renewDeadlineMs}ms)`;
+  if (!(o.renewDeadlineMs > o.retryPeriodMs * JITTER)) return `the renew deadline (${o.renewDeadlineMs}ms) must be longer than ${JITTER} x the retry period (${o.retryPeriodMs}ms)`;
+  return undefined;
+}
 
 export class LeaderElector {
-  private readonly client: KubeClient;
+  private readonly client: LeaseClient;
   private readonly o: Required<LeaderOptions>;
   private readonly log: Logger;
   private leading = false;
+  /** Set once leadership is lost after it was held: this elector never campaigns again. */
+  private lost = false;
   private stopped = false;
-  private lastRenew = 0;
-  private timer?: NodeJS.Timeout;
+  /** Monotonic time at which the last successful acquire/renew was *started* (conservative). */
+  private lastRenew = Number.NEGATIVE_INFINITY;
+  /** The record as last read, and the monotonic time this replica saw it change. */
+  private observed?: { resourceVersion?: string; holder?: string | null; leaseDurationS: number };
+  private observedAt = 0;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private inflight?: AbortController;
   onStartedLeading: () => void = () => {};
-  onStoppedLeading: () => void = () => {};
+  /** Fires once, when a leader stops leading (deadline missed, lease taken, or stop()). */
+  onStoppedLeading: (reason: string) => void = () => {};
 
-  constructor(client: KubeClient, opts: LeaderOptions, log: Logger) {
+  constructor(client: LeaseClient, opts: LeaderOptions, log: Logger) {
     this.client = client;
-    this.o = { leaseDurationS: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
+    this.o = { leaseDurationS: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, now: () => performance.now(), ...opts };
+    const bad = checkLeaderTimings(this.o);
+    if (bad) throw new Error(bad);
     this.log = log.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
   }
 
@@ -45,89 +82,150 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /** True while this replica leads and its last renewal is younger than the renew deadline. */
+  canWrite(): boolean {
+    return this.leading && this.o.now() - this.lastRenew < this.o.renewDeadlineMs;
+  }
+
+  /**
+   * The write fence (KubeClient.writeGate): throws NotLeaderError unless canWrite(). A leader
+   * whose renewal is overdue steps down here, at its first write attempt.
+   */
+  fence = (verb: string, kind: string): void => {
+    if (this.canWrite()) return;
+    const why = this.leading ? `last lease renewal ${Math.round(this.o.now() - this.lastRenew)} ms ago, past the ${this.o.renewDeadlineMs} ms renew deadline` : 'not the leader';
+    if (this.leading) this.loseLeadership(why);
+    throw new NotLeaderError(`${verb} ${kind} refused: ${why}`);
+  };
+
   start(): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      try {
-        await this.tryAcquireOrRenew();
-      } catch (err) {
-        this.log.warn({ err: String(err) }, 'lease update failed');
-      }
-      if (this.leading && Date.now() - this.lastRenew > this.o.renewDeadlineMs) {
-        this.log.error('could not renew the lease before the deadline; stepping down');
-        this.setLeading(false);
-      }
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.o.retryPeriodMs);
-    };
-    void tick();
+    this.loop ??= this.run();
   }
 
   /** Stops campaigning; a leader gives the lease up so a standby need not wait for expiry. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.inflight?.abort();
+    this.wake?.();
+    await this.loop;
     if (!this.leading) return;
-    this.setLeading(false);
+    const wasValid = this.canWrite();
+    this.setLeading(false, 'shutting down');
+    if (!wasValid) return; // another replica may hold it by now: leave the record alone
     try {
-      const lease = await this.client.get<Lease>('coordination.k8s.io/v1', 'Lease', this.o.namespace, this.o.name);
+      const signal = AbortSignal.timeout(this.o.renewDeadlineMs);
+      const lease = await this.client.get<Lease>(LEASE_API, 'Lease', this.o.namespace, this.o.name, { signal });
       if (lease.spec.holderIdentity === this.o.identity) {
-        await this.client.replace({ ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(new Date()) } });
+        await this.client.replace({ ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(new Date()) } }, undefined, { signal, unfenced: true });
       }
     } catch (err) {
       this.log.warn({ err: String(err) }, 'could not release the lease');
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<void> {
-    const now = new Date();
+  private async run(): Promise<void> {
+    while (!this.stopped && !this.lost) {
+      if (this.leading) {
+        const left = this.lastRenew + this.o.renewDeadlineMs - this.o.now();
+        if (left <= 0) { this.loseLeadership(`could not renew the lease within the ${this.o.renewDeadlineMs} ms renew deadline`); return; }
+        const held = await this.attempt(left);
+        if (held === 'other') { this.loseLeadership(`the lease is held by ${this.observed?.holder}`); return; }
+        if (this.leading && this.lastRenew + this.o.renewDeadlineMs <= this.o.now()) { this.loseLeadership(`could not renew the lease within the ${this.o.renewDeadlineMs} ms renew deadline`); return; }
+        await this.sleep(this.o.retryPeriodMs);
+      } else {
+        if (await this.attempt(this.o.renewDeadlineMs) === 'ours') this.setLeading(true);
+        if (!this.leading) await this.sleep(this.o.retryPeriodMs * (1 + Math.random() * (JITTER - 1)));
+      }
+    }
+  }
+
+  /** One acquire-or-renew with a deadline; errors are logged, not thrown. */
+  private async attempt(deadlineMs: number): Promise<'ours' | 'other' | 'failed'> {
+    this.inflight = new AbortController();
+    const signal = AbortSignal.any([this.inflight.signal, AbortSignal.timeout(Math.max(1, Math.floor(deadlineMs)))]);
+    try {
+      return await this.tryAcquireOrRenew(signal);
+    } catch (err) {
+      if (!this.stopped) this.log.warn({ err: String(err) }, 'lease update failed');
+      return 'failed';
+    } finally {
+      this.inflight = undefined;
+    }
+  }
+
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<'ours' | 'other' | 'failed'> {
+    const started = this.o.now();
+    const wall = new Date();
     let lease: Lease;
     try {
-      lease = await this.client.get<Lease>('coordination.k8s.io/v1', 'Lease', this.o.namespace, this.o.name);
+      lease = await this.client.get<Lease>(LEASE_API, 'Lease', this.o.namespace, this.o.name, { signal });
     } catch (e) {
       if (!isNotFound(e)) throw e;
-      await this.client.create({
-        apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+      const created = await this.client.create<Lease>({
+        apiVersion: LEASE_API, kind: 'Lease',
         metadata: { name: this.o.name, namespace: this.o.namespace },
-        spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.o.leaseDurationS, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-      });
-      this.renewed();
-      return;
+        spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.o.leaseDurationS, acquireTime: microTime(wall), renewTime: microTime(wall), leaseTransitions: 0 },
+      }, undefined, { signal, unfenced: true });
+      this.observe(created, this.o.now());
+      this.lastRenew = started;
+      return 'ours';
     }
+    this.observe(lease, this.o.now());
     const holder = lease.spec.holderIdentity;
-    const renewedAt = lease.spec.renewTime ? Date.parse(lease.spec.renewTime) : 0;
-    const expired = renewedAt + (lease.spec.leaseDurationSeconds ?? this.o.leaseDurationS) * 1000 < now.getTime();
-    if (holder && holder !== this.o.identity && !expired) {
-      if (this.leading) this.setLeading(false);
-      return;
+    if (holder && holder !== this.o.identity) {
+      // Expired only when this replica has seen no change for a whole lease duration.
+      if (this.leading || this.observedAt + this.observed!.leaseDurationS * 1000 > this.o.now()) return 'other';
     }
     const taking = holder !== this.o.identity;
     try {
-      await this.client.replace({
+      const answer = await this.client.replace<Lease>({
         ...lease,
         spec: {
           ...lease.spec,
           holderIdentity: this.o.identity,
           leaseDurationSeconds: this.o.leaseDurationS,
-          renewTime: microTime(now),
-          ...(taking ? { acquireTime: microTime(now), leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1 } : {}),
+          renewTime: microTime(wall),
+          ...(taking ? { acquireTime: microTime(wall), leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1 } : {}),
         },
-      });
-      this.renewed();
+      }, undefined, { signal, unfenced: true });
+      this.observe(answer, this.o.now());
+      this.lastRenew = started;
+      return 'ours';
     } catch (e) {
-      if (!isConflict(e)) throw e; // another candidate won the race; try again next period
+      if (isConflict(e)) return 'failed'; // someone wrote the lease meanwhile; read it again next period
+      throw e;
     }
   }
 
-  private renewed(): void {
-    this.lastRenew = Date.now();
-    if (!this.leading) this.setLeading(true);
+  /** Remembers the record and, when it changed, the local time this replica saw it change. */
+  private observe(lease: Lease, at: number): void {
+    const rv = lease.metadata.resourceVersion;
+    if (this.observed && rv !== undefined && this.observed.resourceVersion === rv) return;
+    this.observed = { resourceVersion: rv, holder: lease.spec.holderIdentity, leaseDurationS: lease.spec.leaseDurationSeconds ?? this.o.leaseDurationS };
+    this.observedAt = at;
   }
 
-  private setLeading(value: boolean): void {
+  private loseLeadership(reason: string): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.log.error({ reason }, 'lost the lease; stepping down for good');
+    this.setLeading(false, reason);
+    this.wake?.();
+  }
+
+  private setLeading(value: boolean, reason = ''): void {
     if (this.leading === value) return;
     this.leading = value;
     this.log.info(value ? 'became leader' : 'stopped leading');
     if (value) this.onStartedLeading();
-    else this.onStoppedLeading();
+    else this.onStoppedLeading(reason);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.wake = undefined; resolve(); }, ms);
+      this.wake = () => { clearTimeout(t); this.wake = undefined; resolve(); };
+    });
   }
 }

@@ -29,22 +29,31 @@ export type OwnerReference = { apiVersion: string; kind: string; name: string; u
 export type RenderConfig = {
   /** Worker image used when the QwenService does not override it. */
   workerImage: string;
-  /** Port the worker serves the API, health and /metrics on. */
+  /** Port the worker serves the API (and health) on. */
   workerPort: number;
+  /** Port the worker serves /metrics (and health) on, apart from the API so policies can tell them apart. */
+  metricsPort: number;
+  /** Namespaces where Prometheus runs: the only sources the NetworkPolicy lets reach the metrics port (empty = any namespace). */
+  prometheusNamespaces: string[];
   /** Base of the runbook linked from alerts when the QwenService names none. */
   runbookBaseURL: string;
   /** Grafana base URL for dashboard links in alerts (optional). */
   grafanaURL?: string;
+  /** Prometheus the autoscaler's triggers query (the operator's --prometheus-url); no ScaledObject without it. */
+  prometheusURL?: string;
 };
 
 export const defaultRenderConfig: RenderConfig = {
   workerImage: 'ghcr.io/qwenops/qwen-worker:0.1.0-cuda',
   workerPort: 8080,
+  metricsPort: 9090,
+  prometheusNamespaces: [],
   runbookBaseURL: 'https://github.com/qwenops/qwen-operator/blob/main/docs/runbook.md',
 };
 
 export const FIELD_MANAGER = 'qwen-operator';
 export const WORKER_PORT_NAME = 'http';
+export const METRICS_PORT_NAME = 'metrics';
 export const WORKER_COMPONENT = 'worker';
 
 /** Labels that select one QwenService's worker pods (stable: they are in a Deployment selector). */
@@ -82,4 +91,11 @@ export function namespaceOf(qs: QwenService): string {
 /** The OpenAI-compatible base URL of a QwenService inside the cluster. */
 export function endpointOf(qs: QwenService, config: RenderConfig): string {
   return `http://${qs.metadata.name}.${namespaceOf(qs)}.svc:${config.workerPort}/v1`;
+}
+
+/** The status fields that tell a client where to call and whether it needs a key (never the key itself). */
+export function endpointStatus(qs: QwenService, config: RenderConfig): { endpoint: string; endpointAuth?: string } {
+  const ref = qs.spec.auth?.apiKey.secretKeyRef;
+  if (!ref) return { endpoint: endpointOf(qs, config) };
+  return { endpoint: endpointOf(qs, config), endpointAuth: `API key required: Authorization: Bearer <a key from Secret ${ref.name}, key ${ref.key}>` };
 }

@@ -1,8 +1,9 @@
 // The ServiceMonitor (monitoring.coreos.com/v1) that makes Prometheus scrape the workers. It
 // selects the worker Service, so Prometheus labels every series with the target labels the SLO
-// rules select on: namespace and service (= the QwenService name).
+// rules select on: namespace and service (= the QwenService name). It scrapes the metrics port,
+// which the NetworkPolicy opens to the Prometheus namespaces only (the API port stays closed to them).
 import type { QwenService } from '../api/qwenservice.ts';
-import { WORKER_COMPONENT, WORKER_PORT_NAME, childMeta, selectorLabels, type KubeObject } from './common.ts';
+import { METRICS_PORT_NAME, WORKER_COMPONENT, childMeta, selectorLabels, type KubeObject } from './common.ts';
 
 export function renderServiceMonitor(qs: QwenService): KubeObject | undefined {
   const sm = qs.spec.monitoring?.serviceMonitor;
@@ -13,7 +14,7 @@ export function renderServiceMonitor(qs: QwenService): KubeObject | undefined {
     metadata: childMeta(qs, qs.metadata.name, { labels: sm?.labels ?? {} }),
     spec: {
       selector: { matchLabels: { ...selectorLabels(qs), 'app.kubernetes.io/component': WORKER_COMPONENT } },
-      endpoints: [{ port: WORKER_PORT_NAME, path: '/metrics', interval: sm?.interval ?? '15s' }],
+      endpoints: [{ port: METRICS_PORT_NAME, path: '/metrics', interval: sm?.interval ?? '15s' }],
     },
   };
 }

@@ -3,7 +3,7 @@
 // RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
 import type { QwenService } from '../api/qwenservice.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
-import { WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
+import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
 export const MODEL_CACHE_PATH = '/models';
 const PVC_MOUNT = '/models-pvc';
@@ -12,12 +12,20 @@ const STARTUP_BUDGET_S = 60 * 60;
 /** Lets in-flight generations finish after SIGTERM (the worker drains, then exits). */
 const GRACE_PERIOD_S = 90;
 const NON_ROOT_UID = 65532;
+/**
+ * The API key Secret is mounted as a directory, not through subPath, so the kubelet's atomic
+ * updates of a rotated Secret reach the worker, which re-reads the file.
+ */
+const API_KEY_DIR = '/etc/qwen-worker/api-key';
+export const API_KEY_FILE = `${API_KEY_DIR}/keys`;
+/** Owner and group (fsGroup) read, nobody else: the non-root worker reads it through its group. */
+const API_KEY_MODE = 0o440;
 
 /** The model id served in /v1/models and used as the `model` metric label. */
 export function servedModelName(qs: QwenService): string {
   if (qs.spec.model.name) return qs.spec.model.name;
   const source = qs.spec.model.source;
-  const hf = /^hf:[^/]+\/([^:]+)(?::(.+))?$/.exec(source);
+  const hf = /^hf:[^/]+\/([^:/]+)(?::(.+))?$/.exec(source);
   if (hf) return hf[1]!.replace(/-GGUF$/i, '') + (hf[2] ? `-${hf[2]}` : '');
   const base = source.split('/').pop() ?? 'model';
   return base.replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 128) || 'model';
@@ -38,6 +46,7 @@ export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
     '--model-name', servedModelName(qs),
     '--host', '0.0.0.0',
     '--port', String(config.workerPort),
+    '--metrics-port', String(config.metricsPort),
     '--parallel', String(m.parallel),
     '--context-size', String(m.contextSize),
     '--gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false',
@@ -46,6 +55,7 @@ export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
     '--drain-timeout', String(GRACE_PERIOD_S - 10),
   ];
   if (m.sha256) args.push('--model-sha256', m.sha256);
+  if (qs.spec.auth) args.push('--api-key-file', API_KEY_FILE);
   const buckets = sloBucketBoundaries(qs.spec.sla);
   if (buckets.length) args.push('--slo-buckets', buckets.join(','));
   return args;
@@ -99,6 +109,12 @@ function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
     vols.push({ name: 'model-source', persistentVolumeClaim: { claimName: pvc[1], readOnly: true } });
     mounts.push({ name: 'model-source', mountPath: PVC_MOUNT, readOnly: true });
   }
+  const key = qs.spec.auth?.apiKey.secretKeyRef;
+  if (key) {
+    // The operator only names the Secret; the kubelet reads it (the operator has no Secret access).
+    vols.push({ name: 'api-key', secret: { secretName: key.name, items: [{ key: key.key, path: API_KEY_FILE.slice(API_KEY_DIR.length + 1) }], defaultMode: API_KEY_MODE } });
+    mounts.push({ name: 'api-key', mountPath: API_KEY_DIR, readOnly: true });
+  }
   return { volumes: vols, mounts };
 }
 
@@ -130,7 +146,10 @@ export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObj
               image: qs.spec.image ?? config.workerImage,
               imagePullPolicy: 'IfNotPresent',
               args: workerArgs(qs, config),
-              ports: [{ name: WORKER_PORT_NAME, containerPort: config.workerPort, protocol: 'TCP' }],
+              ports: [
+                { name: WORKER_PORT_NAME, containerPort: config.workerPort, protocol: 'TCP' },
+                { name: METRICS_PORT_NAME, containerPort: config.metricsPort, protocol: 'TCP' },
+              ],
               env: [{ name: 'HOME', value: '/tmp' }],
               resources: resources(qs),
               startupProbe: probe('/readyz', 10, STARTUP_BUDGET_S / 10),
@@ -162,7 +181,10 @@ export function renderService(qs: QwenService, config: RenderConfig): KubeObject
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(qs),
-      ports: [{ name: WORKER_PORT_NAME, port: config.workerPort, targetPort: WORKER_PORT_NAME, protocol: 'TCP' }],
+      ports: [
+        { name: WORKER_PORT_NAME, port: config.workerPort, targetPort: WORKER_PORT_NAME, protocol: 'TCP' },
+        { name: METRICS_PORT_NAME, port: config.metricsPort, targetPort: METRICS_PORT_NAME, protocol: 'TCP' },
+      ],
     },
   };
 }

@@ -91,7 +91,7 @@ try {
   op.kill('SIGTERM');
 
   const row = (k: string, v: string) => process.stdout.write(`${k.padEnd(44)} ${v}\n`);
-  process.stdout.write(`\noperator benchmark: ${COUNT} QwenServices (SLA + alerting: 6 children each), concurrency ${CONCURRENCY}\n`);
+  process.stdout.write(`\noperator benchmark: ${COUNT} QwenServices (SLA + alerting: 7 children each), concurrency ${CONCURRENCY}\n`);
   row('bare client (create, then SSA children + status)', `${(bareMs / 1000).toFixed(1)} s, ${bareWrites} writes`);
   row('operator (running; create, until all converged)', `${(opMs / 1000).toFixed(1)} s, ${writesAfterConverge} writes`);
   row('ratio operator / bare (target <= 1.3)', (opMs / bareMs).toFixed(2));

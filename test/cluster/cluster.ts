@@ -16,6 +16,9 @@ import { makePki, type Pki } from './pki.ts';
 export interface ClusterOptions {
   /** kube-controller-manager (GC, deployments, replicasets, namespaces, service accounts, node lifecycle). */
   controllers?: boolean;
+  /** More kube-controller-manager controllers (e.g. horizontalpodautoscaling) and flags. */
+  extraControllers?: string[];
+  controllerManagerArgs?: string[];
   /** kube-scheduler. */
   scheduler?: boolean;
   /** kwok and the fake nodes it manages: a count (every other node gets GPUs) or explicit specs. Implies kwok. */
@@ -247,10 +250,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (opts.controllers) {
       const cm = startProc('kube-controller-manager', bins.cm, [
         `--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--secure-port=0',
-        `--controllers=${CONTROLLERS}`,
+        `--controllers=${[CONTROLLERS, ...(opts.extraControllers ?? [])].join(',')}`,
         `--service-account-private-key-file=${pki.saKey}`, `--root-ca-file=${pki.caCert}`,
         '--use-service-account-credentials=false',
         '--concurrent-gc-syncs=5', '--concurrent-deployment-syncs=5', '--concurrent-replicaset-syncs=5',
+        ...(opts.controllerManagerArgs ?? []),
       ]);
       // Ready when the serviceaccount controller has made kube-system/default.
       await waitFor('kube-controller-manager (serviceaccount default)', async () => {

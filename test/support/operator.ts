@@ -5,11 +5,11 @@ import { pino } from 'pino';
 import { KubeClient } from '../../src/kube/client.ts';
 import { Manager } from '../../src/controller/manager.ts';
 import { operatorMetrics, type OperatorMetrics } from '../../src/controller/metrics.ts';
-import { defaultRenderConfig } from '../../src/render/common.ts';
+import { defaultRenderConfig, type RenderConfig } from '../../src/render/common.ts';
 
 export type RunningOperator = { manager: Manager; client: KubeClient; metrics: OperatorMetrics; writes: string[]; stop(): Promise<void> };
 
-export async function startOperator(kubeconfigPath: string, opts: { namespaces?: string[]; monitoringCheckIntervalMs?: number; resyncIntervalMs?: number } = {}): Promise<RunningOperator> {
+export async function startOperator(kubeconfigPath: string, opts: { namespaces?: string[]; monitoringCheckIntervalMs?: number; resyncIntervalMs?: number; config?: Partial<RenderConfig> } = {}): Promise<RunningOperator> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const client = new KubeClient(kc);
@@ -18,7 +18,7 @@ export async function startOperator(kubeconfigPath: string, opts: { namespaces?:
   const metrics = operatorMetrics();
   const manager = new Manager({
     client,
-    config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test' },
+    config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test', ...opts.config },
     log: pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }),
     metrics,
     namespaces: opts.namespaces ?? [],

@@ -45,6 +45,24 @@ describe('chart, offline', () => {
     expect(mon.stdout).toContain('release: kube-prometheus-stack');
   });
 
+  it('with watchNamespaces, grants a Role in each watched namespace and nothing cluster-wide', async () => {
+    const r = await helm(['template', 'qo', CHART, '--namespace', 'qwen-system', '--set', 'watchNamespaces={team-a,team-b}']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    type Rbac = KubeObject & { rules?: unknown; roleRef?: { kind: string; name: string }; subjects?: Array<{ kind: string; name: string; namespace: string }> };
+    const objs = (loadAll(r.stdout) as Rbac[]).filter(Boolean);
+    expect(objs.filter((o) => o.kind.startsWith('Cluster')).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
+    const roles = objs.filter((o) => o.kind === 'Role' && o.metadata.name === 'qo-qwen-operator');
+    expect(roles.map((o) => o.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
+    for (const role of roles) expect(role.rules).toEqual(OPERATOR_RULES);
+    const bindings = objs.filter((o) => o.kind === 'RoleBinding' && o.metadata.name === 'qo-qwen-operator');
+    expect(bindings.map((b) => [b.metadata.namespace, b.roleRef, b.subjects]).sort()).toEqual(['team-a', 'team-b'].map((ns) => [
+      ns, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'qo-qwen-operator' }, [{ kind: 'ServiceAccount', name: 'qo-qwen-operator', namespace: 'qwen-system' }],
+    ]));
+    // Leader election stays in the release namespace; the operator watches exactly those namespaces.
+    expect(objs.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual(['qwen-system/qo-qwen-operator-leader-election', 'team-a/qo-qwen-operator', 'team-b/qo-qwen-operator']);
+    expect(r.stdout).toContain('--namespaces=team-a,team-b');
+  });
+
   it('rejects bad values through values.schema.json with a message naming the value', async () => {
     const r = await helm(['template', 'qo', CHART, '--set', 'logLevel=loud']);
     expect(r.code).not.toBe(0);
@@ -124,6 +142,52 @@ describe('chart, installed', () => {
       expect(metrics).not.toMatch(/controller_runtime_reconcile_errors_total\{[^}]*\} [1-9]/);
     } finally {
       await op.stop();
+    }
+  }, 180_000);
+
+  it('with watchNamespaces, works in them as its ServiceAccount and may write Deployments, Services, ConfigMaps nowhere else', async () => {
+    const app = await newNamespace(cluster, 'watched');
+    const other = await newNamespace(cluster, 'unwatched');
+    const rel = await newNamespace(cluster, 'qwen-scoped');
+    const r = await helm(['install', 'qw', CHART, '--namespace', rel, '--set', `watchNamespaces={${app}}`, '--set', 'replicaCount=1'], cluster.kubeconfigPath);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const sa = 'qw-qwen-operator';
+    const as = `--as=system:serviceaccount:${rel}:${sa}`;
+    const can = async (verb: string, resource: string, where: string[]) => (await kubectl(cluster, ['auth', 'can-i', verb, resource, as, ...where])).stdout.trim();
+    for (const [verb, resource] of [['create', 'deployments.apps'], ['patch', 'deployments.apps'], ['delete', 'deployments.apps'], ['create', 'services'], ['patch', 'services'], ['create', 'configmaps'], ['patch', 'configmaps'], ['delete', 'configmaps']] as const) {
+      expect([verb, resource, await can(verb, resource, ['-n', app])]).toEqual([verb, resource, 'yes']);
+      expect([verb, resource, await can(verb, resource, ['-n', other])]).toEqual([verb, resource, 'no']);
+      expect([verb, resource, await can(verb, resource, ['-n', 'kube-system'])]).toEqual([verb, resource, 'no']);
+      expect([verb, resource, await can(verb, resource, ['--all-namespaces'])]).toEqual([verb, resource, 'no']);
+    }
+    type Binding = KubeObject & { subjects?: Array<{ kind: string; name: string; namespace?: string }> };
+    const clusterWide = (await list<Binding>(cluster, 'rbac.authorization.k8s.io/v1', 'ClusterRoleBinding')).filter((b) => b.subjects?.some((x) => x.name === sa && x.namespace === rel));
+    expect(clusterWide).toEqual([]);
+
+    // Least privilege that still works: the operator as that ServiceAccount, watching `app` only.
+    const tr = await kubeCall(cluster, 'POST', `/api/v1/namespaces/${rel}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'qwen-sa-')), 'kubeconfig');
+    writeFileSync(kubeconfig, [
+      'apiVersion: v1', 'kind: Config',
+      'clusters:', '- name: c', '  cluster:', `    server: ${cluster.server}`, `    certificate-authority: ${cluster.caFile}`,
+      'users:', '- name: sa', '  user:', `    token: ${tr.status.token}`,
+      'contexts:', '- name: c', '  context: { cluster: c, user: sa }', 'current-context: c', '',
+    ].join('\n'));
+    const op = await startOperator(kubeconfig, { namespaces: [app] });
+    try {
+      await apply(cluster, { apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: app }, spec: { replicas: 1, gpu: { count: 0 }, sla: { latency: { p95: '3s' } } } });
+      for (const [apiVersion, kind, name] of [['apps/v1', 'Deployment', 'chat'], ['v1', 'Service', 'chat'], ['v1', 'ConfigMap', 'chat-dashboard'], ['monitoring.coreos.com/v1', 'ServiceMonitor', 'chat']] as const) {
+        await waitFor(`${kind} created as the scoped ServiceAccount`, () => get(cluster, apiVersion, kind, name, app), 60_000);
+      }
+      await waitFor('status written as the scoped ServiceAccount', async () => {
+        const q = await get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(cluster, 'qwenops.io/v1alpha1', 'QwenService', 'chat', app);
+        return q?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+      }, 90_000);
+      const errors = await op.metrics.registry.getSingleMetricAsString('controller_runtime_reconcile_errors_total');
+      expect(errors).not.toMatch(/controller_runtime_reconcile_errors_total\{[^}]*\} [1-9]/);
+    } finally {
+      await op.stop();
+      await helm(['uninstall', 'qw', '--namespace', rel, '--wait'], cluster.kubeconfigPath);
     }
   }, 180_000);
 

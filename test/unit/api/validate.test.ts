@@ -3,7 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dump } from 'js-yaml';
 import { validateYaml, parseQwenService, InvalidQwenServiceError } from '../../../src/api/validate.ts';
 import { DEFAULT_MODEL_SOURCE } from '../../../src/api/qwenservice.ts';
-import { invalidCases, documentOf } from '../../fixtures/invalid-qwenservices.ts';
+import { invalidCases, documentOf, validSpecs } from '../../fixtures/invalid-qwenservices.ts';
+import { hfUrl } from '../../../worker/src/model-source.ts';
 
 const examples = readdirSync('manifests/examples').filter((f) => f.endsWith('.yaml'));
 
@@ -40,6 +41,23 @@ describe('QwenService validation', () => {
     const problems = result!.ok ? [] : result!.problems;
     const named = problems.filter((p) => p.path === c.field);
     expect(named.map((p) => `${p.path}: ${p.message}`)).toEqual(expect.arrayContaining([expect.stringMatching(c.says)]));
+  });
+
+  it.each(validSpecs.map((c) => [c.name, c] as const))('accepts: %s', (_name, c) => {
+    const [result] = validateYaml(dump(documentOf({ name: c.name, spec: c.spec, field: '', says: /./ })));
+    expect(result!.ok ? [] : result!.problems).toEqual([]);
+  });
+
+  // The schema must accept exactly the hf: sources the worker can resolve: one it refuses would
+  // crash-loop every pod, one it reads but the schema refuses would be a needless rejection.
+  it.each([
+    'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M', 'hf:owner/repo:Q8_0', 'hf:o.w-n_er/re.po:q', 'hf:owner/repo/model.gguf',
+    'hf:owner/repo/dir/model-Q4.GGUF', 'hf:owner/repo', 'hf:owner/repo:', 'hf:owner/repo:Q4/x', 'hf:owner:Q4', 'hf:owner/repo/model.bin',
+    'hf:ow ner/repo:Q4', 'hf:/repo:Q4', 'hf:owner/repo/.gguf', 'hf:owner/repo:Q4:K',
+  ])('hf source %s: the schema agrees with the worker', (source) => {
+    const worker = (() => { try { hfUrl(source); return true; } catch { return false; } })();
+    const [result] = validateYaml(dump({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'hf' }, spec: { model: { source } } }));
+    expect([source, result!.ok]).toEqual([source, worker]);
   });
 
   it('reports every problem of a document, not just the first', () => {

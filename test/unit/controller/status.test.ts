@@ -33,6 +33,16 @@ describe('diagnosePods', () => {
 describe('computeStatus', () => {
   const observe = (over: Record<string, unknown> = {}) => ({ pods: [], missingMonitoringKinds: [], monitoringRequested: false, ...over });
 
+  it('says OwnershipConflict or ApplyFailed before anything the pods say, and is not Ready', () => {
+    const blocked = { reason: 'OwnershipConflict' as const, message: 'Service team-a/chat already exists and is not controlled by any owner, not this QwenService' };
+    const s = computeStatus(qs(), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }), blocked }), defaultRenderConfig, 'now');
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'OwnershipConflict', message: blocked.message });
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'OwnershipConflict' });
+    const refused = computeStatus(qs(), observe({ pods: [unschedulableGpu], blocked: { reason: 'ApplyFailed', message: 'the apiserver refused Deployment team-a/chat: denied' } }), defaultRenderConfig, 'now');
+    expect(cond(refused, 'Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed', message: 'the apiserver refused Deployment team-a/chat: denied' });
+    expect(cond(refused, 'Progressing')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+  });
+
   it('is Ready when every worker is ready', () => {
     const s = computeStatus(qs(), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }) }), defaultRenderConfig, 'now');
     expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'AllWorkersReady' });

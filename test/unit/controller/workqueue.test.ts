@@ -52,6 +52,21 @@ describe('WorkQueue', () => {
     q.shutdown();
   });
 
+  it('backs off a blocked key on its own, slower schedule (no hot loop on a refused apply)', async () => {
+    const q = new WorkQueue({ baseDelayMs: 1 });
+    const slow = { baseDelayMs: 200, maxDelayMs: 1_000 };
+    const started = Date.now();
+    q.addRateLimited('k', slow);
+    expect(await q.get()).toBe('k');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    q.done('k');
+    q.addRateLimited('k', slow); // second failure: 400 ms
+    const again = Date.now();
+    expect(await q.get()).toBe('k');
+    expect(Date.now() - again).toBeGreaterThanOrEqual(390);
+    q.shutdown();
+  });
+
   it('returns undefined to waiting workers on shutdown', async () => {
     const q = new WorkQueue();
     const waiting = q.get();

@@ -32,7 +32,7 @@ describe('renderMonitoring', () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- reading nested rendered fields
     const [sm, rule, amc, cm] = objs as Record<string, any>[];
     expect(sm!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
-    expect(sm!.spec).toEqual({ selector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/instance': 'chat', 'app.kubernetes.io/component': 'worker' }) }, endpoints: [{ port: 'http', path: '/metrics', interval: '15s' }] });
+    expect(sm!.spec).toEqual({ selector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/instance': 'chat', 'app.kubernetes.io/component': 'worker' }) }, endpoints: [{ port: 'metrics', path: '/metrics', interval: '15s' }] });
     expect(rule!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
     expect(rule!.spec.groups.length).toBe(2);
     expect(amc!.spec.route.matchers).toEqual([{ name: 'qwenservice', value: 'chat', matchType: '=' }]);
