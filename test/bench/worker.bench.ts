@@ -1,8 +1,10 @@
 // Benchmark of the worker (issue [W]): this worker over HTTP vs node-llama-cpp in-process (the
 // floor for our overhead) vs llama.cpp's llama-server (when built into the cache). Same model,
 // same prompts, greedy, same max tokens, rounds interleaved so background load hits all alike.
+// A second part replays multi-turn chats (a ~1,000-token system prompt, 5 user turns, c=1 and
+// c=4) and reports TTFT per turn: with prompt-prefix reuse, turns 2+ evaluate only their new suffix.
 // Not a jest test. Run (after scripts/setup.sh):
-//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128]
+//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn]
 // Prints a table and a JSON line (prefix BENCH_JSON).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,13 +18,14 @@ import { availableCpus } from '../../worker/src/cpus.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cache = process.env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' }, part: { type: 'string' }, concurrency: { type: 'string' } } });
+const PART = values.part ?? 'all';
 const ROUNDS = Number(values.rounds ?? 3);
 const TOKENS = Number(values.tokens ?? 128);
 const SCRAPES = Number(values.scrapes ?? 200);
 const MODEL = values.model ?? join(cache, 'models', 'gemma-3-270m-q4_k_m.gguf');
 const THREADS = availableCpus();
-const CONC = [1, 4];
+const CONC = (values.concurrency ?? '1,4').split(',').map(Number);
 const PROMPTS = [
   'The history of the city of Rome begins',
   'In a small village at the edge of the forest there lived',
@@ -96,11 +99,63 @@ async function concurrent(conc: number, one: (i: number, t0: number) => Promise<
   return { tokens: rs.reduce((a, r) => a + r.n, 0), wallMs: performance.now() - t0, ttftMs: rs.map((r) => r.ttft) };
 }
 
+// --- multi-turn chat: TTFT per turn over a growing history sharing a long system prompt ---
+const SYSTEM = `You are the assistant of the city library. ${Array.from({ length: 40 }, (_, i) => `Rule ${i + 1}: the library's section ${i + 1} opens at ${8 + (i % 4)} o'clock, lends up to ${3 + (i % 5)} items and asks for quiet.`).join(' ')}`;
+const TURNS = ['When does section 3 open?', 'How many items can I borrow there?', 'And in section 12?', 'Is it quiet?', 'Thank you, anything else?'];
+const MT_TOKENS = 24;
+type Msg = { role: 'system' | 'user' | 'assistant'; content: string };
+
+async function chatOne(base: string, messages: Msg[], t0: number): Promise<{ text: string; ttft: number; cached: number | undefined }> {
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ messages, max_tokens: MT_TOKENS, temperature: 0, stream: true, stream_options: { include_usage: true } }),
+  });
+  if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  let ttft = NaN;
+  let text = '';
+  let cached: number | undefined;
+  let buf = '';
+  const dec = new TextDecoder();
+  for await (const part of res.body) {
+    buf += dec.decode(part as Uint8Array, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const ev = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (!ev.startsWith('data: ') || ev === 'data: [DONE]') continue;
+      const j = JSON.parse(ev.slice(6)) as { choices?: { delta?: { content?: string } }[]; usage?: { prompt_tokens_details?: { cached_tokens?: number } } | null };
+      const c = j.choices?.[0]?.delta?.content;
+      if (c) { text += c; if (Number.isNaN(ttft)) ttft = performance.now() - t0; }
+      if (j.usage) cached = j.usage.prompt_tokens_details?.cached_tokens;
+    }
+  }
+  return { text, ttft, cached };
+}
+
+/** `conc` conversations at once, turn by turn; TTFT (ms) per turn index. */
+async function multiTurn(base: string, conc: number): Promise<{ ttft: number[][]; cached: (number | undefined)[][] }> {
+  const ttft: number[][] = TURNS.map(() => []);
+  const cached: (number | undefined)[][] = TURNS.map(() => []);
+  await Promise.all(Array.from({ length: conc }, async (_, c) => {
+    const history: Msg[] = [{ role: 'system', content: SYSTEM }];
+    for (const [t, q] of TURNS.entries()) {
+      history.push({ role: 'user', content: `${q} (visitor ${c + 1})` });
+      const r = await chatOne(base, history, performance.now());
+      ttft[t]!.push(r.ttft);
+      cached[t]!.push(r.cached);
+      history.push({ role: 'assistant', content: r.text });
+    }
+  }));
+  return { ttft, cached };
+}
+
 async function startServer(cmd: string, args: string[], readyUrl: string) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   for (let i = 0; ; i++) {
+    // A peer killed by a signal (SIGILL from an AMX instruction on these VMs) says so, at once.
+    if (proc.signalCode !== null) throw new Error(`${cmd} was killed by ${proc.signalCode}: ${err.slice(-2000)}`);
     if (proc.exitCode !== null) throw new Error(`${cmd} exited: ${err.slice(-2000)}`);
     const r = await fetch(readyUrl).catch(() => undefined);
     if (r?.status === 200) break;
@@ -119,11 +174,12 @@ const llamaServerUrl = `http://127.0.0.1:${LLAMA_SERVER_PORT}`;
 console.error(`model ${MODEL}\nthreads ${THREADS}, ${TOKENS} tokens, greedy, rounds ${ROUNDS}, concurrency ${CONC.join(',')}`);
 const raw = await rawSetup();
 const worker = await startServer(join(root, 'worker', 'bin', 'qwen-worker'),
-  ['--model', MODEL, '--host', '127.0.0.1', '--port', String(WORKER_PORT), '--parallel', '4', '--context-size', '1024', '--gpu', 'false', '--log-level', 'warn'],
+  ['--model', MODEL, '--host', '127.0.0.1', '--port', String(WORKER_PORT), '--parallel', '4', '--context-size', '4096', '--gpu', 'false', '--log-level', 'warn'],
   `${workerUrl}/readyz`);
 let llamaServer: ReturnType<typeof spawn> | undefined;
 if (existsSync(llamaServerBin)) {
-  llamaServer = await startServer(llamaServerBin, ['-m', MODEL, '--host', '127.0.0.1', '--port', String(LLAMA_SERVER_PORT), '-np', '4', '-c', '4096',
+  // -c is shared by the -np slots: 4 × 4096, the worker's per-sequence context.
+  llamaServer = await startServer(llamaServerBin, ['-m', MODEL, '--host', '127.0.0.1', '--port', String(LLAMA_SERVER_PORT), '-np', '4', '-c', '16384',
     '-t', String(THREADS), '--no-webui', '--log-disable'], `${llamaServerUrl}/health`);
 } else {
   console.error(`llama-server not found at ${llamaServerBin}: skipped`);
@@ -134,12 +190,28 @@ try {
   await rawOne(raw.model, raw.seqs[0]!, PROMPTS[0]!, performance.now());
   await httpOne(workerUrl, PROMPTS[0]!, performance.now(), {});
   if (llamaServer) await httpOne(llamaServerUrl, PROMPTS[0]!, performance.now(), { n_predict: TOKENS, ignore_eos: false, cache_prompt: false });
-  for (let r = 0; r < ROUNDS; r++) {
+  for (let r = 0; r < (PART === 'multiturn' ? 0 : ROUNDS); r++) {
     for (const conc of CONC) {
       record('node-llama-cpp in-process', conc, await concurrent(conc, (i, t0) => rawOne(raw.model, raw.seqs[i]!, PROMPTS[i % PROMPTS.length]!, t0)));
       record('qwen-worker HTTP', conc, await concurrent(conc, (i, t0) => httpOne(workerUrl, PROMPTS[i % PROMPTS.length]!, t0, {})));
       if (llamaServer) record('llama-server HTTP', conc, await concurrent(conc, (i, t0) => httpOne(llamaServerUrl, PROMPTS[i % PROMPTS.length]!, t0, { cache_prompt: false })));
       console.error(`round ${r + 1} c${conc} done`);
+    }
+  }
+  // Multi-turn chats, llama-server with its defaults (prompt cache on).
+  const mt: Record<string, { ttft: number[][]; cached: (number | undefined)[][] }> = {};
+  if (PART !== 'decode') {
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const conc of CONC) {
+        const peers: [string, string][] = [['qwen-worker HTTP', workerUrl], ...(llamaServer ? [['llama-server HTTP', llamaServerUrl] as [string, string]] : [])];
+        for (const [name, url] of peers) {
+          const m = await multiTurn(url, conc);
+          const acc = (mt[`${name} c${conc}`] ??= { ttft: TURNS.map(() => []), cached: TURNS.map(() => []) });
+          m.ttft.forEach((xs, t) => acc.ttft[t]!.push(...xs));
+          m.cached.forEach((xs, t) => acc.cached[t]!.push(...xs));
+        }
+        console.error(`multi-turn round ${r + 1} c${conc} done`);
+      }
     }
   }
   // /metrics scrape time (after the traffic above, so the histograms are populated).
@@ -167,14 +239,32 @@ try {
       rows.push(`${name.padEnd(28)} c${conc}  ${row.tokensPerS.toFixed(1).padStart(7)} tok/s  (rounds: ${perRound.map((x) => x.toFixed(1)).join(' ')})  TTFT p50 ${row.ttftP50Ms.toFixed(1)} ms  p95 ${row.ttftP95Ms.toFixed(1)} ms`);
     }
   }
+  const mtRows: string[] = [];
+  for (const [key, m] of Object.entries(mt)) {
+    const perTurn = m.ttft.map((xs) => ({ p50: pct(xs, 50), p95: pct(xs, 95) }));
+    summary[`multi-turn ${key}`] = { perTurn, cached: m.cached.map((xs) => pct(xs.filter((x) => x !== undefined), 50)) };
+    mtRows.push(`multi-turn ${key.padEnd(22)} TTFT p50/p95 ms per turn: ${perTurn.map((x, t) => `t${t + 1} ${x.p50.toFixed(0)}/${x.p95.toFixed(0)}`).join('  ')}` +
+      `  (cached p50: ${m.cached.map((xs) => pct(xs.filter((x) => x !== undefined), 50)).join(',')})`);
+  }
   const ratios: Record<string, number> = {};
   for (const conc of CONC) {
+    const w = mt[`qwen-worker HTTP c${conc}`];
+    const l = mt[`llama-server HTTP c${conc}`];
+    if (w && l) {
+      // Turns 2+: where the prefix is reused; ≤ 1.0 is the target.
+      const late = (m: { ttft: number[][] }) => m.ttft.slice(1).flat();
+      ratios[`multi-turn TTFT p50 turns 2+ worker/llama-server c${conc}`] = pct(late(w), 50) / pct(late(l), 50);
+      ratios[`multi-turn TTFT p95 turns 2+ worker/llama-server c${conc}`] = pct(late(w), 95) / pct(late(l), 95);
+    }
+  }
+  for (const conc of CONC) {
+    if (!results['qwen-worker HTTP']) break;
     ratios[`worker/raw c${conc}`] = tps('qwen-worker HTTP', conc) / tps('node-llama-cpp in-process', conc);
     if (llamaServer) ratios[`worker/llama-server c${conc}`] = tps('qwen-worker HTTP', conc) / tps('llama-server HTTP', conc);
   }
   summary.ratios = ratios;
   summary.scrapeMs = { p50: pct(scrape, 50), p95: pct(scrape, 95), max: Math.max(...scrape) };
-  console.log(rows.join('\n'));
+  console.log([...rows, ...mtRows].join('\n'));
   console.log(Object.entries(ratios).map(([k, v]) => `${k}: ${v.toFixed(3)}x`).join('\n'));
   console.log(`/metrics scrape: p50 ${pct(scrape, 50).toFixed(2)} ms, p95 ${pct(scrape, 95).toFixed(2)} ms`);
   console.log(`BENCH_JSON ${JSON.stringify(summary)}`);

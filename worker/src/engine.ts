@@ -1,9 +1,14 @@
 // The inference engine: one model, one context with `parallel` sequences, a slot pool with a
 // bounded wait queue, and a generation loop on LlamaContextSequence.evaluate (the library's
 // lowest-level streaming API: no chat-session bookkeeping on the per-token path).
-import { getLlama, LlamaLogLevel, resolveChatWrapper } from 'node-llama-cpp';
-import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { getLlama, LlamaChat, LlamaGrammarEvaluationState, LlamaLogLevel, resolveChatWrapper } from 'node-llama-cpp';
+import type {
+  ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, GbnfJsonSchema, Llama, LlamaContext, LlamaContextSequence,
+  LlamaGrammar, LlamaModel, Token,
+} from 'node-llama-cpp';
 import type { GpuMode } from './config.ts';
+import type { Penalties, ToolDef } from './openai.ts';
+import type { GbnfSchema } from './schema.ts';
 
 export class OverloadedError extends Error {}
 export class AbortedError extends Error {}
@@ -17,7 +22,74 @@ export type EngineOptions = {
   gpu: GpuMode;
 };
 
-export type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: string };
+/** A tool call of an assistant message in the history; `params` is `arguments` parsed. */
+export type ToolCall = { id: string; name: string; arguments: string; params: unknown };
+
+export type ChatMessage =
+  | { role: 'system' | 'user'; content: string }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
+  | { role: 'tool'; content: string; toolCallId: string };
+
+/** A tool call the model made. */
+export type GeneratedToolCall = { name: string; arguments: string };
+
+/** Tool definitions as node-llama-cpp's chat wrappers render them into the prompt. */
+export function toFunctions(tools: ToolDef[]): ChatModelFunctions {
+  // No prototype: a tool named like an Object method ('toString') is just a name.
+  const f = Object.create(null) as Record<string, { description?: string; params?: GbnfJsonSchema }>;
+  for (const t of tools) {
+    f[t.name] = {
+      ...(t.description !== undefined ? { description: t.description } : {}),
+      ...(t.parameters !== undefined ? { params: t.parameters as GbnfJsonSchema } : {}),
+    };
+  }
+  return f;
+}
+
+/** Length of the common prefix of two token arrays. */
+export function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * OpenAI messages as node-llama-cpp chat history. An assistant message's tool calls become
+ * function-call items of its model turn, each carrying the result from the `tool` message that
+ * answers it, so the chat wrapper renders them in the model's own function-calling format. The
+ * last item is an open model turn: a new one, or (after tool results) the turn that made the calls.
+ */
+export function toHistory(messages: ChatMessage[]): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = [];
+  const calls = new Map<string, ChatModelFunctionCall>();
+  let prev: ChatMessage['role'] | undefined;
+  for (const m of messages) {
+    if (m.role === 'system' || m.role === 'user') {
+      history.push({ type: m.role, text: m.content });
+    } else if (m.role === 'assistant') {
+      const response: ChatModelResponse['response'] = [];
+      if (m.content !== '') response.push(m.content);
+      (m.toolCalls ?? []).forEach((c, k) => {
+        const item: ChatModelFunctionCall = { type: 'functionCall', name: c.name, params: c.params, result: undefined, startsNewChunk: k === 0 };
+        calls.set(c.id, item);
+        response.push(item);
+      });
+      const last = history.at(-1);
+      // An answer after tool results continues the model turn that made the calls.
+      if (prev === 'tool' && last?.type === 'model') last.response.push(...response);
+      else history.push({ type: 'model', response });
+    } else if (m.role === 'tool') {
+      const call = calls.get(m.toolCallId);
+      if (call) {
+        try { call.result = JSON.parse(m.content); } catch { call.result = m.content; }
+      }
+    }
+    prev = m.role;
+  }
+  if (prev !== 'tool') history.push({ type: 'model', response: [] });
+  return history;
+}
 
 export type GenerateParams = {
   tokens: Token[];
@@ -27,15 +99,52 @@ export type GenerateParams = {
   seed: number | undefined;
   stop: string[];
   signal: AbortSignal;
-  /** Called with each piece of text that is final (never part of a stop string). */
-  onText?: (text: string) => void;
+  /** Constrains the output (response_format, forced tool calls). */
+  grammar?: LlamaGrammar | undefined;
+  penalties?: Penalties | undefined;
+  /**
+   * Keep the state of a prefix shared with the sequence's previous request (default true). Off for
+   * seeded sampling: logits computed over a kept prefix differ from a full evaluation in the last
+   * bits (other batch shapes), which greedy decoding absorbs but a seeded draw may not, and a seed
+   * promises the same output for the same request.
+   */
+  reusePrefix?: boolean;
+  /** Log-probabilities: the number of top alternatives per token (0 = the chosen token's only). */
+  logprobs?: number | undefined;
+  /**
+   * Called with each piece of text that is final (never part of a stop string), and with the
+   * log-probabilities of the tokens generated since the previous piece (when asked for).
+   */
+  onText?: (text: string, logprobs?: TokenLogprob[]) => void;
+};
+
+/** A generated token's log-probability and its top alternatives ([token text, logprob]). */
+export type TokenLogprob = { token: string; logprob: number; top: [string, number][] };
+
+export type ChatGenerateParams = Omit<GenerateParams, 'tokens' | 'grammar'> & {
+  messages: ChatMessage[];
+  tools: ToolDef[];
+  parallelToolCalls: boolean;
+  /** Prompt tokens (the same rendering LlamaChat evaluates), for usage and prefix matching. */
+  tokens: Token[];
+  /** A tool call started (index in this response). */
+  onToolCallStart?: (index: number, name: string) => void;
+  onToolCallArguments?: (index: number, text: string) => void;
+  /** Text of a thought segment (as the chat wrapper defines them). */
+  onReasoning?: (text: string) => void;
 };
 
 export type GenerateResult = {
   text: string;
   promptTokens: number;
   completionTokens: number;
-  finishReason: 'stop' | 'length';
+  finishReason: 'stop' | 'length' | 'tool_calls';
+  /** Prompt tokens whose state was kept from the sequence's previous request (not evaluated again). */
+  cachedTokens: number;
+  toolCalls?: GeneratedToolCall[];
+  logprobs?: TokenLogprob[];
+  /** Thought segments' text (reasoning models), when there was one. */
+  reasoning?: string;
   /** performance.now() of the first generated token, undefined when none was generated. */
   firstTokenAt: number | undefined;
   lastTokenAt: number | undefined;
@@ -74,6 +183,7 @@ export class Engine {
    */
   readonly maxPieceChars: number | undefined;
   running = 0;
+  private jsonAny: Promise<LlamaGrammar> | undefined;
   /** Called whenever running/waiting change (metrics). */
   onLoad: (running: number, waiting: number) => void = () => {};
 
@@ -112,6 +222,9 @@ export class Engine {
       contextSize: options.contextSize,
       threads: options.threads,
       flashAttention: options.gpu !== false,
+      // With a sliding-window KV cache a kept prefix could not be reused (its window is gone):
+      // keep the whole context's state so prompt-prefix reuse works on such models (Gemma 3) too.
+      swaFullCache: true,
       failedCreationRemedy: false,
     });
     return new Engine(llama, model, context, options);
@@ -140,12 +253,63 @@ export class Engine {
     return bos != null && this.model.tokens.shouldPrependBosToken && toks[0] !== bos ? [bos, ...toks] : toks;
   }
 
-  tokenizeChat(messages: ChatMessage[]): { tokens: Token[]; stops: string[] } {
-    const history: ChatHistoryItem[] = messages.map((m): ChatHistoryItem =>
-      m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role, text: m.content });
-    history.push({ type: 'model', response: [] });
-    const state = this.chatWrapper.generateContextState({ chatHistory: history });
+  /** The prompt of a chat; `tools` are rendered into it the chat wrapper's way. */
+  tokenizeChat(messages: ChatMessage[], tools: ToolDef[] = []): { tokens: Token[]; stops: string[] } {
+    const state = this.chatWrapper.generateContextState({
+      chatHistory: toHistory(messages),
+      ...(tools.length > 0 ? { availableFunctions: toFunctions(tools) } : {}),
+    });
     return { tokens: state.contextText.tokenize(this.model.tokenizer), stops: this.chatStops };
+  }
+
+  /**
+   * The markers of a thought segment: the chat wrapper's (when plain text), else `<think>` as Qwen3
+   * and DeepSeek-R1 write it; `inThought` when the prompt itself ends by opening one.
+   */
+  thoughtMarkers(tokens: Token[]): { open: string; close: string; inThought: boolean } {
+    const t = this.chatWrapper.settings.segments?.thought;
+    const open = typeof t?.prefix === 'string' && t.prefix.trim() !== '' ? t.prefix.trim() : '<think>';
+    const close = typeof t?.suffix === 'string' && t.suffix.trim() !== '' ? t.suffix.trim() : '</think>';
+    const tail = this.model.detokenize(tokens.slice(-8), true);
+    return { open, close, inThought: tail.trimEnd().endsWith(open) };
+  }
+
+  /** Compiles a JSON-schema grammar (throws on a schema node-llama-cpp cannot compile). */
+  async jsonGrammar(schema: GbnfSchema | 'any'): Promise<LlamaGrammar> {
+    if (schema === 'any') return (this.jsonAny ??= this.llama.getGrammarFor('json'));
+    // The schema is checked at run time (schema.ts); its static type is the library's generic maze.
+    return this.llama.createGrammarForJsonSchema(schema as never);
+  }
+
+  /**
+   * Prompt-prefix reuse: the acquired sequence is swapped for the free one whose kept tokens share
+   * the longest prefix with `tokens` (free sequences are idle, so the swap is safe).
+   */
+  preferSequence(seq: LlamaContextSequence, tokens: Token[]): LlamaContextSequence {
+    let best = -1;
+    let bestLen = commonPrefix(seq.contextTokens, tokens);
+    this.free.forEach((s, i) => {
+      const n = commonPrefix(s.contextTokens, tokens);
+      if (n > bestLen) { best = i; bestLen = n; }
+    });
+    if (best < 0) return seq;
+    const better = this.free[best]!;
+    this.free[best] = seq;
+    return better;
+  }
+
+  /**
+   * Keeps the sequence's state for the longest common prefix with `tokens` (at least one token is
+   * left to evaluate: the next token needs its logits) and erases the rest; returns the number of
+   * tokens kept.
+   */
+  private async reusePrefix(seq: LlamaContextSequence, tokens: Token[], reuse = true): Promise<number> {
+    if (!reuse) { await seq.clearHistory(); return 0; }
+    const keep = Math.max(0, Math.min(commonPrefix(seq.contextTokens, tokens), tokens.length - 1));
+    if (keep === 0) await seq.clearHistory();
+    else if (keep < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+    // The library re-evaluates from scratch when a kept prefix cannot be reused: count what is kept.
+    return Math.min(keep, seq.nextTokenIndex);
   }
 
   /** Takes a free sequence, or waits in the bounded queue; throws OverloadedError past it. */
@@ -196,13 +360,16 @@ export class Engine {
     this.onLoad(this.running, 0);
   }
 
-  /** Runs one generation on an acquired sequence. The sequence's history is reset first. */
+  /**
+   * Runs one generation on an acquired sequence. The state of the prompt's longest common prefix
+   * with the sequence's previous tokens is kept; only the rest of the prompt is evaluated.
+   */
   async generate(seq: LlamaContextSequence, p: GenerateParams): Promise<GenerateResult> {
     const model = this.model;
     const ctxSize = seq.contextSize;
     const room = ctxSize - p.tokens.length;
     const maxTokens = Math.max(0, Math.min(p.maxTokens ?? room, room));
-    await seq.clearHistory();
+    const cachedTokens = await this.reusePrefix(seq, p.tokens, p.reusePrefix);
     const stops = p.stop.filter((s) => s !== '');
     const maxStop = stops.reduce((m, s) => Math.max(m, s.length), 0);
     const generated: Token[] = [];
@@ -214,12 +381,16 @@ export class Engine {
     let firstTokenAt: number | undefined;
     let lastTokenAt: number | undefined;
 
+    const logprobs: TokenLogprob[] = [];
+    let lpSent = 0;
     const emitUpTo = (end: number) => {
       if (end > sent) {
-        p.onText?.(text.slice(sent, end));
+        if (p.logprobs === undefined) p.onText?.(text.slice(sent, end));
+        else { p.onText?.(text.slice(sent, end), logprobs.slice(lpSent)); lpSent = logprobs.length; }
         sent = end;
       }
     };
+    const tokenText = (t: Token) => model.detokenize([t], false);
     // Appends decoded text; returns true when a stop string ended the generation.
     const push = (piece: string): boolean => {
       text += piece;
@@ -246,14 +417,34 @@ export class Engine {
     };
 
     if (maxTokens > 0 && !p.signal.aborted) {
-      const it = seq.evaluate(p.tokens, {
+      const pen = p.penalties;
+      const opts = {
         temperature: p.temperature,
         topP: p.topP,
         seed: p.seed,
-        // No repeat penalty: OpenAI semantics (presence/frequency penalties are rejected as unsupported).
-      });
+        ...(p.grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: p.grammar }) } : {}),
+        // OpenAI semantics: penalties apply to the tokens generated so far, not to the prompt;
+        // none at all unless asked for.
+        ...(pen ? { repeatPenalty: { punishTokens: () => generated, maxPunishTokens: Math.max(64, maxTokens), penalty: pen.repeat, frequencyPenalty: pen.frequency, presencePenalty: pen.presence } } : {}),
+      };
+      const input = p.tokens.slice(cachedTokens);
+      // Probabilities cost a sort of the vocabulary per token: only when asked for.
+      const it: AsyncGenerator<Token | { token: Token; confidence: number; probabilities?: Map<Token, number> }, void, void> = p.logprobs === undefined
+        ? seq.evaluate(input, opts)
+        : seq.evaluateWithMetadata(input, { confidence: true, probabilities: p.logprobs > 0 }, opts);
       try {
-        for await (const token of it) {
+        for await (const out of it) {
+          const token = typeof out === 'number' ? out : out.token;
+          if (typeof out !== 'number') {
+            const top: [string, number][] = [];
+            if (out.probabilities) {
+              for (const [t, prob] of out.probabilities) {
+                if (top.length >= p.logprobs!) break;
+                top.push([tokenText(t), Math.log(prob)]);
+              }
+            }
+            logprobs.push({ token: tokenText(token), logprob: Math.log(out.confidence), top });
+          }
           const now = performance.now();
           firstTokenAt ??= now;
           lastTokenAt = now;
@@ -281,7 +472,77 @@ export class Engine {
       if (pending.length > 0) stopped = push(model.detokenize(pending, false));
       if (!stopped) emitUpTo(text.length);
     }
-    return { text, promptTokens: p.tokens.length, completionTokens: generated.length, finishReason, firstTokenAt, lastTokenAt };
+    return {
+      text, promptTokens: p.tokens.length, cachedTokens, completionTokens: generated.length, finishReason, firstTokenAt, lastTokenAt,
+      ...(p.logprobs !== undefined ? { logprobs } : {}),
+    };
+  }
+
+  /**
+   * A chat turn where the model may call tools (tool_choice auto): node-llama-cpp's LlamaChat
+   * renders the functions and parses the model's own call syntax, constraining each call's
+   * arguments to the function's JSON schema.
+   */
+  async chatWithTools(seq: LlamaContextSequence, p: ChatGenerateParams): Promise<GenerateResult> {
+    const room = seq.contextSize - p.tokens.length;
+    const maxTokens = Math.max(0, Math.min(p.maxTokens ?? room, room));
+    const history = toHistory(p.messages);
+    // LlamaChat evaluates only what differs from the sequence's state; count the kept prefix.
+    if (p.reusePrefix === false) await seq.clearHistory();
+    const cachedTokens = Math.max(0, Math.min(commonPrefix(seq.contextTokens, p.tokens), p.tokens.length - 1));
+    const out0 = seq.tokenMeter.usedOutputTokens;
+    let firstTokenAt: number | undefined;
+    let lastTokenAt: number | undefined;
+    const tick = () => { const now = performance.now(); firstTokenAt ??= now; lastTokenAt = now; };
+    const chat = new LlamaChat({ contextSequence: seq, chatWrapper: this.chatWrapper, autoDisposeSequence: false });
+    const started = new Set<number>();
+    const pen = p.penalties;
+    let reasoning: string | undefined;
+    try {
+      if (maxTokens === 0) {
+        return { text: '', promptTokens: p.tokens.length, cachedTokens, completionTokens: 0, finishReason: 'length', firstTokenAt, lastTokenAt };
+      }
+      const r = await chat.generateResponse(history, {
+        functions: toFunctions(p.tools),
+        documentFunctionParams: true,
+        maxParallelFunctionCalls: p.parallelToolCalls ? undefined : 1,
+        maxTokens,
+        temperature: p.temperature,
+        ...(p.topP !== undefined ? { topP: p.topP } : {}),
+        ...(p.seed !== undefined ? { seed: p.seed } : {}),
+        repeatPenalty: pen ? { penalty: pen.repeat, frequencyPenalty: pen.frequency, presencePenalty: pen.presence, penalizeNewLine: true, lastTokens: Math.max(64, maxTokens) } : false,
+        customStopTriggers: p.stop.filter((s) => s !== ''),
+        signal: p.signal,
+        // The client's text as it is (trimming would make streamed and non-streamed text differ).
+        trimWhitespaceSuffix: false,
+        onToken: tick,
+        onTextChunk: (text) => { if (text !== '') p.onText?.(text); },
+        onResponseChunk: (c) => {
+          if (c.type === 'segment' && c.segmentType === 'thought' && c.text !== '') {
+            reasoning = (reasoning ?? '') + c.text;
+            p.onReasoning?.(c.text);
+          }
+        },
+        onFunctionCallParamsChunk: (c) => {
+          tick();
+          if (!started.has(c.callIndex)) { started.add(c.callIndex); p.onToolCallStart?.(c.callIndex, c.functionName); }
+          if (c.paramsChunk !== '') p.onToolCallArguments?.(c.callIndex, c.paramsChunk);
+        },
+      });
+      if (p.signal.aborted) throw new AbortedError('aborted');
+      const toolCalls = (r.functionCalls ?? []).map((c): GeneratedToolCall => ({ name: c.functionName, arguments: JSON.stringify(c.params ?? {}) }));
+      const reason = r.metadata.stopReason;
+      return {
+        text: r.response, promptTokens: p.tokens.length, cachedTokens, completionTokens: seq.tokenMeter.usedOutputTokens - out0,
+        finishReason: toolCalls.length > 0 ? 'tool_calls' : reason === 'maxTokens' ? 'length' : 'stop',
+        toolCalls, firstTokenAt, lastTokenAt, ...(reasoning !== undefined ? { reasoning: reasoning.trim() } : {}),
+      };
+    } catch (e) {
+      if (p.signal.aborted) throw new AbortedError('aborted');
+      throw e;
+    } finally {
+      chat.dispose({ disposeSequence: false });
+    }
   }
 
   async dispose(): Promise<void> {

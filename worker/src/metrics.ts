@@ -68,6 +68,10 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     name: 'gen_ai_server_prompt_tokens_total', help: 'Prompt (input) tokens evaluated.',
     labelNames: ['model'] as const, registers: [registry],
   });
+  const cachedTokens = new Counter({
+    name: 'gen_ai_server_prompt_cached_tokens_total', help: 'Prompt tokens whose state was reused from an earlier request on the same sequence (not evaluated again).',
+    labelNames: ['model'] as const, registers: [registry],
+  });
   const generatedTokens = new Counter({
     name: 'gen_ai_server_generated_tokens_total', help: 'Tokens generated (output).',
     labelNames: ['model'] as const, registers: [registry],
@@ -103,7 +107,7 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
   // lose that request. (labels() alone does not create a histogram series; zero() does.)
   for (const e of ERROR_TYPES) requestDuration.zero({ model, error_type: e });
   ttft.zero({ model }); tpot.zero({ model });
-  promptTokens.labels(model).inc(0); generatedTokens.labels(model).inc(0);
+  promptTokens.labels(model).inc(0); cachedTokens.labels(model).inc(0); generatedTokens.labels(model).inc(0);
   running.labels(model).set(0); waiting.labels(model).set(0); ready.labels(model).set(0);
 
   // Pre-bound children: the hot path does no label lookup.
@@ -114,6 +118,7 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     ttft: ttft.labels(model),
     tpot: tpot.labels(model),
     promptTokens: promptTokens.labels(model),
+    cachedTokens: cachedTokens.labels(model),
     generatedTokens: generatedTokens.labels(model),
     running: running.labels(model),
     waiting: waiting.labels(model),

@@ -6,13 +6,52 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Token } from 'node-llama-cpp';
+import type { LlamaGrammar, Token } from 'node-llama-cpp';
 import type { ApiKeys } from './auth.ts';
 import { AbortedError, OverloadedError } from './engine.ts';
-import type { Engine, GenerateResult } from './engine.ts';
+import type { Engine, GeneratedToolCall, GenerateResult, TokenLogprob } from './engine.ts';
 import type { ErrorType, WorkerMetrics } from './metrics.ts';
 import { ApiError, clip, parseChatRequest, parseCompletionRequest, usage } from './openai.ts';
-import type { ChatRequest, CompletionRequest } from './openai.ts';
+import { ReasoningSplitter, splitReasoning } from './reasoning.ts';
+import type { ChatRequest, CompletionRequest, ToolDef } from './openai.ts';
+import type { GbnfSchema } from './schema.ts';
+
+/**
+ * The grammar a forced tool call (tool_choice required or named) is generated under: the named
+ * function's arguments, or, with several candidates, {"name": ..., "arguments": ...} for one of them.
+ */
+function forcedToolSchema(tools: ToolDef[], choice: 'required' | { name: string }): { schema: GbnfSchema; wrapped: boolean } {
+  const args = (t: ToolDef): GbnfSchema => t.parameters ?? { type: 'object', properties: {}, additionalProperties: false };
+  const candidates = choice === 'required' ? tools : tools.filter((t) => t.name === choice.name);
+  if (candidates.length === 1) return { schema: args(candidates[0]!), wrapped: false };
+  return {
+    schema: { oneOf: candidates.map((t) => ({ type: 'object', properties: { name: { const: t.name }, arguments: args(t) }, required: ['name', 'arguments'], additionalProperties: false })) },
+    wrapped: true,
+  };
+}
+
+const utf8Bytes = (s: string) => [...Buffer.from(s, 'utf8')];
+
+/** Chat completions' `logprobs` object. */
+const chatLogprobs = (lps: TokenLogprob[]) => ({
+  content: lps.map((e) => ({
+    token: e.token, logprob: e.logprob, bytes: utf8Bytes(e.token),
+    top_logprobs: e.top.map(([token, logprob]) => ({ token, logprob, bytes: utf8Bytes(token) })),
+  })),
+  refusal: null,
+});
+
+/** Legacy completions' `logprobs` object; `offset` is the text offset of the first token. */
+const completionLogprobs = (lps: TokenLogprob[], offset = 0) => {
+  const text_offset: number[] = [];
+  for (const e of lps) { text_offset.push(offset); offset += e.token.length; }
+  return {
+    tokens: lps.map((e) => e.token), token_logprobs: lps.map((e) => e.logprob),
+    top_logprobs: lps.map((e) => Object.fromEntries(e.top)), text_offset,
+  };
+};
+
+const toolCallId = () => `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
 
 export type ServerOptions = {
   host: string;
@@ -239,6 +278,7 @@ export class WorkerServer {
     let stream = false;
     let promptTokens: number | undefined;
     let completionTokens = 0;
+    let cachedTokens: number | undefined;
     let errorMessage: string | undefined;
     try {
       if (this.state !== 'ready' || !this.engine) {
@@ -279,12 +319,37 @@ export class WorkerServer {
       }
       // A prompt that cannot fit is refused before any tokenization: the event loop never spends
       // more than tokenizing about one context's worth of text on a request.
-      const texts = parsed.kind === 'chat' ? parsed.messages.map((m) => m.content.trim())
+      const texts = parsed.kind === 'chat' ? [...parsed.messages.map((m) => m.content.trim()), ...(parsed.toolChoice === 'none' ? [] : parsed.tools.map((t) => JSON.stringify(t)))]
         : typeof parsed.prompt === 'string' ? [parsed.prompt] : [];
       const atLeast = parsed.kind === 'completion' && Array.isArray(parsed.prompt) ? parsed.prompt.length : engine.minTokens(texts);
       if (atLeast >= ctx) {
         throw new ApiError(400, `This model's maximum context length is ${ctx} tokens, but the prompt has at least ${atLeast} tokens (at least 1 must remain for the completion)`,
           { param: promptParam, code: 'context_length_exceeded' });
+      }
+
+      // Grammars are compiled before a sequence is taken: a schema the library refuses is the
+      // client's error (400), and compiling holds no sequence.
+      let grammar: LlamaGrammar | undefined;
+      let forced: { wrapped: boolean; name: string | undefined } | undefined;
+      if (parsed.kind === 'chat') {
+        const compile = async (schema: GbnfSchema | 'any', param: string) => {
+          try { return await engine.jsonGrammar(schema); } catch (e) {
+            throw new ApiError(400, `the schema cannot be turned into a grammar: ${clip((e as Error).message, 200)}`, { param, code: 'unsupported_schema' });
+          }
+        };
+        const rf = parsed.responseFormat;
+        if (rf.type === 'json_object') grammar = await compile('any', 'response_format');
+        else if (rf.type === 'json_schema') grammar = await compile(rf.schema, 'response_format.json_schema.schema');
+        const tc = parsed.toolChoice;
+        if (tc === 'auto') {
+          // LlamaChat compiles these itself: a schema it would refuse must be a 400 here, not a 500 there.
+          for (const [i, t] of parsed.tools.entries()) if (t.parameters) await compile(t.parameters, `tools[${i}].function.parameters`);
+        }
+        if (tc === 'required' || typeof tc === 'object') {
+          const f = forcedToolSchema(parsed.tools, tc);
+          grammar = await compile(f.schema, 'tools');
+          forced = { wrapped: f.wrapped, name: f.wrapped ? undefined : (typeof tc === 'object' ? tc.name : parsed.tools[0]!.name) };
+        }
       }
 
       // The queue is checked before tokenizing: a request refused with 429 costs no tokenization,
@@ -304,7 +369,7 @@ export class WorkerServer {
         let stops = parsed.stop;
         try {
           if (parsed.kind === 'chat') {
-            const t = engine.tokenizeChat(parsed.messages);
+            const t = engine.tokenizeChat(parsed.messages, parsed.toolChoice === 'none' ? [] : parsed.tools);
             tokens = t.tokens;
             stops = [...parsed.stop, ...t.stops];
           } else {
@@ -324,39 +389,101 @@ export class WorkerServer {
           throw new ApiError(400, `This model's maximum context length is ${ctx} tokens; the prompt has ${tokens.length} tokens and ${parsed.maxTokens} were requested for the completion`,
             { param: 'max_tokens', code: 'context_length_exceeded' });
         }
+        // Prompt-prefix reuse: run on the free sequence that already holds most of this prompt.
+        seq = engine.preferSequence(seq, tokens);
         const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`;
         const created = Math.floor(Date.now() / 1000);
         const model = this.opts.modelName;
+        const object = parsed.stream ? (kind === 'chat' ? 'chat.completion.chunk' : 'text_completion') : '';
+        const send = (choices: unknown[]) =>
+          res.write(`data: ${JSON.stringify({ id, object, created, model, choices, ...(parsed.includeUsage ? { usage: null } : {}) })}\n\n`);
+        // Streamed log-probabilities ride on the next chunk sent after their tokens.
+        const wantLp = parsed.logprobs !== undefined;
+        const pendingLp: TokenLogprob[] = [];
+        let lpOffset = 0;
+        const delta = (d: Record<string, unknown>) => send([{ index: 0, delta: d, logprobs: wantLp ? chatLogprobs(pendingLp.splice(0)) : null, finish_reason: null }]);
+        const ids: string[] = [];
+        const base = { maxTokens: parsed.maxTokens, temperature: parsed.temperature, topP: parsed.topP, seed: parsed.seed, stop: stops, signal: ac.signal, penalties: parsed.penalties, logprobs: parsed.logprobs,
+          reusePrefix: !(parsed.seed !== undefined && parsed.temperature > 0) };
         if (parsed.stream) {
           res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-          const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
-          const send = (choices: unknown[], extra: Record<string, unknown> = {}) =>
-            res.write(`data: ${JSON.stringify({ id, object, created, model, choices, ...extra, ...(parsed.includeUsage ? { usage: null } : {}) })}\n\n`);
-          if (kind === 'chat') send([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
-          result = await engine.generate(seq, {
-            tokens, maxTokens: parsed.maxTokens, temperature: parsed.temperature, topP: parsed.topP, seed: parsed.seed,
-            stop: stops, signal: ac.signal,
-            onText: (text) => kind === 'chat'
-              ? send([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }])
-              : send([{ index: 0, text, logprobs: null, finish_reason: null }]),
-          });
-          completionTokens = result.completionTokens;
-          if (kind === 'chat') send([{ index: 0, delta: {}, logprobs: null, finish_reason: result.finishReason }]);
-          else send([{ index: 0, text: '', logprobs: null, finish_reason: result.finishReason }]);
-          if (parsed.includeUsage) {
-            res.write(`data: ${JSON.stringify({ id, object, created, model, choices: [], usage: usage(result.promptTokens, result.completionTokens) })}\n\n`);
+          if (kind === 'chat') delta({ role: 'assistant', content: '' });
+        }
+        // Plain chat text may carry a reasoning model's thought: it goes to reasoning_content.
+        const thoughts = parsed.kind === 'chat' && !forced && !grammar && parsed.toolChoice !== 'auto' ? engine.thoughtMarkers(tokens) : undefined;
+        const splitter = parsed.stream && thoughts
+          ? new ReasoningSplitter({ reasoning: (t) => delta({ reasoning_content: t }), content: (t) => delta({ content: t }) }, thoughts) : undefined;
+        const onTextOnly = !parsed.stream ? undefined
+          : kind === 'completion' ? (text: string) => {
+            const lps = pendingLp.splice(0);
+            send([{ index: 0, text, logprobs: wantLp ? completionLogprobs(lps, lpOffset) : null, finish_reason: null }]);
+            for (const e of lps) lpOffset += e.token.length;
           }
+            // A named forced call streams its arguments as OpenAI does; a choice among several is sent whole at the end.
+            : forced ? (forced.wrapped ? undefined : (text: string) => delta({ tool_calls: [{ index: 0, function: { arguments: text } }] }))
+              : splitter ? (text: string) => splitter.push(text)
+                : (text: string) => delta({ content: text });
+        const onText = onTextOnly && ((text: string, lps?: TokenLogprob[]) => { if (lps) pendingLp.push(...lps); onTextOnly(text); });
+        if (parsed.kind === 'chat' && parsed.toolChoice === 'auto') {
+          result = await engine.chatWithTools(seq, {
+            ...base, tokens, messages: parsed.messages, tools: parsed.tools, parallelToolCalls: parsed.parallelToolCalls,
+            ...(onText ? { onText } : {}),
+            ...(parsed.stream ? {
+              onReasoning: (t: string) => delta({ reasoning_content: t }),
+              onToolCallStart: (index: number, name: string) => { ids[index] = toolCallId(); delta({ tool_calls: [{ index, id: ids[index], type: 'function', function: { name, arguments: '' } }] }); },
+              onToolCallArguments: (index: number, text: string) => delta({ tool_calls: [{ index, function: { arguments: text } }] }),
+            } : {}),
+          });
+        } else {
+          if (parsed.stream && forced && !forced.wrapped) {
+            ids[0] = toolCallId();
+            delta({ tool_calls: [{ index: 0, id: ids[0], type: 'function', function: { name: forced.name, arguments: '' } }] });
+          }
+          result = await engine.generate(seq, { ...base, tokens, grammar, ...(onText ? { onText } : {}) });
+          splitter?.end();
+          if (thoughts) {
+            const r = splitReasoning(result.text, thoughts);
+            result.text = r.content;
+            if (r.reasoning !== undefined) result.reasoning = r.reasoning;
+          }
+          if (forced) {
+            let call: GeneratedToolCall | undefined;
+            if (!forced.wrapped) call = { name: forced.name!, arguments: result.text };
+            else {
+              try {
+                const j = JSON.parse(result.text) as { name: string; arguments: unknown };
+                call = { name: j.name, arguments: JSON.stringify(j.arguments) };
+              } catch { /* cut off by max_tokens: no complete call */ }
+            }
+            if (call) {
+              result.toolCalls = [call];
+              if (!forced.wrapped || result.finishReason === 'stop') result.text = '';
+              if (result.finishReason === 'stop') result.finishReason = 'tool_calls';
+              if (parsed.stream && forced.wrapped) {
+                ids[0] = toolCallId();
+                delta({ tool_calls: [{ index: 0, id: ids[0], type: 'function', function: call }] });
+              }
+            } else if (parsed.stream && result.text !== '') delta({ content: result.text });
+          }
+        }
+        completionTokens = result.completionTokens;
+        cachedTokens = result.cachedTokens;
+        const u = usage(result.promptTokens, result.completionTokens, result.cachedTokens);
+        const toolCalls = result.toolCalls?.length ? result.toolCalls.map((c, i) => ({ id: ids[i] ?? toolCallId(), type: 'function', function: c })) : undefined;
+        if (parsed.stream) {
+          if (kind === 'chat') send([{ index: 0, delta: {}, logprobs: wantLp && pendingLp.length > 0 ? chatLogprobs(pendingLp.splice(0)) : null, finish_reason: result.finishReason }]);
+          else send([{ index: 0, text: '', logprobs: wantLp && pendingLp.length > 0 ? completionLogprobs(pendingLp.splice(0), lpOffset) : null, finish_reason: result.finishReason }]);
+          if (parsed.includeUsage) res.write(`data: ${JSON.stringify({ id, object, created, model, choices: [], usage: u })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else {
-          result = await engine.generate(seq, {
-            tokens, maxTokens: parsed.maxTokens, temperature: parsed.temperature, topP: parsed.topP, seed: parsed.seed,
-            stop: stops, signal: ac.signal,
-          });
-          completionTokens = result.completionTokens;
-          const u = usage(result.promptTokens, result.completionTokens);
+          const message = {
+            role: 'assistant', content: toolCalls && result.text === '' ? null : result.text, refusal: null,
+            ...(result.reasoning !== undefined ? { reasoning_content: result.reasoning } : {}),
+            ...(toolCalls ? { tool_calls: toolCalls } : {}),
+          };
           sendJson(res, 200, kind === 'chat'
-            ? { id, object: 'chat.completion', created, model, choices: [{ index: 0, message: { role: 'assistant', content: result.text, refusal: null }, logprobs: null, finish_reason: result.finishReason }], usage: u }
-            : { id, object: 'text_completion', created, model, choices: [{ index: 0, text: result.text, logprobs: null, finish_reason: result.finishReason }], usage: u });
+            ? { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: result.logprobs ? chatLogprobs(result.logprobs) : null, finish_reason: result.finishReason }], usage: u }
+            : { id, object: 'text_completion', created, model, choices: [{ index: 0, text: result.text, logprobs: result.logprobs ? completionLogprobs(result.logprobs) : null, finish_reason: result.finishReason }], usage: u });
         }
       } finally {
         engine.release(seq);
@@ -400,10 +527,11 @@ export class WorkerServer {
         }
       }
       if (promptTokens !== undefined && queueMs !== undefined) metrics.promptTokens.inc(promptTokens);
+      if (cachedTokens) metrics.cachedTokens.inc(cachedTokens);
       if (completionTokens > 0) metrics.generatedTokens.inc(completionTokens);
       log.info({
         method: req.method, path: req.url, status, error_type: errorType, error: errorMessage, stream,
-        prompt_tokens: promptTokens, completion_tokens: completionTokens, finish_reason: result?.finishReason,
+        prompt_tokens: promptTokens, cached_tokens: cachedTokens, completion_tokens: completionTokens, finish_reason: result?.finishReason,
         duration_ms: Math.round(end - start), queue_ms: queueMs === undefined ? undefined : Math.round(queueMs),
         ttft_ms: result?.firstTokenAt === undefined ? undefined : Math.round(result.firstTokenAt - start),
       }, 'request');

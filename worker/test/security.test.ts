@@ -107,6 +107,8 @@ describe('API keys', () => {
     // An emptied file keeps the last keys (never open by accident) and says so.
     await writeFile(join(secretDir, 'key'), '# nothing\n');
     expect([await status(KEY1), await status(KEY2), await status('')]).toEqual([200, 401, 401]);
+    // The log line comes over the child's stdout pipe, which may trail the HTTP answer.
+    for (let i = 0; i < 100 && !w.logs.some((l) => l.msg === 'API key file has no key; keeping the previous keys'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(w.logs.some((l) => l.msg === 'API key file has no key; keeping the previous keys')).toBe(true);
     await writeFile(join(secretDir, 'key'), `${KEY1}\n`);
     expect(w.logs.filter((l) => l.msg === 'API keys reloaded').length).toBeGreaterThanOrEqual(3);

@@ -9,6 +9,7 @@ import { availableCpus, cgroupCpuLimit, resolveThreads } from '../src/cpus.ts';
 import { DEFAULT_DURATION_BUCKETS, mergeBuckets } from '../src/metrics.ts';
 import { cachePathFor, hfUrl, parseModelSpec, redactModelSpec, redactUrl } from '../src/model-source.ts';
 import { ApiError, parseChatRequest, parseCompletionRequest } from '../src/openai.ts';
+import { ReasoningSplitter, splitReasoning } from '../src/reasoning.ts';
 
 describe('flags', () => {
   it('parses every flag the operator passes', () => {
@@ -99,10 +100,16 @@ describe('request validation', () => {
   });
   it.each([
     ['n > 1', { n: 2 }, 'n'],
-    ['tools', { tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
-    ['logprobs', { logprobs: true }, 'logprobs'],
-    ['json mode', { response_format: { type: 'json_object' } }, 'response_format'],
-    ['penalties', { presence_penalty: 0.5 }, 'presence_penalty'],
+    ['a non-function tool', { tools: [{ type: 'web_search' }] }, 'tools[0].type'],
+    ['legacy functions', { functions: [{ name: 'f' }] }, 'functions'],
+    ['a schema keyword no grammar enforces', { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { x: { type: 'integer', maximum: 3 } } } } }] }, 'tools[0].function.parameters.properties.x.maximum'],
+    ['a $ref outside $defs', { response_format: { type: 'json_schema', json_schema: { name: 's', schema: { $ref: 'http://x' } } } }, 'response_format.json_schema.schema.$ref'],
+    ['tool_choice without tools', { tool_choice: 'auto' }, 'tool_choice'],
+    ['a tool result without a call', { messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'c', content: 'r' }] }, 'messages[1].tool_call_id'],
+    ['top_logprobs without logprobs', { top_logprobs: 2 }, 'top_logprobs'],
+    ['logprobs with auto tools', { logprobs: true, tools: [{ type: 'function', function: { name: 'f' } }] }, 'logprobs'],
+    ['an unknown response_format', { response_format: { type: 'yaml' } }, 'response_format'],
+    ['penalties out of range', { presence_penalty: 2.5 }, 'presence_penalty'],
     ['unknown', { frobnicate: 1 }, 'frobnicate'],
     ['images', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[0]'],
   ])('rejects %s with 400 naming the parameter', (_name, extra, param) => {
@@ -128,6 +135,17 @@ describe('request validation', () => {
       { messages: [{ role: 'user', content: 'x' }], stop: [{ toString: 1 }] },
       { messages: [{ role: 'user', content: 'x' }], model: { toString: 1 } },
       JSON.parse('{"messages":[{"role":"user","content":"x"}],"__proto__":{"n":2}}'),
+      { messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { toString: 1 } } } }] },
+      { messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', required: [{}] } } }] },
+      { messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: { toString: 1 } } }] },
+      { messages: [{ role: 'user', content: 'x' }], tools: [null] },
+      { messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: '__proto__' } }] },
+      { messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: ['object'] } } } },
+      { messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { anyOf: [] } } } },
+      { messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'n', schema: JSON.parse('{"type":"object","properties":{"__proto__":{"type":"string"}}}') } } },
+      { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: { toString: 1 } } }] }] },
+      { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', tool_calls: 'x' }] },
+      { messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: { toString: 1 }, content: 'x' }] },
     ];
     for (const b of hostile) {
       const e = err(() => parseChatRequest(b));
@@ -186,5 +204,32 @@ describe('metrics before the first request', () => {
     for (const e of ERROR_TYPES) expect(text).toContain(`gen_ai_server_request_duration_seconds_count{model="m",error_type="${e}"} 0`);
     expect(text).toContain('gen_ai_server_time_to_first_token_seconds_bucket{le="3",model="m"} 0');
     expect(text).toContain('gen_ai_server_time_per_output_token_seconds_count{model="m"} 0');
+  });
+});
+
+describe('reasoning_content', () => {
+  const streamed = (pieces: string[], opts = {}) => {
+    let reasoning = '';
+    let content = '';
+    const s = new ReasoningSplitter({ reasoning: (t) => { reasoning += t; }, content: (t) => { content += t; } }, opts);
+    for (const p of pieces) s.push(p);
+    s.end();
+    return { reasoning, content };
+  };
+  it('moves a <think> segment out of the content, streamed piece by piece as whole', () => {
+    const text = '<think>\nThe user wants a colour.\nBlue is fine.\n</think>\n\nBlue.';
+    expect(splitReasoning(text)).toEqual({ reasoning: 'The user wants a colour.\nBlue is fine.', content: 'Blue.' });
+    // Every split into pieces, down to single characters, gives the same result.
+    for (const size of [1, 2, 3, 5, 8]) {
+      const pieces = [];
+      for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+      expect(streamed(pieces)).toEqual({ reasoning: 'The user wants a colour.\nBlue is fine.', content: 'Blue.' });
+    }
+  });
+  it('leaves text without a thought alone, and handles a thought the prompt opened or that never closes', () => {
+    expect(splitReasoning(' Hello <think> there')).toEqual({ reasoning: undefined, content: ' Hello <think> there' });
+    expect(streamed([' <', 'b>x'])).toEqual({ reasoning: '', content: ' <b>x' });
+    expect(splitReasoning('plan</think>answer', { inThought: true })).toEqual({ reasoning: 'plan', content: 'answer' });
+    expect(splitReasoning('<think>cut off by max_tokens')).toEqual({ reasoning: 'cut off by max_tokens', content: '' });
   });
 });
