@@ -170,7 +170,9 @@ export const SCENARIOS: Scenario[] = [
     sla: 'budgets',
     should: 'page (availability) within 10 min',
     profile: { minutes: 140, pods: 2, traffic: () => ({ latency: [[0.4, 60]] }), up: (m) => m < 120 },
-    ours: [{ at: 124, firing: [] }, { at: 128, firing: ['critical/availability'] }],
+    // Fires at 127-129: Debian's promtool 2.42 evaluates the two rule groups in either order, so an
+    // alert may read the recording rules of the previous minute.
+    ours: [{ at: 124, firing: [] }, { at: 130, firing: ['critical/availability'], only: 'slo="availability"' }],
     naive: [{ at: 128, firing: [] }],
   },
   {
