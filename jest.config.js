@@ -6,9 +6,13 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   testEnvironment: 'node',
+  // A guard against hangs, not a speed target: CI runs four projects on two busy cores, where a
+  // binary's `--version` or `helm template` has taken longer than jest's default 5 s.
+  testTimeout: 60_000,
 };
 
 export default {
+  testTimeout: common.testTimeout,
   projects: [
     {
       ...common,

@@ -103,8 +103,20 @@ function blockedStatus(problems: ChildProblem[]): { reason: ChildProblem['reason
   return { reason: sorted[0]!.reason, message: sorted.map((p) => p.message).join('; ') };
 }
 
+/** True when resourceVersion a is known to be older than b (etcd revisions; opaque ones are never "older"). */
+function olderVersion(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
+}
+
 export class Reconciler {
   private readonly d: ReconcilerDeps;
+  /**
+   * The QwenService as our last status write returned it, by uid. The informer may still hold the
+   * version before that write when the next reconcile runs; computing transitions against it would
+   * announce the same Event twice and restart lastTransitionTime.
+   */
+  private readonly lastWritten = new Map<string, QwenService>();
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
   }
@@ -113,7 +125,11 @@ export class Reconciler {
     const result: ReconcileResult = { applied: 0, pruned: 0, statusWritten: false };
     const [namespace, name] = key.split('/') as [string, string];
     const raw = this.d.caches.qwenServices.get(namespace, name);
-    if (!raw || (raw.metadata as { deletionTimestamp?: string }).deletionTimestamp) return result; // children go with it (ownerReferences)
+    if (!raw || (raw.metadata as { deletionTimestamp?: string }).deletionTimestamp) {
+      if (raw?.metadata.uid) this.lastWritten.delete(raw.metadata.uid);
+      else this.forget(namespace, name);
+      return result; // children go with it (ownerReferences)
+    }
     const log = this.d.log.child({ qwenservice: key });
 
     const checked = checkQwenService(raw);
@@ -228,12 +244,24 @@ export class Reconciler {
     return this.d.caches.pods.byIndex(podIndexKey(namespaceOf(qs), qs.metadata.name)!).filter((p) => Object.entries(sel).every(([k, v]) => p.metadata.labels?.[k] === v));
   }
 
-  private async writeStatus(qs: QwenService, observed: Observed, log: Logger): Promise<boolean> {
+  private forget(namespace: string, name: string): void {
+    for (const [uid, q] of this.lastWritten) if (q.metadata.name === name && namespaceOf(q) === namespace) this.lastWritten.delete(uid);
+  }
+
+  /** The newer of the cached QwenService and the one our last status write returned. */
+  private freshest(qs: QwenService): QwenService {
+    const mine = qs.metadata.uid ? this.lastWritten.get(qs.metadata.uid) : undefined;
+    return mine && olderVersion(qs.metadata.resourceVersion, mine.metadata.resourceVersion) ? { ...qs, status: mine.status } : qs;
+  }
+
+  private async writeStatus(cached: QwenService, observed: Observed, log: Logger): Promise<boolean> {
+    const qs = this.freshest(cached);
     const now = (this.d.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const status = computeStatus(qs, observed, this.d.config, now);
     if (qs.status && sameJson(status, reconcilerOwnedStatus(qs.status))) return false;
     const answer = await this.d.client.apply<KubeObject>({ apiVersion: API_VERSION, kind: KIND, metadata: { name: qs.metadata.name, namespace: namespaceOf(qs) }, status }, FIELD_MANAGER, 'status');
     this.d.echoes.wrote({ ...answer, kind: KIND });
+    if (answer?.metadata?.uid) this.lastWritten.set(answer.metadata.uid, answer as unknown as QwenService);
     // One Event per new reason (Ready and Degraded often flip for the same cause).
     const announced = new Set<string>();
     for (const c of transitions(qs.status?.conditions, status.conditions ?? [])) {
