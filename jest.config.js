@@ -16,8 +16,19 @@ export default {
   projects: [
     {
       ...common,
+      // Pure: no cluster, no Prometheus, no external binary, no child process (`npm run test:fast`).
       displayName: 'unit',
       roots: ['<rootDir>/test/unit'],
+      testMatch: ['**/*.test.ts'],
+    },
+    {
+      ...common,
+      // Our output checked by the real tools, and the CLI run as users run it: promtool and amtool
+      // (every generation present, from the tool cache that scripts/setup.sh fills) and the
+      // bin/qwen-operator shim. No cluster, but each file spawns processes: not unit tests.
+      // (test/tools/ holds the scripts that build those tools; these are the tests that use them.)
+      displayName: 'with-tools',
+      roots: ['<rootDir>/test/with-tools'],
       testMatch: ['**/*.test.ts'],
     },
     {

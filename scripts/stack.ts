@@ -16,6 +16,7 @@ import { binDir, cacheDir } from '../test/support/tools.ts';
 import { startAlertmanager, startPrometheus, startWebhook, type Notification, type Proc, type Prometheus, type Webhook } from '../test/e2e/support/monitoring.ts';
 import { explainPromise } from '../test/e2e/support/explain.ts';
 import { checkQwenService } from '../src/api/validate.ts';
+import { namespaceOf } from '../src/kube/object.ts';
 import { slosOf } from '../src/sla/slos.ts';
 import { deploymentArgs, flagValue, MODEL_PATH, mergeAlertmanagerConfigs, renderCli, ROOT, ruleGroupsOf, startLocalWorker, steadyLoad, writeYaml, type Load, type LocalWorker } from '../test/e2e/support/pipeline.ts';
 
@@ -46,7 +47,7 @@ if (missing.length) {
 }
 
 const example = loadYaml(readFileSync(opts.file!, 'utf8')) as KubeObject & { spec: Record<string, unknown> & { alerting?: { receivers?: { name: string; webhook?: unknown }[]; routes?: Record<string, string[]> } } };
-const ns = example.metadata.namespace ?? 'default';
+const ns = namespaceOf(example);
 const name = example.metadata.name;
 
 const procs: { stop(): Promise<void> }[] = [];

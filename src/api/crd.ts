@@ -51,6 +51,7 @@ export function buildCrd(): Record<string, unknown> {
             { name: 'Min', type: 'integer', jsonPath: '.status.autoscaling.minReplicas', description: 'Autoscaling: fewest workers', priority: 1 },
             { name: 'Max', type: 'integer', jsonPath: '.status.autoscaling.maxReplicas', description: 'Autoscaling: most workers', priority: 1 },
             { name: 'Desired', type: 'integer', jsonPath: '.status.autoscaling.desiredReplicas', description: 'Autoscaling: workers asked for now', priority: 1 },
+            { name: 'Rollout', type: 'string', jsonPath: '.status.rollout.phase', description: 'Canary rollout phase (spec.rollout)', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema },

@@ -302,6 +302,54 @@ const autoscaling = z
   .meta(cel({ rule: 'self.maxReplicas >= (has(self.minReplicas) ? self.minReplicas : 1)', message: MAX_REPLICAS_RULE, fieldPath: '.maxReplicas' }))
   .describe('Autoscale the workers with KEDA (ScaledObject -> HPA) on their queue and on SLO burn; spec.replicas is then ignored.');
 
+// spec.rollout: Argo Rollouts runs the change as a canary gated on this service's own SLOs
+// (see src/render/rollout.ts and src/sla/gates.ts).
+const STEPS_EXCLUSIVE = 'set either steps or canary, not both';
+const analysisDuration = (what: string) =>
+  z
+    .string()
+    .max(16)
+    .regex(new RegExp(INTERVAL_PATTERN), 'must be a duration like 10m or 90s')
+    .refine((d) => safeSeconds(d) >= 30 && safeSeconds(d) <= 24 * 3600, 'must be between 30s and 24h')
+    .meta(cel({ rule: "duration(self) >= duration('30s') && duration(self) <= duration('24h')", message: 'must be between 30s and 24h' }))
+    .describe(what);
+const canaryStep = z
+  .object({
+    weight: z.number().int().min(1, 'must be 1 or more').max(99, 'must be 99 or less (100 is the promotion itself)').describe('Share of the workers (percent) that run the new version during this step.'),
+    pause: analysisDuration('How long the canary serves at this weight; its SLIs over this window decide the step.'),
+  })
+  .strict();
+export const DEFAULT_CANARY_STEPS = [{ weight: 25, pause: '10m' }, { weight: 50, pause: '10m' }] as const;
+const rollout = z
+  .object({
+    strategy: z.enum(['Canary']).default('Canary').describe('Progressive delivery strategy (only Canary).'),
+    steps: z.array(canaryStep).min(1).max(10).optional().describe('Canary steps in order; after the last one the new version gets every worker. Default: 25% for 10m, 50% for 10m.'),
+    canary: z
+      .object({
+        weight: canaryStep.shape.weight,
+        analysis: analysisDuration('How long the canary is observed before it is judged.'),
+      })
+      .strict()
+      .optional()
+      .describe('Short form of steps: one step at this weight, observed for this long.'),
+    gate: z
+      .object({
+        slos: z.array(z.string().max(64).regex(/^[a-z0-9-]+$/, 'must be an SLO name like latency-p95 (see `qwen-operator render --explain`)')).max(16).optional().describe('SLOs that gate each step (default: every latency, TTFT, tokens/s and error-rate SLO of spec.sla).'),
+        factor: z.number().min(1, 'must be 1 or more').max(100).default(6).describe('The canary fails a step when its bad-event share over the step exceeds this many times the SLO\'s error budget (default 6, the 6h burn tier).'),
+        minEvents: z.number().int().min(1).max(100000).default(20).describe('Fewest canary requests in the window for a verdict; with fewer the step waits (Argo: Inconclusive) and, after one more window, pauses for a human.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('What a canary step must meet.'),
+    requireBudget: z.boolean().default(true).describe('A rollout does not start while any SLO\'s error budget over the SLA window is spent; annotate the QwenService qwenops.io/rollout-ignore-budget="true" to let a change through anyway.'),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.steps && r.canary) ctx.addIssue({ code: 'custom', path: ['canary'], message: STEPS_EXCLUSIVE });
+  })
+  .meta(cel({ rule: '!(has(self.steps) && has(self.canary))', message: STEPS_EXCLUSIVE, fieldPath: '.canary' }))
+  .describe('Roll out changes as an Argo Rollouts canary gated on this service\'s SLOs (needs Argo Rollouts and the operator\'s --prometheus-url). Absent: a plain rolling update.');
+
 const spec = z
   .object({
     model: z
@@ -324,6 +372,7 @@ const spec = z
       .describe('The GGUF model each worker serves.'),
     replicas: z.number().int().min(0, 'must be 0 or more').max(1000).default(1).describe('Number of worker pods. Ignored when spec.autoscaling is set (the autoscaler owns the count).'),
     autoscaling: autoscaling.optional(),
+    rollout: rollout.optional(),
     gpu: z
       .object({
         count: z.number().int().min(0, 'must be 0 or more').max(16).default(1).describe('GPUs per worker (nvidia.com/gpu); 0 runs on CPU (dev clusters).'),
@@ -404,7 +453,7 @@ export const status = z
     selector: z.string().optional().describe('Label selector of the worker pods (scale subresource).'),
     endpoint: z.string().optional().describe('OpenAI-compatible base URL inside the cluster (when endpointAuth is set, every /v1 call needs an API key).'),
     endpointAuth: z.string().optional().describe('How to authenticate to the endpoint: the Secret key holding the API keys (absent when the API is open).'),
-    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLACompliant, AutoscalingReady (with spec.autoscaling).').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLACompliant, AutoscalingReady (with spec.autoscaling), RolloutGated (with spec.rollout).').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
     autoscaling: z
       .object({
         minReplicas: z.number().int().optional().describe('spec.autoscaling.minReplicas in effect.'),
@@ -413,6 +462,14 @@ export const status = z
       })
       .optional()
       .describe('Autoscaler state (only with spec.autoscaling).'),
+    rollout: z
+      .object({
+        phase: z.string().optional().describe('The Argo Rollout\'s phase: Healthy, Progressing, Paused, Degraded.'),
+        step: z.string().optional().describe('Where the canary stands, e.g. "2/5 setWeight 50".'),
+        message: z.string().optional().describe('Argo\'s last message (the abort reason after a rollback).'),
+      })
+      .optional()
+      .describe('Canary rollout state (only with spec.rollout).'),
     sla: z
       .object({
         p95: z.string().optional().describe('Measured p95 latency over the last hour (display only).'),
@@ -452,6 +509,7 @@ export type Receiver = z.output<typeof receiver>;
 export type SecretKeyRef = z.output<typeof secretKeyRef>;
 export type NetworkPeer = z.output<typeof networkPeer>;
 export type Autoscaling = z.output<typeof autoscaling>;
+export type Rollout = z.output<typeof rollout>;
 export type QwenServiceStatus = z.output<typeof status>;
 export type Condition = z.output<typeof condition>;
 export { PERCENTILES };

@@ -1,6 +1,8 @@
-// Parsing of the unit strings a QwenService is written in. The regexes are shared by the zod
-// schema (and so by the CRD's OpenAPI patterns) and by the SLA compiler, so what the apiserver
-// accepts is exactly what the compiler can read.
+// Parsing and printing of the units a QwenService is written in and the operator reports in. The
+// regexes are shared by the zod schema (and so by the CRD's OpenAPI patterns) and by the SLA
+// compiler, so what the apiserver accepts is exactly what the compiler can read; every duration and
+// percentage the operator prints goes through the formatters here, so one value reads alike in
+// rules, alerts, `render --explain` and status.
 
 /** A latency-like threshold: a number and one unit, e.g. `3s`, `800ms`, `1.5s`, `2m`. CEL's duration() reads these too. */
 export const THRESHOLD_PATTERN = '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$';
@@ -35,4 +37,37 @@ export function formatDuration(seconds: number): string {
     if (seconds >= size && Number.isInteger(seconds / size)) return `${seconds / size}${unit}`;
   }
   return `${Math.round(seconds * 1000)}ms`;
+}
+
+/** 7m15s, 45m, 1h48m, 3d: a span of time in whole seconds, for people (explain output, alert text). */
+export function formatSeconds(seconds: number): string {
+  let rest = Math.round(seconds);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.join('') || '0s';
+}
+
+/**
+ * A measured duration at two significant digits (840ms, 1.8s, 12s): what status shows. Coarse on
+ * purpose, so a status is rewritten when the value moved, not when it jittered.
+ */
+export function formatMeasuredSeconds(seconds: number): string {
+  if (!Number.isFinite(seconds)) return 'n/a';
+  if (seconds < 1) return `${Number((seconds * 1000).toPrecision(2))}ms`;
+  return `${Number(seconds.toPrecision(2))}s`;
+}
+
+/**
+ * A ratio as a percentage. By default as written (`99.5%`: the float noise of 1 - 0.995 removed);
+ * `significant` rounds to that many significant digits (`1.44%`), `decimals` to a fixed number of
+ * decimals with trailing zeros kept (`100.00%`, so a status line keeps its width).
+ */
+export function formatPercent(ratio: number, precision: { significant: number } | { decimals: number } = { significant: 10 }): string {
+  if ('decimals' in precision) return `${(ratio * 100).toFixed(precision.decimals)}%`;
+  return `${Number((ratio * 100).toPrecision(precision.significant))}%`;
 }

@@ -5,9 +5,10 @@
 import { dump } from 'js-yaml';
 import { validateYaml } from '../api/validate.ts';
 import type { QwenService } from '../api/qwenservice.ts';
-import { defaultRenderConfig } from '../render/common.ts';
+import { defaultRenderConfig, namespaceOf } from '../render/common.ts';
 import { renderAll } from '../render/index.ts';
 import { explainScaling } from '../render/scaledobject.ts';
+import { explainGate, gatePlan } from '../sla/gates.ts';
 import { renderDashboardJson } from '../render/dashboard.ts';
 import { linksOf } from '../render/prometheusrule.ts';
 import { renderAlertmanagerYaml } from '../sla/alertmanager.ts';
@@ -27,8 +28,9 @@ export const DEFAULT_PROMETHEUS_URL = 'http://prometheus-operated.monitoring.svc
 export function renderText(qs: QwenService, format: Format, withExplain: boolean, prometheusURL = DEFAULT_PROMETHEUS_URL): string | undefined {
   const config = { ...defaultRenderConfig, prometheusURL };
   if (withExplain) {
-    const sla = explain(`${qs.metadata.namespace ?? 'default'}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config)));
-    return qs.spec.autoscaling ? `${sla}\n${explainScaling(qs, config)}` : sla;
+    const sla = explain(`${namespaceOf(qs)}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config)));
+    const gate = gatePlan(qs);
+    return [sla, ...(qs.spec.autoscaling ? [explainScaling(qs, config)] : []), ...(gate ? [`${explainGate(gate).join('\n')}\n`] : [])].join('\n');
   }
   switch (format) {
     case 'kube':
@@ -39,7 +41,7 @@ export function renderText(qs: QwenService, format: Format, withExplain: boolean
     }
     case 'alertmanager': {
       const am = renderAlertmanagerYaml(qs);
-      return am && `# Alertmanager routing for ${qs.metadata.namespace ?? 'default'}/${qs.metadata.name}; credentials are read from the *_file paths.\n${yaml(am)}`;
+      return am && `# Alertmanager routing for ${namespaceOf(qs)}/${qs.metadata.name}; credentials are read from the *_file paths.\n${yaml(am)}`;
     }
     case 'grafana':
       return JSON.stringify(renderDashboardJson(qs), null, 2) + '\n';
@@ -55,8 +57,8 @@ export const renderCommand: Command = {
     '  --format alertmanager      the alert routing as a plain alertmanager.yml (credentials as *_file paths)',
     '  --format grafana           the dashboard JSON',
     '  --explain                  per SLO: burn-rate tiers kept and dropped, and how long a total breach takes to page;',
-    '                             with spec.autoscaling, the scaling rules in words',
-    `  --prometheus-url URL       Prometheus the ScaledObject's triggers query (default ${DEFAULT_PROMETHEUS_URL})`,
+    '                             with spec.autoscaling, the scaling rules in words; with spec.rollout, the canary gate',
+    `  --prometheus-url URL       Prometheus the ScaledObject's triggers and the rollout gate query (default ${DEFAULT_PROMETHEUS_URL})`,
     '',
     'FILE may hold several QwenService documents; `-` reads standard input. Invalid documents are',
     'reported like `validate` does and make the command exit 1.',

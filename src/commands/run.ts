@@ -1,14 +1,9 @@
-// `qwen-operator run`: the controller process (in-cluster, or with a kubeconfig).
-import { hostname } from 'node:os';
-import { KubeClient } from '../kube/client.ts';
-import { loadKubeAuth } from '../kube/kubeconfig.ts';
-import { LeaderElector, checkLeaderTimings } from '../kube/leader.ts';
-import { Manager } from '../controller/manager.ts';
-import { operatorMetrics } from '../controller/metrics.ts';
-import { startHealthServer } from '../controller/health.ts';
+// `qwen-operator run`: the controller process (in-cluster, or with a kubeconfig). Flags are
+// read in run-settings.ts, the process is wired in operator.ts.
 import { defaultRenderConfig } from '../render/common.ts';
-import { createLogger } from '../log.ts';
-import { CliError, parseOptions, type Command } from './command.ts';
+import { parseOptions, type Command } from './command.ts';
+import { runOperator } from './operator.ts';
+import { RUN_OPTIONS, readRunSettings } from './run-settings.ts';
 
 const HELP = `Usage: qwen-operator run [options]
 
@@ -43,116 +38,7 @@ Options (each also from the environment variable in brackets):
 export const runCommand: Command = {
   help: HELP,
   async run(args) {
-    const { values: v } = parseOptions(args, {
-      kubeconfig: { type: 'string' },
-      namespaces: { type: 'string' },
-      'worker-image': { type: 'string' },
-      concurrency: { type: 'string' },
-      'log-level': { type: 'string' },
-      'health-addr': { type: 'string' },
-      'leader-elect': { type: 'boolean' },
-      'lease-namespace': { type: 'string' },
-      'lease-name': { type: 'string' },
-      identity: { type: 'string' },
-      'lease-duration': { type: 'string' },
-      'renew-deadline': { type: 'string' },
-      'retry-period': { type: 'string' },
-      'monitoring-check-interval': { type: 'string' },
-      'resync-interval': { type: 'string' },
-      'runbook-url': { type: 'string' },
-      'prometheus-namespaces': { type: 'string' },
-      'prometheus-url': { type: 'string' },
-      'sla-status-interval': { type: 'string' },
-    });
-    const num = (name: string, text: string | undefined, dflt: number) => {
-      if (text === undefined) return dflt;
-      const n = Number(text);
-      if (!Number.isFinite(n) || n <= 0) throw new CliError(`--${name} must be a positive number (got ${text})`);
-      return n;
-    };
-    const log = createLogger(v['log-level'] ?? process.env.LOG_LEVEL ?? 'info');
-    const client = new KubeClient(await loadKubeAuth(v.kubeconfig ?? process.env.KUBECONFIG));
-    const metrics = operatorMetrics();
-    client.onWrite = (verb, kind) => {
-      metrics.writes.inc({ verb, kind });
-      log.debug({ verb, kind }, 'kube write');
-    };
-    const [host, portText] = (v['health-addr'] ?? '0.0.0.0:8081').split(/:(?=\d+$)/);
-    const prometheusURL = v['prometheus-url'] ?? process.env.PROMETHEUS_URL;
-    if (prometheusURL && !/^https?:\/\//.test(prometheusURL)) throw new CliError(`--prometheus-url must be an http(s) URL (got ${prometheusURL})`);
-    const namespaces = (v.namespaces ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const manager = new Manager({
-      client,
-      log,
-      metrics,
-      namespaces,
-      concurrency: num('concurrency', v.concurrency, 4),
-      monitoringCheckIntervalMs: num('monitoring-check-interval', v['monitoring-check-interval'], 30) * 1000,
-      resyncIntervalMs: num('resync-interval', v['resync-interval'], 600) * 1000,
-      ...(prometheusURL ? { slaStatus: { prometheusURL, intervalMs: num('sla-status-interval', v['sla-status-interval'], 30) * 1000 } } : {}),
-      config: {
-        ...defaultRenderConfig,
-        workerImage: v['worker-image'] ?? process.env.WORKER_IMAGE ?? defaultRenderConfig.workerImage,
-        // The autoscaling triggers query the same Prometheus the SLA loop reads.
-        ...(prometheusURL ? { prometheusURL } : {}),
-        ...(v['runbook-url'] ? { runbookBaseURL: v['runbook-url'] } : {}),
-        prometheusNamespaces: (v['prometheus-namespaces'] ?? process.env.PROMETHEUS_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-      },
-    });
-    let started = false;
-    const port = Number(portText ?? 8081);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--health-addr must be HOST:PORT (got ${v['health-addr']})`);
-    const server = await startHealthServer(port, host ?? '0.0.0.0', metrics.registry, () => started || !!v['leader-elect']);
-    log.info({ namespaces: namespaces.length ? namespaces : 'all', health: v['health-addr'] ?? '0.0.0.0:8081' }, 'qwen-operator starting');
-
-    let elector: LeaderElector | undefined;
-    let shuttingDown = false;
-    const leaderTimings = {
-      leaseDurationS: num('lease-duration', v['lease-duration'], 15),
-      renewDeadlineMs: num('renew-deadline', v['renew-deadline'], 10) * 1000,
-      retryPeriodMs: num('retry-period', v['retry-period'], 2) * 1000,
-    };
-    const badTimings = checkLeaderTimings(leaderTimings);
-    if (v['leader-elect'] && badTimings) throw new CliError(badTimings);
-    const done = new Promise<number>((resolve) => {
-      const shutdown = async (signal: string) => {
-        shuttingDown = true;
-        log.info({ signal }, 'shutting down');
-        await manager.stop();
-        await elector?.stop();
-        server.close();
-        resolve(0);
-      };
-      process.once('SIGTERM', () => void shutdown('SIGTERM'));
-      process.once('SIGINT', () => void shutdown('SIGINT'));
-      const begin = () => manager.start().then(() => { started = true; }, (err: unknown) => { log.error({ err: String(err) }, 'could not start'); resolve(1); });
-      if (v['leader-elect']) {
-        const le = new LeaderElector(client, {
-          namespace: v['lease-namespace'] ?? process.env.POD_NAMESPACE ?? 'default',
-          name: v['lease-name'] ?? 'qwen-operator-leader',
-          identity: v.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
-          ...leaderTimings,
-        }, log);
-        elector = le;
-        // Every write is checked right before it is sent: none leaves once the lease may be lost.
-        client.writeGate = le.fence;
-        le.onStartedLeading = () => { metrics.leader.set({ name: 'qwen-operator' }, 1); void begin(); };
-        // Losing the lease means another replica may already be writing: exit at once (the
-        // fence already refuses every write), and the Deployment restarts us as a standby —
-        // client-go operators exit the same way. Never campaign again from this process.
-        le.onStoppedLeading = (reason) => {
-          metrics.leader.set({ name: 'qwen-operator' }, 0);
-          if (shuttingDown) return;
-          log.error({ reason }, 'lost leadership; exiting');
-          process.exit(1);
-        };
-        le.start();
-      } else {
-        void begin();
-      }
-    });
-    const code = await done;
-    if (code !== 0) { await manager.stop().catch(() => {}); server.close(); }
-    return code;
+    const { values } = parseOptions(args, RUN_OPTIONS);
+    return runOperator(readRunSettings(values));
   },
 };

@@ -1,5 +1,6 @@
 // Reads why worker pods are not ready from what the cluster reports (scheduler conditions,
 // container states, termination messages) and names it the way a platform engineer would act on it.
+import { Reason } from '../conventions.ts';
 import type { KubeObject } from '../render/common.ts';
 
 export type Diagnosis = { reason: string; message: string; failure: boolean };
@@ -22,15 +23,15 @@ export function diagnosePods(pods: KubeObject[], gpuRequest: { count: number; pr
     const gpuShortfall = gpuRequest.count > 0 && (/nvidia\.com\/gpu/.test(words) || (!!gpuRequest.product && /node affinity|node\(s\) didn't match/.test(words)));
     if (gpuShortfall) {
       const want = `${gpuRequest.count} nvidia.com/gpu per worker${gpuRequest.product ? ` (product ${gpuRequest.product})` : ''}`;
-      return { reason: 'WaitingForGPU', message: `pod ${pod.metadata.name} cannot be scheduled: needs ${want}; scheduler: ${words}`, failure: true };
+      return { reason: Reason.WaitingForGPU, message: `pod ${pod.metadata.name} cannot be scheduled: needs ${want}; scheduler: ${words}`, failure: true };
     }
-    return { reason: 'Unschedulable', message: `pod ${pod.metadata.name} cannot be scheduled: ${words}`, failure: true };
+    return { reason: Reason.Unschedulable, message: `pod ${pod.metadata.name} cannot be scheduled: ${words}`, failure: true };
   }
   for (const pod of live) {
     for (const cs of statusOf(pod).containerStatuses ?? []) {
       const waiting = cs.state?.waiting?.reason;
       if (waiting === 'ImagePullBackOff' || waiting === 'ErrImagePull' || waiting === 'InvalidImageName') {
-        return { reason: 'ImagePullBackOff', message: `pod ${pod.metadata.name}: ${cs.state?.waiting?.message ?? waiting}`, failure: true };
+        return { reason: Reason.ImagePullBackOff, message: `pod ${pod.metadata.name}: ${cs.state?.waiting?.message ?? waiting}`, failure: true };
       }
     }
   }
@@ -38,10 +39,10 @@ export function diagnosePods(pods: KubeObject[], gpuRequest: { count: number; pr
     for (const cs of statusOf(pod).containerStatuses ?? []) {
       const term = cs.state?.terminated ?? cs.lastState?.terminated;
       if (term?.reason === 'OOMKilled') {
-        return { reason: 'OOMKilled', message: `pod ${pod.metadata.name}: the worker ran out of memory (restarts: ${cs.restartCount ?? 0}); raise resources.limits.memory or use a smaller model/context`, failure: true };
+        return { reason: Reason.OOMKilled, message: `pod ${pod.metadata.name}: the worker ran out of memory (restarts: ${cs.restartCount ?? 0}); raise resources.limits.memory or use a smaller model/context`, failure: true };
       }
       if (term && term.exitCode !== 0 && term.message && MODEL_WORDS.test(term.message)) {
-        return { reason: 'ModelLoadFailed', message: `pod ${pod.metadata.name}: ${term.message.trim().slice(0, 500)}`, failure: true };
+        return { reason: Reason.ModelLoadFailed, message: `pod ${pod.metadata.name}: ${term.message.trim().slice(0, 500)}`, failure: true };
       }
     }
   }
@@ -49,7 +50,7 @@ export function diagnosePods(pods: KubeObject[], gpuRequest: { count: number; pr
     for (const cs of statusOf(pod).containerStatuses ?? []) {
       if (cs.state?.waiting?.reason === 'CrashLoopBackOff') {
         const last = cs.lastState?.terminated;
-        return { reason: 'CrashLoopBackOff', message: `pod ${pod.metadata.name}: the worker keeps exiting (code ${last?.exitCode ?? '?'}, restarts ${cs.restartCount ?? 0})${last?.message ? `: ${last.message.trim().slice(0, 300)}` : ''}`, failure: true };
+        return { reason: Reason.CrashLoopBackOff, message: `pod ${pod.metadata.name}: the worker keeps exiting (code ${last?.exitCode ?? '?'}, restarts ${cs.restartCount ?? 0})${last?.message ? `: ${last.message.trim().slice(0, 300)}` : ''}`, failure: true };
       }
     }
   }
@@ -57,11 +58,11 @@ export function diagnosePods(pods: KubeObject[], gpuRequest: { count: number; pr
     const st = statusOf(pod);
     const cs = st.containerStatuses?.find((c) => c.name === 'worker');
     if (st.phase === 'Running' && cs && !cs.ready) {
-      return { reason: 'ModelDownloading', message: `pod ${pod.metadata.name}: waiting for the model to download and load (readyz not yet true)`, failure: false };
+      return { reason: Reason.ModelDownloading, message: `pod ${pod.metadata.name}: waiting for the model to download and load (readyz not yet true)`, failure: false };
     }
   }
   if (live.some((p) => statusOf(p).phase === 'Pending')) {
-    return { reason: 'PodsPending', message: `${live.filter((p) => statusOf(p).phase === 'Pending').length} worker pod(s) pending`, failure: false };
+    return { reason: Reason.PodsPending, message: `${live.filter((p) => statusOf(p).phase === 'Pending').length} worker pod(s) pending`, failure: false };
   }
   return undefined;
 }

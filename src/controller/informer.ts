@@ -4,7 +4,7 @@
 // restarts a watch that has been silent for too long. Handlers only enqueue keys.
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
-import type { KubeObject } from '../render/common.ts';
+import { objectKey, type KubeObject } from '../kube/object.ts';
 import { digestLargeFields } from './digest.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
@@ -21,8 +21,6 @@ export type InformerTarget = {
 const WATCH_TIMEOUT_S = 240; // the server ends each watch; we resume from the last resourceVersion
 const WATCHDOG_MS = (WATCH_TIMEOUT_S + 60) * 1000;
 const MAX_BACKOFF_MS = 30_000;
-
-export const objectKey = (o: { metadata: { namespace?: string; name: string } }): string => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 class GoneError extends Error {}
 

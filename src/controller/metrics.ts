@@ -1,6 +1,7 @@
 // The operator's own metrics, in controller-runtime's names where one exists, so existing
 // dashboards and alerts for Go operators work unchanged.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { KUBE_WRITES_METRIC, MONITORING_CRDS_SERVED_METRIC } from '../conventions.ts';
 
 export const CONTROLLER = 'qwenservice';
 
@@ -19,9 +20,9 @@ export function operatorMetrics() {
     retries: new Counter({ name: 'workqueue_retries_total', help: 'Total number of retries handled by workqueue.', labelNames: ['name'], registers: [registry] }),
     queueDuration: new Histogram({ name: 'workqueue_queue_duration_seconds', help: 'How long in seconds an item stays in workqueue before being requested.', labelNames: ['name'], buckets: [0.001, 0.01, 0.1, 1, 10, 60], registers: [registry] }),
     workDuration: new Histogram({ name: 'workqueue_work_duration_seconds', help: 'How long in seconds processing an item from workqueue takes.', labelNames: ['name'], buckets: [0.001, 0.01, 0.1, 1, 10, 60], registers: [registry] }),
-    writes: new Counter({ name: 'qwen_operator_kube_writes_total', help: 'Requests that change cluster state, by verb and kind.', labelNames: ['verb', 'kind'], registers: [registry] }),
+    writes: new Counter({ name: KUBE_WRITES_METRIC, help: 'Requests that change cluster state, by verb and kind.', labelNames: ['verb', 'kind'], registers: [registry] }),
     leader: new Gauge({ name: 'leader_election_master_status', help: 'Whether this instance is the leader (1) or not (0).', labelNames: ['name'], registers: [registry] }),
-    monitoringServed: new Gauge({ name: 'qwen_operator_monitoring_crds_served', help: '1 when the prometheus-operator kinds are served by the cluster.', registers: [registry] }),
+    monitoringServed: new Gauge({ name: MONITORING_CRDS_SERVED_METRIC, help: '1 when the prometheus-operator kinds are served by the cluster.', registers: [registry] }),
     labels,
   };
 }

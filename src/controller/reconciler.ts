@@ -12,21 +12,26 @@
 // the queue retries with a slower backoff; the foreign object has no ownerReference to map an
 // event back to us, so those retries are what notices it is gone.
 import type { Logger } from 'pino';
-import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
+import { API_VERSION, KIND, type QwenService, type QwenServiceStatus } from '../api/qwenservice.ts';
 import { checkQwenService } from '../api/validate.ts';
+import { ConditionType, FIELD_MANAGER, REPLICAS_HANDOFF_MANAGER, Reason } from '../conventions.ts';
 import type { KubeClient } from '../kube/client.ts';
+import { conditionTime, transitions } from '../kube/conditions.ts';
 import { isNotFound, isRefusal, KubeApiError } from '../kube/errors.ts';
-import { FIELD_MANAGER, namespaceOf, selectorLabels, type KubeObject, type RenderConfig } from '../render/common.ts';
-import { OWNED_KINDS, kindKey, renderAll } from '../render/index.ts';
-import { renderMonitoring } from '../render/monitoring.ts';
+import { kindKey, namespaceOf, type KubeObject } from '../kube/object.ts';
+import { applyStatus } from '../kube/status.ts';
+import { selectorLabels, type RenderConfig } from '../render/common.ts';
+import { isMonitoringKind, renderOwned, type RenderedObjects } from '../render/index.ts';
+import { ROLLOUT_KEY } from '../render/rollout.ts';
 import { SCALED_OBJECT_KEY } from '../render/scaledobject.ts';
+import { promotedEvent, type RolloutObserved } from './rollout.ts';
 import { containedIn, sameJson } from './compare.ts';
 import { digestView } from './digest.ts';
-import { transitions } from './conditions.ts';
 import type { EventRecorder } from './events.ts';
 import type { WriteEchoes } from './echo.ts';
 import type { Cache } from './informer.ts';
-import { computeStatus, reconcilerOwnedStatus, type Observed } from './status.ts';
+import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus, type Observed, type StoredQwenService } from './status.ts';
+import { controllerOwnerUid, qwenServiceKey } from './watches.ts';
 
 export type Caches = {
   qwenServices: Cache;
@@ -47,12 +52,27 @@ export type ReconcilerDeps = {
 
 export type ReconcileResult = { applied: number; pruned: number; statusWritten: boolean };
 
-/** The field manager that keeps a Deployment's replicas while the HPA takes them over (see handOffReplicas). */
-export const REPLICAS_HANDOFF_MANAGER = 'qwen-operator-replicas-handoff';
-
-const WARNING_REASONS = new Set(['WaitingForGPU', 'Unschedulable', 'ImagePullBackOff', 'CrashLoopBackOff', 'OOMKilled', 'ModelLoadFailed', 'InvalidSpec', 'PrometheusOperatorMissing', 'OwnershipConflict', 'ApplyFailed']);
+const WARNING_REASONS = new Set<string>([
+  Reason.WaitingForGPU, Reason.Unschedulable, Reason.ImagePullBackOff, Reason.CrashLoopBackOff, Reason.OOMKilled, Reason.ModelLoadFailed,
+  Reason.InvalidSpec, Reason.PrometheusOperatorMissing, Reason.OwnershipConflict, Reason.ApplyFailed,
+  Reason.CanaryFailedSLO, Reason.BudgetExhausted, Reason.CanaryInconclusive, Reason.RolloutAborted, Reason.RolloutDegraded,
+]);
 
 export type ChildProblem = { reason: 'OwnershipConflict' | 'ApplyFailed'; kind: string; name: string; message: string };
+
+const DEPLOYMENT_KEY = kindKey({ apiVersion: 'apps/v1', kind: 'Deployment' });
+
+/** A child by kind and name (`Deployment.apps/v1/chat`): children of one QwenService share its namespace. */
+const childKey = (obj: { apiVersion: string; kind: string; metadata: { name: string } }): string => `${kindKey(obj)}/${obj.metadata.name}`;
+
+/** What applying the desired children came to. */
+type ChildrenApplied = {
+  /** What the apiserver answered to each apply: newer than the cache, so status reads it first. */
+  answers: Map<string, KubeObject>;
+  problems: ChildProblem[];
+  /** childKeys of children left unwritten (conflicts, refusals): status must not read them as ours. */
+  blocked: Set<string>;
+};
 
 /**
  * The reconcile could not converge for a reason a plain retry will not fix soon (a name taken by
@@ -88,18 +108,9 @@ function refusalMessage(e: KubeApiError): string {
   return (e.body as { message?: string } | undefined)?.message ?? e.message;
 }
 
-/** Index key of a worker pod: its QwenService (pods are owned by ReplicaSets, so by label). */
-export function podIndexKey(namespace: string | undefined, qwenservice: string | undefined): string | undefined {
-  return qwenservice === undefined ? undefined : `${namespace ?? ''}/${qwenservice}`;
-}
-
-export function controllerOwnerUid(obj: KubeObject): string | undefined {
-  return obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND && r.apiVersion.startsWith('qwenops.io/'))?.uid;
-}
-
 /** One reason for the Ready condition (conflicts first: they need a person), every problem in the message. */
 function blockedStatus(problems: ChildProblem[]): { reason: ChildProblem['reason']; message: string } {
-  const sorted = [...problems].sort((a, b) => (a.reason === b.reason ? `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`) : a.reason === 'OwnershipConflict' ? -1 : 1));
+  const sorted = [...problems].sort((a, b) => (a.reason === b.reason ? `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`) : a.reason === Reason.OwnershipConflict ? -1 : 1));
   return { reason: sorted[0]!.reason, message: sorted.map((p) => p.message).join('; ') };
 }
 
@@ -110,7 +121,7 @@ function olderVersion(a: string | undefined, b: string | undefined): boolean {
 }
 
 export class Reconciler {
-  private readonly d: ReconcilerDeps;
+  private readonly deps: ReconcilerDeps;
   /**
    * The QwenService as our last status write returned it, by uid. The informer may still hold the
    * version before that write when the next reconcile runs; computing transitions against it would
@@ -118,110 +129,149 @@ export class Reconciler {
    */
   private readonly lastWritten = new Map<string, QwenService>();
   constructor(deps: ReconcilerDeps) {
-    this.d = deps;
+    this.deps = deps;
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
-    const result: ReconcileResult = { applied: 0, pruned: 0, statusWritten: false };
     const [namespace, name] = key.split('/') as [string, string];
-    const raw = this.d.caches.qwenServices.get(namespace, name);
-    if (!raw || (raw.metadata as { deletionTimestamp?: string }).deletionTimestamp) {
+    const raw = this.deps.caches.qwenServices.get(namespace, name);
+    if (!raw || raw.metadata.deletionTimestamp) {
       if (raw?.metadata.uid) this.lastWritten.delete(raw.metadata.uid);
       else this.forget(namespace, name);
-      return result; // children go with it (ownerReferences)
+      return { applied: 0, pruned: 0, statusWritten: false }; // children go with it (ownerReferences)
     }
-    const log = this.d.log.child({ qwenservice: key });
+    const log = this.deps.log.child({ qwenservice: key });
 
     const checked = checkQwenService(raw);
     if (!checked.ok) {
-      const message = checked.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-      const fallback = { ...(raw as unknown as QwenService), spec: { ...(raw.spec as QwenService['spec']), replicas: Number((raw.spec as { replicas?: number })?.replicas ?? 0), gpu: { count: 0 }, model: { source: '', contextSize: 0, parallel: 0 } } } as QwenService;
-      result.statusWritten = await this.writeStatus(fallback, { pods: [], missingMonitoringKinds: [], monitoringRequested: false, invalidSpec: message }, log);
-      return result;
+      // Nothing can be rendered from it: say why in status, and leave the children as they are.
+      const problems = checked.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+      const stored = raw as unknown as StoredQwenService;
+      const statusWritten = await this.writeStatus(stored, (qs, now) => invalidSpecStatus(qs, problems, this.deps.config, now), log);
+      return { applied: 0, pruned: 0, statusWritten };
     }
     const qs = checked.value;
-    const uid = (raw.metadata as { uid?: string }).uid;
+    const uid = raw.metadata.uid;
 
-    const served = new Set([...this.d.caches.owned.keys()]);
-    const desired = renderAll(qs, this.d.config, { servedMonitoringKinds: served });
-    // What the apiserver answered to our applies is newer than the cache: status reads it first,
-    // so a just-created child does not cost a second status write once the watch catches up.
-    const applied = new Map<string, KubeObject>();
-    const problems: ChildProblem[] = [];
-    const blocked = new Set<string>();
-    const conflict = (obj: KubeObject, existing: KubeObject) => {
-      const where = `${obj.kind} ${namespace}/${obj.metadata.name}`;
-      problems.push({
-        reason: 'OwnershipConflict', kind: obj.kind, name: obj.metadata.name,
-        message: `${where} already exists and is ${describeController(existing)}, not this QwenService; it is left untouched — delete or rename it and the operator creates its own`,
-      });
-      blocked.add(`${kindKey(obj)}/${obj.metadata.name}`);
-    };
+    const served = new Set([...this.deps.caches.owned.keys()]);
+    const rendered = renderOwned(qs, this.deps.config, { servedMonitoringKinds: served });
+    const children = await this.applyChildren(rendered.objects, uid, log);
+    const pruned = await this.prune(rendered.objects, uid, log);
+    const observed = this.observe(qs, rendered, children, served);
+    if (observed.rollout?.rollout) observed.rollout.analysisRun = await this.stepAnalysisRun(observed.rollout.rollout, log);
+    const statusWritten = await this.writeStatus(qs, (fresh, now) => computeStatus(fresh, observed, this.deps.config, now), log);
+    if (children.problems.length) throw new BlockedError(children.problems);
+    return { applied: children.answers.size, pruned, statusWritten };
+  }
+
+  /**
+   * Applies every desired child that differs from the cache, never one this QwenService does not
+   * control. Children do not depend on each other: they are handled together, and one failing
+   * does not stop the rest. A retryable failure is thrown once all are done.
+   */
+  private async applyChildren(desired: KubeObject[], uid: string | undefined, log: Logger): Promise<ChildrenApplied> {
+    const result: ChildrenApplied = { answers: new Map(), problems: [], blocked: new Set() };
     let retryable: unknown;
-    // Children do not depend on each other: handle them together; one failing does not stop the rest.
     await Promise.all(desired.map(async (obj) => {
-      const kk = `${kindKey(obj)}/${obj.metadata.name}`;
       try {
-        let current = this.d.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
-        // The caches hold labelled children only: a miss may still be a name someone else took
-        // (or our child with its label removed). Read it live before writing anything.
-        if (!current) current = await this.d.client.find(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
-        if (current && (!uid || controllerOwnerUid(current) !== uid)) return conflict(obj, current);
-        if (current) {
-          const { rest, digestsMatch } = digestView(obj, current);
-          if (digestsMatch && containedIn(rest, current)) return;
-        }
-        // Ours: force (a user's edit of our fields is reverted), with its uid, so an object
-        // deleted and recreated by someone else meanwhile is refused instead of taken over.
-        // New: no force, so fields someone else manages on an object created meanwhile conflict.
-        const body = current ? { ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } } : obj;
-        if (current) await this.handOffReplicas(obj, current);
-        const answer = await this.d.client.apply<KubeObject>(body, FIELD_MANAGER, undefined, { force: current !== undefined });
-        this.d.echoes.wrote({ ...answer, kind: obj.kind });
-        applied.set(kk, answer);
-        result.applied++;
-        log.info({ kind: obj.kind, name: obj.metadata.name }, current ? 'applied child' : 'created child');
+        const problem = await this.applyChild(obj, uid, result.answers, log);
+        if (!problem) return;
+        result.problems.push(problem);
+        result.blocked.add(childKey(obj));
       } catch (e) {
-        if (isRefusal(e) && !isUidMismatch(e)) {
-          problems.push({ reason: 'ApplyFailed', kind: obj.kind, name: obj.metadata.name, message: `the apiserver refused ${obj.kind} ${namespace}/${obj.metadata.name}: ${refusalMessage(e)}` });
-          blocked.add(kk);
-          log.warn({ kind: obj.kind, name: obj.metadata.name, status: e.status, err: refusalMessage(e) }, 'apply refused');
-        } else retryable ??= e;
+        retryable ??= e;
       }
     }));
     if (retryable) throw retryable;
+    return result;
+  }
 
-    const wanted = new Set(desired.map((o) => `${kindKey(o)}/${o.metadata.name}`));
-    for (const [kk, informer] of this.d.caches.owned) {
-      for (const obj of uid ? informer.byIndex(uid) : []) {
-        if (wanted.has(`${kk}/${obj.metadata.name}`)) continue;
+  /** One child: skipped when the cache already holds it, applied when ours or new; a problem when it is not ours or refused. */
+  private async applyChild(obj: KubeObject, uid: string | undefined, answers: Map<string, KubeObject>, log: Logger): Promise<ChildProblem | undefined> {
+    const where = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
+    try {
+      let current = this.deps.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
+      // The caches hold labelled children only: a miss may still be a name someone else took
+      // (or our child with its label removed). Read it live before writing anything.
+      if (!current) current = await this.deps.client.find(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
+      if (current && (!uid || controllerOwnerUid(current) !== uid)) {
+        return {
+          reason: Reason.OwnershipConflict, kind: obj.kind, name: obj.metadata.name,
+          message: `${where} already exists and is ${describeController(current)}, not this QwenService; it is left untouched — delete or rename it and the operator creates its own`,
+        };
+      }
+      if (current) {
+        const { rest, digestsMatch } = digestView(obj, current);
+        if (digestsMatch && containedIn(rest, current)) return undefined;
+      }
+      // Ours: force (a user's edit of our fields is reverted), with its uid, so an object
+      // deleted and recreated by someone else meanwhile is refused instead of taken over.
+      // New: no force, so fields someone else manages on an object created meanwhile conflict.
+      const body = current ? { ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } } : obj;
+      if (current) await this.handOffReplicas(obj, current);
+      const answer = await this.deps.client.apply<KubeObject>(body, FIELD_MANAGER, undefined, { force: current !== undefined });
+      this.deps.echoes.wrote({ ...answer, kind: obj.kind });
+      answers.set(childKey(obj), answer);
+      log.info({ kind: obj.kind, name: obj.metadata.name }, current ? 'applied child' : 'created child');
+      return undefined;
+    } catch (e) {
+      if (!isRefusal(e) || isUidMismatch(e)) throw e;
+      log.warn({ kind: obj.kind, name: obj.metadata.name, status: e.status, err: refusalMessage(e) }, 'apply refused');
+      return { reason: Reason.ApplyFailed, kind: obj.kind, name: obj.metadata.name, message: `the apiserver refused ${where}: ${refusalMessage(e)}` };
+    }
+  }
+
+  /** Deletes what this QwenService controls but no longer renders (e.g. SLA removed: its PrometheusRule); returns how many. */
+  private async prune(desired: KubeObject[], uid: string | undefined, log: Logger): Promise<number> {
+    if (!uid) return 0;
+    const wanted = new Set(desired.map(childKey));
+    let pruned = 0;
+    for (const [kind, cache] of this.deps.caches.owned) {
+      for (const obj of cache.byIndex(uid)) {
+        if (wanted.has(`${kind}/${obj.metadata.name}`)) continue;
         try {
-          await this.d.client.delete(obj);
+          await this.deps.client.delete(obj);
         } catch (e) {
           if (!isNotFound(e)) throw e;
         }
-        result.pruned++;
+        pruned++;
         log.info({ kind: obj.kind, name: obj.metadata.name }, 'pruned child no longer rendered');
       }
     }
+    return pruned;
+  }
 
-    const monitoringWanted = renderMonitoring(qs, this.d.config).filter((o) => OWNED_KINDS.some((k) => k.monitoring && kindKey(k) === kindKey(o)));
-    const deploymentKey = `Deployment.apps/v1/${name}`;
-    const observed: Observed = {
-      deployment: blocked.has(deploymentKey) ? undefined : applied.get(deploymentKey) ?? this.d.caches.owned.get('Deployment.apps/v1')?.get(namespace, name),
+  /** What status is computed from: the children as just applied (else as cached), the worker pods, what the cluster serves. */
+  private observe(qs: QwenService, rendered: RenderedObjects, children: ChildrenApplied, served: ReadonlySet<string>): Observed {
+    const namespace = namespaceOf(qs);
+    const name = qs.metadata.name;
+    const current = (kind: string) => children.answers.get(`${kind}/${name}`) ?? this.deps.caches.owned.get(kind)?.get(namespace, name);
+    const monitoringWanted = [...rendered.objects, ...rendered.unserved].filter(isMonitoringKind);
+    return {
+      deployment: children.blocked.has(`${DEPLOYMENT_KEY}/${name}`) ? undefined : current(DEPLOYMENT_KEY),
       pods: this.podsOf(qs),
       missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !served.has(kindKey(o))).map((o) => o.kind))],
       monitoringRequested: monitoringWanted.length > 0,
-      ...(problems.length ? { blocked: blockedStatus(problems) } : {}),
+      ...(children.problems.length ? { blocked: blockedStatus(children.problems) } : {}),
       autoscaling: {
         kedaServed: served.has(SCALED_OBJECT_KEY),
-        prometheusURL: !!this.d.config.prometheusURL,
-        scaledObject: applied.get(`${SCALED_OBJECT_KEY}/${name}`) ?? this.d.caches.owned.get(SCALED_OBJECT_KEY)?.get(namespace, name),
+        prometheusURL: !!this.deps.config.prometheusURL,
+        scaledObject: current(SCALED_OBJECT_KEY),
       },
+      ...(qs.spec.rollout ? { rollout: { argoServed: served.has(ROLLOUT_KEY), prometheusURL: !!this.deps.config.prometheusURL, rollout: current(ROLLOUT_KEY) } satisfies RolloutObserved } : {}),
     };
-    result.statusWritten = await this.writeStatus(qs, observed, log);
-    if (problems.length) throw new BlockedError(problems);
-    return result;
+  }
+
+  /**
+   * The AnalysisRun of the Rollout's current (or last) step: its measurements say which SLO a
+   * canary failed and by how much, or which budget is spent. Read live (Argo creates one per step;
+   * caching them all would cost more than this one read per Rollout change).
+   */
+  private async stepAnalysisRun(rollout: KubeObject, log: Logger): Promise<KubeObject | undefined> {
+    const name = (rollout.status as { canary?: { currentStepAnalysisRunStatus?: { name?: string } } } | undefined)?.canary?.currentStepAnalysisRunStatus?.name;
+    if (!name) return undefined;
+    return this.deps.client.find<KubeObject>('argoproj.io/v1alpha1', 'AnalysisRun', rollout.metadata.namespace, name)
+      .catch((err: unknown) => { log.warn({ err: String(err), analysisRun: name }, 'could not read the AnalysisRun'); return undefined; });
   }
 
   /**
@@ -235,13 +285,13 @@ export class Reconciler {
     const replicas = (current.spec as { replicas?: number } | undefined)?.replicas;
     if (replicas === undefined) return;
     const claim = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, uid: current.metadata.uid }, spec: { replicas } };
-    const answer = await this.d.client.apply<KubeObject>(claim, REPLICAS_HANDOFF_MANAGER, undefined, { force: true });
-    this.d.echoes.wrote({ ...answer, kind: obj.kind });
+    const answer = await this.deps.client.apply<KubeObject>(claim, REPLICAS_HANDOFF_MANAGER, undefined, { force: true });
+    this.deps.echoes.wrote({ ...answer, kind: obj.kind });
   }
 
   private podsOf(qs: QwenService): KubeObject[] {
     const sel = selectorLabels(qs);
-    return this.d.caches.pods.byIndex(podIndexKey(namespaceOf(qs), qs.metadata.name)!).filter((p) => Object.entries(sel).every(([k, v]) => p.metadata.labels?.[k] === v));
+    return this.deps.caches.pods.byIndex(qwenServiceKey(namespaceOf(qs), qs.metadata.name)!).filter((p) => Object.entries(sel).every(([k, v]) => p.metadata.labels?.[k] === v));
   }
 
   private forget(namespace: string, name: string): void {
@@ -249,29 +299,36 @@ export class Reconciler {
   }
 
   /** The newer of the cached QwenService and the one our last status write returned. */
-  private freshest(qs: QwenService): QwenService {
-    const mine = qs.metadata.uid ? this.lastWritten.get(qs.metadata.uid) : undefined;
-    return mine && olderVersion(qs.metadata.resourceVersion, mine.metadata.resourceVersion) ? { ...qs, status: mine.status } : qs;
+  private freshest<T extends StoredQwenService>(qs: T): T {
+    const { uid, resourceVersion } = qs.metadata as { uid?: string; resourceVersion?: string };
+    const mine = uid ? this.lastWritten.get(uid) : undefined;
+    return mine && olderVersion(resourceVersion, (mine.metadata as { resourceVersion?: string }).resourceVersion) ? { ...qs, status: mine.status } : qs;
   }
 
-  private async writeStatus(cached: QwenService, observed: Observed, log: Logger): Promise<boolean> {
+  /**
+   * Computes status from the freshest QwenService we know and applies it when it differs from
+   * what is stored; announces the transitions worth an Event. True when written.
+   */
+  private async writeStatus<T extends StoredQwenService>(cached: T, compute: (qs: T, now: string) => QwenServiceStatus, log: Logger): Promise<boolean> {
     const qs = this.freshest(cached);
-    const now = (this.d.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const status = computeStatus(qs, observed, this.d.config, now);
+    const status = compute(qs, conditionTime(this.deps.now?.() ?? new Date()));
     if (qs.status && sameJson(status, reconcilerOwnedStatus(qs.status))) return false;
-    const answer = await this.d.client.apply<KubeObject>({ apiVersion: API_VERSION, kind: KIND, metadata: { name: qs.metadata.name, namespace: namespaceOf(qs) }, status }, FIELD_MANAGER, 'status');
-    this.d.echoes.wrote({ ...answer, kind: KIND });
+    const answer = await applyStatus(this.deps.client, { apiVersion: API_VERSION, kind: KIND, name: qs.metadata.name, namespace: namespaceOf(qs) }, status, FIELD_MANAGER);
+    this.deps.echoes.wrote({ ...answer, kind: KIND });
     if (answer?.metadata?.uid) this.lastWritten.set(answer.metadata.uid, answer as unknown as QwenService);
     // One Event per new reason (Ready and Degraded often flip for the same cause).
     const announced = new Set<string>();
     for (const c of transitions(qs.status?.conditions, status.conditions ?? [])) {
-      // Events for what needs attention, and for becoming Ready; not for every step of a start.
-      const noteworthy = WARNING_REASONS.has(c.reason) || (c.type === 'Ready' && c.status === 'True');
+      // Events for what needs attention, for becoming Ready, and for a promoted canary; not for every step of a start.
+      const promoted = c.type === ConditionType.RolloutGated && promotedEvent(qs.status?.conditions?.find((p) => p.type === c.type), c);
+      const noteworthy = WARNING_REASONS.has(c.reason) || (c.type === ConditionType.Ready && c.status === 'True') || promoted;
       if (!noteworthy) continue;
-      if (announced.has(c.reason)) continue;
-      announced.add(c.reason);
+      const reason = promoted ? Reason.RolloutPromoted : c.reason;
+      if (announced.has(reason)) continue;
+      announced.add(reason);
       const type = WARNING_REASONS.has(c.reason) ? 'Warning' : 'Normal';
-      await this.d.events.record(qs as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, c.reason, c.message).catch((err: unknown) => log.warn({ err: String(err) }, 'could not record event'));
+      const message = promoted ? `canary promoted: ${c.message}` : c.message;
+      await this.deps.events.record(qs as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, reason, message).catch((err: unknown) => log.warn({ err: String(err) }, 'could not record event'));
     }
     log.info({ conditions: Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`])) }, 'status updated');
     return true;

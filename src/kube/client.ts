@@ -8,7 +8,7 @@ import { createSecureContext } from 'node:tls';
 import { request as httpRequest } from 'node:http';
 import { KubeApiError } from './errors.ts';
 import type { KubeAuth } from './kubeconfig.ts';
-import type { KubeObject } from '../render/common.ts';
+import type { KubeObject } from './object.ts';
 
 export type ApiResource = { name: string; kind: string; namespaced: boolean; verbs: string[] };
 export type ObjectList = { items: KubeObject[]; resourceVersion: string };
@@ -107,9 +107,11 @@ export class KubeClient {
   }
 
   /**
-   * TLS material and credentials from the kubeconfig, with one keep-alive agent. client-node would
-   * re-read the files and build a new TLS context (a fresh handshake) for every request; we do it
-   * once a minute, which still follows rotated service-account tokens and certificates.
+   * TLS material and credentials from the kubeconfig, with one keep-alive agent, rebuilt once a
+   * minute so rotated service-account tokens and certificates are followed. client-node's own
+   * agent (the `agent` its applyToHTTPSOptions sets, ignored here) is cached per cluster and user
+   * for the life of its KubeConfig: built from the first call's certificates, it never picks up
+   * rotated ones, although each call re-reads the files.
    */
   private async connect(): Promise<NonNullable<KubeClient['connection']>> {
     if (this.connection && Date.now() - this.connection.at < 60_000) return this.connection;

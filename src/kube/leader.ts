@@ -52,7 +52,7 @@ export function checkLeaderTimings(o: { leaseDurationS: number; renewDeadlineMs:
 
 export class LeaderElector {
   private readonly client: LeaseClient;
-  private readonly o: Required<LeaderOptions>;
+  private readonly opts: Required<LeaderOptions>;
   private readonly log: Logger;
   private leading = false;
   /** Set once leadership is lost after it was held: this elector never campaigns again. */
@@ -72,8 +72,8 @@ export class LeaderElector {
 
   constructor(client: LeaseClient, opts: LeaderOptions, log: Logger) {
     this.client = client;
-    this.o = { leaseDurationS: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, now: () => performance.now(), ...opts };
-    const bad = checkLeaderTimings(this.o);
+    this.opts = { leaseDurationS: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, now: () => performance.now(), ...opts };
+    const bad = checkLeaderTimings(this.opts);
     if (bad) throw new Error(bad);
     this.log = log.child({ lease: `${opts.namespace}/${opts.name}`, identity: opts.identity });
   }
@@ -84,7 +84,7 @@ export class LeaderElector {
 
   /** True while this replica leads and its last renewal is younger than the renew deadline. */
   canWrite(): boolean {
-    return this.leading && this.o.now() - this.lastRenew < this.o.renewDeadlineMs;
+    return this.leading && this.opts.now() - this.lastRenew < this.opts.renewDeadlineMs;
   }
 
   /**
@@ -93,7 +93,7 @@ export class LeaderElector {
    */
   fence = (verb: string, kind: string): void => {
     if (this.canWrite()) return;
-    const why = this.leading ? `last lease renewal ${Math.round(this.o.now() - this.lastRenew)} ms ago, past the ${this.o.renewDeadlineMs} ms renew deadline` : 'not the leader';
+    const why = this.leading ? `last lease renewal ${Math.round(this.opts.now() - this.lastRenew)} ms ago, past the ${this.opts.renewDeadlineMs} ms renew deadline` : 'not the leader';
     if (this.leading) this.loseLeadership(why);
     throw new NotLeaderError(`${verb} ${kind} refused: ${why}`);
   };
@@ -114,9 +114,9 @@ export class LeaderElector {
     this.setLeading(false, 'shutting down');
     if (!wasValid) return; // another replica may hold it by now: leave the record alone
     try {
-      const signal = AbortSignal.timeout(this.o.renewDeadlineMs);
-      const lease = await this.client.get<Lease>(LEASE_API, 'Lease', this.o.namespace, this.o.name, { signal });
-      if (lease.spec.holderIdentity === this.o.identity) {
+      const signal = AbortSignal.timeout(this.opts.renewDeadlineMs);
+      const lease = await this.client.get<Lease>(LEASE_API, 'Lease', this.opts.namespace, this.opts.name, { signal });
+      if (lease.spec.holderIdentity === this.opts.identity) {
         await this.client.replace({ ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(new Date()) } }, undefined, { signal, unfenced: true });
       }
     } catch (err) {
@@ -127,15 +127,15 @@ export class LeaderElector {
   private async run(): Promise<void> {
     while (!this.stopped && !this.lost) {
       if (this.leading) {
-        const left = this.lastRenew + this.o.renewDeadlineMs - this.o.now();
-        if (left <= 0) { this.loseLeadership(`could not renew the lease within the ${this.o.renewDeadlineMs} ms renew deadline`); return; }
+        const left = this.lastRenew + this.opts.renewDeadlineMs - this.opts.now();
+        if (left <= 0) { this.loseLeadership(`could not renew the lease within the ${this.opts.renewDeadlineMs} ms renew deadline`); return; }
         const held = await this.attempt(left);
         if (held === 'other') { this.loseLeadership(`the lease is held by ${this.observed?.holder}`); return; }
-        if (this.leading && this.lastRenew + this.o.renewDeadlineMs <= this.o.now()) { this.loseLeadership(`could not renew the lease within the ${this.o.renewDeadlineMs} ms renew deadline`); return; }
-        await this.sleep(this.o.retryPeriodMs);
+        if (this.leading && this.lastRenew + this.opts.renewDeadlineMs <= this.opts.now()) { this.loseLeadership(`could not renew the lease within the ${this.opts.renewDeadlineMs} ms renew deadline`); return; }
+        await this.sleep(this.opts.retryPeriodMs);
       } else {
-        if (await this.attempt(this.o.renewDeadlineMs) === 'ours') this.setLeading(true);
-        if (!this.leading) await this.sleep(this.o.retryPeriodMs * (1 + Math.random() * (JITTER - 1)));
+        if (await this.attempt(this.opts.renewDeadlineMs) === 'ours') this.setLeading(true);
+        if (!this.leading) await this.sleep(this.opts.retryPeriodMs * (1 + Math.random() * (JITTER - 1)));
       }
     }
   }
@@ -155,41 +155,41 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(signal: AbortSignal): Promise<'ours' | 'other' | 'failed'> {
-    const started = this.o.now();
+    const started = this.opts.now();
     const wall = new Date();
     let lease: Lease;
     try {
-      lease = await this.client.get<Lease>(LEASE_API, 'Lease', this.o.namespace, this.o.name, { signal });
+      lease = await this.client.get<Lease>(LEASE_API, 'Lease', this.opts.namespace, this.opts.name, { signal });
     } catch (e) {
       if (!isNotFound(e)) throw e;
       const created = await this.client.create<Lease>({
         apiVersion: LEASE_API, kind: 'Lease',
-        metadata: { name: this.o.name, namespace: this.o.namespace },
-        spec: { holderIdentity: this.o.identity, leaseDurationSeconds: this.o.leaseDurationS, acquireTime: microTime(wall), renewTime: microTime(wall), leaseTransitions: 0 },
+        metadata: { name: this.opts.name, namespace: this.opts.namespace },
+        spec: { holderIdentity: this.opts.identity, leaseDurationSeconds: this.opts.leaseDurationS, acquireTime: microTime(wall), renewTime: microTime(wall), leaseTransitions: 0 },
       }, undefined, { signal, unfenced: true });
-      this.observe(created, this.o.now());
+      this.observe(created, this.opts.now());
       this.lastRenew = started;
       return 'ours';
     }
-    this.observe(lease, this.o.now());
+    this.observe(lease, this.opts.now());
     const holder = lease.spec.holderIdentity;
-    if (holder && holder !== this.o.identity) {
+    if (holder && holder !== this.opts.identity) {
       // Expired only when this replica has seen no change for a whole lease duration.
-      if (this.leading || this.observedAt + this.observed!.leaseDurationS * 1000 > this.o.now()) return 'other';
+      if (this.leading || this.observedAt + this.observed!.leaseDurationS * 1000 > this.opts.now()) return 'other';
     }
-    const taking = holder !== this.o.identity;
+    const taking = holder !== this.opts.identity;
     try {
       const answer = await this.client.replace<Lease>({
         ...lease,
         spec: {
           ...lease.spec,
-          holderIdentity: this.o.identity,
-          leaseDurationSeconds: this.o.leaseDurationS,
+          holderIdentity: this.opts.identity,
+          leaseDurationSeconds: this.opts.leaseDurationS,
           renewTime: microTime(wall),
           ...(taking ? { acquireTime: microTime(wall), leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1 } : {}),
         },
       }, undefined, { signal, unfenced: true });
-      this.observe(answer, this.o.now());
+      this.observe(answer, this.opts.now());
       this.lastRenew = started;
       return 'ours';
     } catch (e) {
@@ -202,7 +202,7 @@ export class LeaderElector {
   private observe(lease: Lease, at: number): void {
     const rv = lease.metadata.resourceVersion;
     if (this.observed && rv !== undefined && this.observed.resourceVersion === rv) return;
-    this.observed = { resourceVersion: rv, holder: lease.spec.holderIdentity, leaseDurationS: lease.spec.leaseDurationSeconds ?? this.o.leaseDurationS };
+    this.observed = { resourceVersion: rv, holder: lease.spec.holderIdentity, leaseDurationS: lease.spec.leaseDurationSeconds ?? this.opts.leaseDurationS };
     this.observedAt = at;
   }
 

@@ -1,29 +1,12 @@
 // What every renderer shares: names, labels, owner references and the operator-wide settings.
 // Renderers are pure: (QwenService, RenderConfig) -> plain Kubernetes objects. No I/O here.
 import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
+import { LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_QWENSERVICE, OPERATOR_NAME, WORKER_APP_NAME } from '../conventions.ts';
+import { namespaceOf, type ObjectMeta, type OwnerReference } from '../kube/object.ts';
 
-export type KubeObject = {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  [field: string]: unknown;
-};
-
-export type ObjectMeta = {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  /** Set by the apiserver; never rendered. */
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  deletionTimestamp?: string;
-  [field: string]: unknown;
-};
-
-export type OwnerReference = { apiVersion: string; kind: string; name: string; uid: string; controller: boolean; blockOwnerDeletion: boolean };
+// The object shape is the client layer's; re-exported so every renderer imports from one place.
+export type { KubeObject, ObjectMeta, OwnerReference } from '../kube/object.ts';
+export { namespaceOf } from '../kube/object.ts';
 
 /** Operator-wide settings the renderers need (from flags / Helm values). */
 export type RenderConfig = {
@@ -51,19 +34,17 @@ export const defaultRenderConfig: RenderConfig = {
   runbookBaseURL: 'https://github.com/qwenops/qwen-operator/blob/main/docs/runbook.md',
 };
 
-export const FIELD_MANAGER = 'qwen-operator';
 export const WORKER_PORT_NAME = 'http';
 export const METRICS_PORT_NAME = 'metrics';
-export const WORKER_COMPONENT = 'worker';
 
 /** Labels that select one QwenService's worker pods (stable: they are in a Deployment selector). */
-export function selectorLabels(qs: QwenService): Record<string, string> {
-  return { 'app.kubernetes.io/name': 'qwen-worker', 'app.kubernetes.io/instance': qs.metadata.name };
+export function selectorLabels(qs: { metadata: { name: string } }): Record<string, string> {
+  return { [LABEL_NAME]: WORKER_APP_NAME, [LABEL_INSTANCE]: qs.metadata.name };
 }
 
 /** Labels on every object the operator owns for a QwenService. */
 export function commonLabels(qs: QwenService): Record<string, string> {
-  return { ...selectorLabels(qs), 'app.kubernetes.io/managed-by': 'qwen-operator', 'qwenops.io/qwenservice': qs.metadata.name };
+  return { ...selectorLabels(qs), [LABEL_MANAGED_BY]: OPERATOR_NAME, [LABEL_QWENSERVICE]: qs.metadata.name };
 }
 
 /** The controller owner reference that ties a child to its QwenService (GC + event mapping). */
@@ -76,7 +57,7 @@ export function ownerReference(qs: QwenService): OwnerReference {
 export function childMeta(qs: QwenService, name: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): ObjectMeta {
   const meta: ObjectMeta = {
     name,
-    namespace: qs.metadata.namespace ?? 'default',
+    namespace: namespaceOf(qs),
     labels: { ...(extra.labels ?? {}), ...commonLabels(qs) },
     ownerReferences: [ownerReference(qs)],
   };
@@ -84,12 +65,8 @@ export function childMeta(qs: QwenService, name: string, extra: { labels?: Recor
   return meta;
 }
 
-export function namespaceOf(qs: QwenService): string {
-  return qs.metadata.namespace ?? 'default';
-}
-
 /** The OpenAI-compatible base URL of a QwenService inside the cluster. */
-export function endpointOf(qs: QwenService, config: RenderConfig): string {
+export function endpointOf(qs: { metadata: { name: string; namespace?: string } }, config: RenderConfig): string {
   return `http://${qs.metadata.name}.${namespaceOf(qs)}.svc:${config.workerPort}/v1`;
 }
 

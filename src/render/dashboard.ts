@@ -2,8 +2,10 @@
 // grafana_dashboard: "1" (the Grafana sidecar of kube-prometheus-stack loads those). Queries read
 // only the worker's series and the SLO rules' recorded series. Pure.
 import type { QwenService } from '../api/qwenservice.ts';
-import { RECORD } from '../sla/promql.ts';
-import { REQUEST_DURATION, TPOT, TTFT, NOT_OUR_FAULT } from '../sla/slos.ts';
+import { formatDuration } from '../api/units.ts';
+import { ALERT_NAME_LABEL, NAMESPACE_LABEL, OPERATOR_NAME, QWENSERVICE_LABEL } from '../conventions.ts';
+import { RECORD, REQUEST_DURATION, labelSelector, matcher, quantileExpr, selector, targetOf, type HistogramKind } from '../sla/sli.ts';
+import { normalizeSla } from '../sla/slos.ts';
 import { childMeta, namespaceOf, type KubeObject } from './common.ts';
 
 /** Grafana uids are at most 40 characters; namespace and name make it unique per cluster. */
@@ -22,67 +24,63 @@ type Panel = { title: string; type: 'timeseries' | 'stat' | 'table'; unit: strin
 
 /** Every panel of the dashboard, in order (exported so tests can check each query). */
 export function dashboardPanels(qs: QwenService): Panel[] {
-  const sel = `namespace="${namespaceOf(qs)}",service="${qs.metadata.name}"`;
-  const counted = `${sel},error_type!~"${NOT_OUR_FAULT.join('|')}"`;
-  const win = qs.spec.sla?.window ?? '30d';
-  const q = (metric: string, p: number, filter = sel) => `histogram_quantile(${p}, sum by (le) (rate(${metric}_bucket{${filter}}[5m])))`;
+  const t = targetOf(qs);
+  const sel = selector(t);
+  const { window } = normalizeSla(qs.spec.sla);
+  const win = formatDuration(window);
+  const q = (histogram: HistogramKind, p: number) => quantileExpr(t, histogram, p, 300);
   const panels: Panel[] = [];
   if (qs.spec.sla) {
     panels.push(
-      { title: `SLI over ${win} (share good)`, type: 'stat', unit: 'percentunit', targets: [{ expr: `1 - ${RECORD.errorRatio(seconds(win))}{${sel}}`, legend: '{{slo}}' }] },
-      { title: `Error budget left (${win})`, type: 'stat', unit: 'percentunit', targets: [{ expr: `${RECORD.budgetRemaining}{${sel}}`, legend: '{{slo}}' }] },
+      { title: `SLI over ${win} (share good)`, type: 'stat', unit: 'percentunit', targets: [{ expr: `1 - ${RECORD.errorRatio(window)}${sel}`, legend: '{{slo}}' }] },
+      { title: `Error budget left (${win})`, type: 'stat', unit: 'percentunit', targets: [{ expr: `${RECORD.budgetRemaining}${sel}`, legend: '{{slo}}' }] },
       {
         title: 'Burn rate (1h and 5m)', type: 'timeseries', unit: 'x',
         description: '1 spends the budget exactly over the SLA window; pages start at the tier factors shown by `qwen-operator render --explain`.',
         targets: [
-          { expr: `${RECORD.errorRatio(3600)}{${sel}} / ${RECORD.budget}{${sel}}`, legend: '{{slo}} 1h' },
-          { expr: `${RECORD.errorRatio(300)}{${sel}} / ${RECORD.budget}{${sel}}`, legend: '{{slo}} 5m' },
+          { expr: `${RECORD.errorRatio(3600)}${sel} / ${RECORD.budget}${sel}`, legend: '{{slo}} 1h' },
+          { expr: `${RECORD.errorRatio(300)}${sel} / ${RECORD.budget}${sel}`, legend: '{{slo}} 5m' },
         ],
       },
-      { title: 'SLO alerts firing', type: 'table', unit: 'none', targets: [{ expr: `ALERTS{alertname=~"QwenSLO.*",alertstate="firing",namespace="${namespaceOf(qs)}",qwenservice="${qs.metadata.name}"}`, legend: '{{slo}} {{severity}} {{window}}' }] },
+      { title: 'SLO alerts firing', type: 'table', unit: 'none', targets: [{ expr: `ALERTS${labelSelector(matcher(ALERT_NAME_LABEL, '=~', 'QwenSLO.*'), matcher('alertstate', '=', 'firing'), matcher(NAMESPACE_LABEL, '=', t.namespace), matcher(QWENSERVICE_LABEL, '=', t.service))}`, legend: '{{slo}} {{severity}} {{window}}' }] },
     );
   }
   panels.push(
-    { title: 'Request latency', type: 'timeseries', unit: 's', targets: [0.5, 0.95, 0.99].map((p) => ({ expr: q(REQUEST_DURATION, p, counted), legend: `p${p * 100}` })) },
-    { title: 'Time to first token', type: 'timeseries', unit: 's', targets: [0.5, 0.95, 0.99].map((p) => ({ expr: q(TTFT, p), legend: `p${p * 100}` })) },
+    { title: 'Request latency', type: 'timeseries', unit: 's', targets: [0.5, 0.95, 0.99].map((p) => ({ expr: q('latency', p), legend: `p${p * 100}` })) },
+    { title: 'Time to first token', type: 'timeseries', unit: 's', targets: [0.5, 0.95, 0.99].map((p) => ({ expr: q('ttft', p), legend: `p${p * 100}` })) },
     {
       title: 'Output tokens/s', type: 'timeseries', unit: 'none',
       targets: [
-        { expr: `sum(rate(gen_ai_server_generated_tokens_total{${sel}}[5m]))`, legend: 'service total' },
-        { expr: `1 / ${q(TPOT, 0.5)}`, legend: 'per request, median' },
-        { expr: `1 / ${q(TPOT, 0.95)}`, legend: 'per request, slowest 5%' },
+        { expr: `sum(rate(gen_ai_server_generated_tokens_total${sel}[5m]))`, legend: 'service total' },
+        { expr: `1 / ${q('tokens', 0.5)}`, legend: 'per request, median' },
+        { expr: `1 / ${q('tokens', 0.95)}`, legend: 'per request, slowest 5%' },
       ],
     },
-    { title: 'Requests per second', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum(rate(${REQUEST_DURATION}_count{${sel}}[5m]))`, legend: 'all' }] },
+    { title: 'Requests per second', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum(rate(${REQUEST_DURATION}_count${sel}[5m]))`, legend: 'all' }] },
     {
       title: 'Requests running / waiting', type: 'timeseries', unit: 'none',
       targets: [
-        { expr: `sum(gen_ai_server_requests_running{${sel}})`, legend: 'running' },
-        { expr: `sum(gen_ai_server_requests_waiting{${sel}})`, legend: 'waiting' },
+        { expr: `sum(gen_ai_server_requests_running${sel})`, legend: 'running' },
+        { expr: `sum(gen_ai_server_requests_waiting${sel})`, legend: 'waiting' },
       ],
     },
-    { title: 'Errors by type', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (error_type) (rate(${REQUEST_DURATION}_count{${sel},error_type!=""}[5m]))`, legend: '{{error_type}}' }] },
+    { title: 'Errors by type', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (error_type) (rate(${REQUEST_DURATION}_count${selector(t, matcher('error_type', '!=', ''))}[5m]))`, legend: '{{error_type}}' }] },
     {
       title: 'Memory', type: 'timeseries', unit: 'bytes',
       targets: [
-        { expr: `process_resident_memory_bytes{${sel}}`, legend: '{{pod}} RSS' },
-        { expr: `gen_ai_server_gpu_memory_used_bytes{${sel}}`, legend: '{{pod}} GPU' },
+        { expr: `process_resident_memory_bytes${sel}`, legend: '{{pod}} RSS' },
+        { expr: `gen_ai_server_gpu_memory_used_bytes${sel}`, legend: '{{pod}} GPU' },
       ],
     },
     {
       title: 'Workers up / model load time', type: 'timeseries', unit: 'none',
       targets: [
-        { expr: `sum(up{${sel}})`, legend: 'targets up' },
-        { expr: `max by (pod) (gen_ai_server_model_load_duration_seconds{${sel}})`, legend: '{{pod}} load s' },
+        { expr: `sum(up${sel})`, legend: 'targets up' },
+        { expr: `max by (pod) (gen_ai_server_model_load_duration_seconds${sel})`, legend: '{{pod}} load s' },
       ],
     },
   );
   return panels;
-}
-
-function seconds(window: string): number {
-  const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 };
-  return Number(window.slice(0, -1)) * units[window.slice(-1)]!;
 }
 
 /** The dashboard model (Grafana JSON), `grafana` format of `render`. */
@@ -100,7 +98,7 @@ export function renderDashboardJson(qs: QwenService): Record<string, unknown> {
   return {
     uid: dashboardUid(qs),
     title: `QwenService ${namespaceOf(qs)}/${qs.metadata.name}`,
-    tags: ['qwen-operator', 'llm', 'slo'],
+    tags: [OPERATOR_NAME, 'llm', 'slo'],
     timezone: 'browser',
     schemaVersion: 39,
     refresh: '30s',

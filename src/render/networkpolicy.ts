@@ -4,6 +4,7 @@
 // else is refused once a policy selects the pods. It only matters where the CNI enforces policies.
 // Pure; absent with spec.network.policy: false (the reconciler then prunes it).
 import type { NetworkPeer, QwenService } from '../api/qwenservice.ts';
+import { LABEL_COMPONENT, WORKER_COMPONENT } from '../conventions.ts';
 import { childMeta, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
 /** The label every namespace carries (since Kubernetes 1.21) with its own name. */
@@ -26,7 +27,7 @@ export function renderNetworkPolicy(qs: QwenService, config: RenderConfig): Kube
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: childMeta(qs, qs.metadata.name, { labels: { 'app.kubernetes.io/component': 'worker' } }),
+    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT } }),
     spec: {
       podSelector: { matchLabels: selectorLabels(qs) },
       policyTypes: ['Ingress'],

@@ -11,15 +11,14 @@
 //   has stayed lower for scaleDownStabilization, then at most half the pods a minute.
 import type { QwenService } from '../api/qwenservice.ts';
 import { parseDuration } from '../api/units.ts';
-import { targetOf } from '../sla/rules.ts';
+import { AUTOSCALER_COMPONENT, LABEL_COMPONENT, REPLICAS_ANNOTATION } from '../conventions.ts';
+import { targetOf } from '../sla/sli.ts';
 import { burnQuery, queueQuery, scalingSlos, SCALING_BURN_WINDOW_TEXT, MIN_BURN_EVENTS } from '../sla/triggers.ts';
-import { childMeta, type KubeObject, type RenderConfig } from './common.ts';
+import { childMeta, namespaceOf, type KubeObject, type RenderConfig } from './common.ts';
 import { renderPodDisruptionBudget } from './workload.ts';
 
 export const SCALED_OBJECT = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', plural: 'scaledobjects' } as const;
 export const SCALED_OBJECT_KEY = `${SCALED_OBJECT.kind}.${SCALED_OBJECT.apiVersion}`;
-/** On an autoscaled Deployment: who sets spec.replicas, `autoscaler` (KEDA's HPA) or `minReplicas` (the operator, KEDA missing). */
-export const REPLICAS_ANNOTATION = 'qwenops.io/replicas-from';
 export const QUEUE_TRIGGER = 'queue';
 export const BURN_TRIGGER = 'slo-burn';
 /** How often KEDA asks Prometheus (seconds): a scrape interval, so each poll may see new data. */
@@ -74,7 +73,7 @@ export function renderScaledObject(qs: QwenService, config: RenderConfig): KubeO
   return {
     apiVersion: SCALED_OBJECT.apiVersion,
     kind: SCALED_OBJECT.kind,
-    metadata: childMeta(qs, qs.metadata.name, { labels: { 'app.kubernetes.io/component': 'autoscaler' } }),
+    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: AUTOSCALER_COMPONENT } }),
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: qs.metadata.name },
       pollingInterval: POLLING_INTERVAL_S,
@@ -120,7 +119,7 @@ export function autoscaledWorkload(qs: QwenService, objects: KubeObject[], scale
 /** `render --explain`: the scaling rules in words. */
 export function explainScaling(qs: QwenService, config: RenderConfig): string {
   const plan = scalingPlan(qs);
-  const name = `${qs.metadata.namespace ?? 'default'}/${qs.metadata.name}`;
+  const name = `${namespaceOf(qs)}/${qs.metadata.name}`;
   if (!plan) return `${name}: no autoscaling; spec.replicas = ${qs.spec.replicas} workers.\n`;
   const stab = `${plan.scaleDownStabilizationSeconds}s`;
   const lines = [

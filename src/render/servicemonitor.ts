@@ -3,7 +3,8 @@
 // rules select on: namespace and service (= the QwenService name). It scrapes the metrics port,
 // which the NetworkPolicy opens to the Prometheus namespaces only (the API port stays closed to them).
 import type { QwenService } from '../api/qwenservice.ts';
-import { METRICS_PORT_NAME, WORKER_COMPONENT, childMeta, selectorLabels, type KubeObject } from './common.ts';
+import { LABEL_COMPONENT, WORKER_COMPONENT } from '../conventions.ts';
+import { METRICS_PORT_NAME, childMeta, selectorLabels, type KubeObject } from './common.ts';
 
 export function renderServiceMonitor(qs: QwenService): KubeObject | undefined {
   const sm = qs.spec.monitoring?.serviceMonitor;
@@ -13,7 +14,7 @@ export function renderServiceMonitor(qs: QwenService): KubeObject | undefined {
     kind: 'ServiceMonitor',
     metadata: childMeta(qs, qs.metadata.name, { labels: sm?.labels ?? {} }),
     spec: {
-      selector: { matchLabels: { ...selectorLabels(qs), 'app.kubernetes.io/component': WORKER_COMPONENT } },
+      selector: { matchLabels: { ...selectorLabels(qs), [LABEL_COMPONENT]: WORKER_COMPONENT } },
       endpoints: [{ port: METRICS_PORT_NAME, path: '/metrics', interval: sm?.interval ?? '15s' }],
     },
   };

@@ -2,6 +2,7 @@
 // The pods pass Pod Security "restricted": non-root, no privilege escalation, no capabilities,
 // RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
 import type { QwenService } from '../api/qwenservice.ts';
+import { LABEL_COMPONENT, WORKER_COMPONENT } from '../conventions.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
@@ -126,14 +127,14 @@ export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObj
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: childMeta(qs, qs.metadata.name, { labels: { 'app.kubernetes.io/component': 'worker' } }),
+    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT } }),
     spec: {
       replicas: qs.spec.replicas,
       selector: { matchLabels: selectorLabels(qs) },
       // GPUs are scarce: replace a pod in place rather than surge onto a GPU that may not exist.
       strategy: qs.spec.gpu.count > 0 ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
-        metadata: { labels: { ...commonLabels(qs), 'app.kubernetes.io/component': 'worker' } },
+        metadata: { labels: { ...commonLabels(qs), [LABEL_COMPONENT]: WORKER_COMPONENT } },
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -177,7 +178,7 @@ export function renderService(qs: QwenService, config: RenderConfig): KubeObject
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: childMeta(qs, qs.metadata.name, { labels: { 'app.kubernetes.io/component': 'worker' } }),
+    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT } }),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(qs),

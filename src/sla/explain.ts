@@ -1,9 +1,8 @@
 // `render --explain`: per SLO, the alert tiers kept and dropped (and why), the low-traffic guard,
 // and how long a total breach takes to page. Plain text for people reviewing an SLA.
-import { formatDuration } from '../api/units.ts';
+import { formatDuration, formatPercent, formatSeconds } from '../api/units.ts';
 import type { CompiledSla } from './rules.ts';
-import { pct } from './slos.ts';
-import { PAGE_WITHIN, SUSTAINED_BURN, SUSTAINED_PAGE_WITHIN, formatSeconds, pctText, type Tier } from './tiers.ts';
+import { PAGE_WITHIN, SUSTAINED_BURN, SUSTAINED_PAGE_WITHIN, type Tier } from './tiers.ts';
 
 export function explain(name: string, compiled: CompiledSla): string {
   const lines: string[] = [];
@@ -12,7 +11,7 @@ export function explain(name: string, compiled: CompiledSla): string {
   lines.push(`${name}: SLA window ${win}; a total breach should page within ${formatSeconds(PAGE_WITHIN)}, a sustained ${SUSTAINED_BURN}x burn within ${formatSeconds(SUSTAINED_PAGE_WITHIN)}.`);
   for (const plan of compiled.plans) {
     const { slo } = plan;
-    lines.push('', `${slo.name}: ${slo.description} (objective ${pct(slo.objective)}, budget ${pct(slo.budget)} over ${win})`);
+    lines.push('', `${slo.name}: ${slo.description} (objective ${formatPercent(slo.objective)}, budget ${formatPercent(slo.budget)} over ${win})`);
     for (const t of plan.tiers) lines.push(`  kept     ${tierText(t)}`);
     for (const d of plan.dropped) {
       lines.push(`  dropped  ${d.spec.severity.padEnd(8)} ${windows(d.spec.long, d.spec.short)} ${`${d.spec.factor}x`.padEnd(6)} ${d.reason}`);
@@ -24,7 +23,7 @@ export function explain(name: string, compiled: CompiledSla): string {
       : `  a total breach pages after ~${formatSeconds(plan.timeToPage)} (at least ${trafficNeeded(plan.tiers)} needed).`);
     lines.push(plan.timeToPageSustained === undefined
       ? `  a ${SUSTAINED_BURN}x burn never pages.`
-      : `  a ${SUSTAINED_BURN}x burn (${pctText(Math.min(1, SUSTAINED_BURN * slo.budget))} bad) pages after ~${formatSeconds(plan.timeToPageSustained)}.`);
+      : `  a ${SUSTAINED_BURN}x burn (${formatPercent(Math.min(1, SUSTAINED_BURN * slo.budget), { significant: 4 })} bad) pages after ~${formatSeconds(plan.timeToPageSustained)}.`);
   }
   lines.push('', 'Times assume steady traffic before the breach; add up to one scrape and one rule evaluation.');
   return lines.join('\n') + '\n';
@@ -43,7 +42,7 @@ function tierText(t: Tier): string {
     t.severity.padEnd(8),
     windows(t.long, t.short),
     `${t.factor}x`.padEnd(6),
-    `> ${pctText(t.threshold)} bad`.padEnd(14),
+    `> ${formatPercent(t.threshold, { significant: 4 })} bad`.padEnd(14),
     `for ${formatDuration(t.for)}`.padEnd(7),
     `guard ${guardText(t)}`.padEnd(24),
     `${t.origin.padEnd(9)}; total breach fires after ~${formatSeconds(t.timeToFire)}`,

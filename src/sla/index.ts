@@ -1,9 +1,8 @@
-// The SLA compiler: SLA block -> SLOs -> burn-rate tiers -> Prometheus rules, plus the bucket
-// boundaries the worker must expose. The operator imports from here only.
-export { sloBucketBoundaries, tokensThreshold } from './buckets.ts';
+// The SLA compiler: SLA block -> SLOs (slos.ts) -> SLI expressions (sli.ts) -> burn-rate tiers ->
+// Prometheus rules, plus the bucket boundaries the worker must expose.
+export { normalizeSla, sloBucketBoundaries, slosOf, tokensThreshold, type NormalizedSla, type Slo, type SloKind } from './slos.ts';
+export { RECORD, matcher, quantileExpr, rawSli, recordedSli, selector, sloSelector, targetOf, type LabelMatcher, type Sli, type Target } from './sli.ts';
 export { leRegex, leSpellings } from './le.ts';
-export { slosOf, type Slo, type SloKind } from './slos.ts';
 export { planSlo, type SloPlan, type Tier } from './tiers.ts';
-export { compileSla, BUDGET_BURN_ALERT, METRICS_ABSENT_ALERT, type CompiledSla, type RuleGroup, type Rule, type Links } from './rules.ts';
+export { compileSla, type CompiledSla, type RuleGroup, type Rule, type Links } from './rules.ts';
 export { explain } from './explain.ts';
-export { RECORD } from './promql.ts';

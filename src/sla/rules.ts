@@ -3,21 +3,22 @@
 // vanished metrics. The output is a plain `groups:` list; the PrometheusRule renderer and
 // `render --format prometheus-rules` wrap it. Pure.
 import type { QwenService } from '../api/qwenservice.ts';
-import { formatDuration, parseDuration } from '../api/units.ts';
-import { RECORD, badEvents5mExpr, errorRatioExpr, eventsExpr, requiredSeries, selector, slaWindowRatioExpr, sloSelector, type Target } from './promql.ts';
-import { REQUEST_DURATION, pct, slosOf, type Slo } from './slos.ts';
-import { formatSeconds, planSlo, pctText, type SloPlan, type Tier } from './tiers.ts';
+import { formatDuration, formatPercent, formatSeconds, parseDuration } from '../api/units.ts';
+import { BUDGET_BURN_ALERT, METRICS_ABSENT_ALERT, QWENSERVICE_LABEL, SEVERITY_LABEL, SLO_LABEL } from '../conventions.ts';
+import {
+  RECORD, REQUEST_DURATION, badEvents5mRecordingExpr, requiredSeries, selector, slaWindowRecordingExpr, sliRecordingExprs, sloSelector, targetOf, upMaxRecordingExpr, type Target,
+} from './sli.ts';
+import { normalizeSla, type Slo } from './slos.ts';
+import { planSlo, type SloPlan, type Tier } from './tiers.ts';
 
 export type RecordingRule = { record: string; expr: string; labels?: Record<string, string> };
 export type AlertingRule = { alert: string; expr: string; for?: string; keep_firing_for?: string; labels: Record<string, string>; annotations: Record<string, string> };
 export type Rule = RecordingRule | AlertingRule;
 export type RuleGroup = { name: string; rules: Rule[] };
 
-/** Windows recorded for every SLO whatever its tiers (the dashboard and status read them). */
-export const STANDARD_WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'].map(parseDuration);
+/** Windows recorded for every SLO whatever its tiers (the dashboard and status read them): 5m, 30m, 1h, 2h, 6h, 1d, 3d. */
+export const STANDARD_WINDOWS = [300, 1800, 3600, 7200, 21600, 86400, 259200];
 
-export const BUDGET_BURN_ALERT = 'QwenSLOBudgetBurn';
-export const METRICS_ABSENT_ALERT = 'QwenSLOMetricsAbsent';
 /** How long the service's series must be gone before QwenSLOMetricsAbsent fires (a rollout is shorter). */
 export const ABSENT_FOR = '10m';
 
@@ -26,25 +27,19 @@ export type Links = { runbookURL: string; dashboardURL?: string };
 
 export type CompiledSla = { plans: SloPlan[]; groups: RuleGroup[]; window: number };
 
-export function targetOf(qs: QwenService): Target {
-  return { namespace: qs.metadata.namespace ?? 'default', service: qs.metadata.name };
-}
-
 export function scrapeIntervalOf(qs: QwenService): number {
   return parseDuration(qs.spec.monitoring?.serviceMonitor?.interval ?? '15s');
 }
 
 export function compileSla(qs: QwenService, links: Links): CompiledSla {
-  const sla = qs.spec.sla;
-  const window = parseDuration(sla?.window ?? '30d');
-  const slos = slosOf(sla);
+  const { window, slos } = normalizeSla(qs.spec.sla);
   const plans = slos.map((s) => planSlo(s, { scrapeInterval: scrapeIntervalOf(qs) }));
   if (!slos.length) return { plans, groups: [], window };
   const t = targetOf(qs);
   const recording: Rule[] = [];
   if (slos.some((s) => s.kind === 'availability')) {
     // Time-based availability: available while at least one target is up.
-    recording.push({ record: RECORD.upMax, expr: `max by (namespace, service) (up${selector(t)})` });
+    recording.push({ record: RECORD.upMax, expr: upMaxRecordingExpr(t) });
   }
   for (const plan of plans) recording.push(...recordingRules(t, plan, window));
   const alerts: Rule[] = plans.flatMap((p) => p.tiers.map((tier) => burnAlert(qs, t, p.slo, tier, window, links)));
@@ -66,11 +61,12 @@ function recordingRules(t: Target, plan: SloPlan, window: number): RecordingRule
   const windows = [...new Set([...STANDARD_WINDOWS, ...plan.tiers.flatMap((x) => [x.long, x.short])])].sort((a, b) => a - b);
   const out: RecordingRule[] = [];
   for (const w of windows) {
-    out.push({ record: RECORD.errorRatio(w), expr: errorRatioExpr(t, slo, w), labels });
-    out.push({ record: RECORD.events(w), expr: eventsExpr(t, slo, w), labels });
+    const sli = sliRecordingExprs(t, slo, w);
+    out.push({ record: RECORD.errorRatio(w), expr: sli.badRatio, labels });
+    out.push({ record: RECORD.events(w), expr: sli.events, labels });
   }
-  if (slo.kind !== 'availability') out.push({ record: RECORD.badEvents5m, expr: badEvents5mExpr(t, slo), labels });
-  out.push({ record: RECORD.errorRatio(window), expr: slaWindowRatioExpr(t, slo, window), labels });
+  if (slo.kind !== 'availability') out.push({ record: RECORD.badEvents5m, expr: badEvents5mRecordingExpr(t, slo), labels });
+  out.push({ record: RECORD.errorRatio(window), expr: slaWindowRecordingExpr(t, slo, window), labels });
   out.push({ record: RECORD.budget, expr: `vector(${slo.budget})`, labels: { namespace: t.namespace, service: t.service, slo: slo.name } });
   const s = sloSelector(t, slo);
   out.push({ record: RECORD.budgetRemaining, expr: `1 - ${RECORD.errorRatio(window)}${s} / ${RECORD.budget}${s}`, labels });
@@ -101,13 +97,13 @@ function burnAlert(qs: QwenService, t: Target, slo: Slo, tier: Tier, window: num
     expr: burnExpr(t, slo, tier),
     for: formatDuration(tier.for),
     ...(tier.keepFiringFor ? { keep_firing_for: formatDuration(tier.keepFiringFor) } : {}),
-    labels: { severity: tier.severity, slo: slo.name, qwenservice: qs.metadata.name, window: long },
+    labels: { [SEVERITY_LABEL]: tier.severity, [SLO_LABEL]: slo.name, [QWENSERVICE_LABEL]: qs.metadata.name, window: long },
     annotations: {
       summary: `${t.namespace}/${qs.metadata.name}: SLO ${slo.name} burns its ${win} error budget ${tier.factor}x or faster (${kind})`,
       description:
-        `Objective: ${slo.description} (budget ${pct(slo.budget)} over ${win}). ` +
+        `Objective: ${slo.description} (budget ${formatPercent(slo.budget)} over ${win}). ` +
         `Over the last ${long} {{ $value | humanizePercentage }} ${what} (burn rate ${burn}x; this ${kind} fires above ${tier.factor}x, ` +
-        `${pctText(tier.threshold)}, in both ${long} and ${short}, with at least ${guardText(slo, tier)} in ${long}). ` +
+        `${formatPercent(tier.threshold, { significant: 4 })}, in both ${long} and ${short}, with at least ${guardText(slo, tier)} in ${long}). ` +
         `At ${tier.factor}x the whole budget lasts ${formatSeconds(window / tier.factor)}. Error budget left over ${win}: ${left}.`,
       ...linkAnnotations(links, BUDGET_BURN_ALERT),
     },
@@ -125,7 +121,7 @@ function absentAlert(qs: QwenService, t: Target, slos: Slo[], links: Links): Ale
     alert: METRICS_ABSENT_ALERT,
     expr: [...new Set(required)].map((r) => `absent(${r})`).join('\nor '),
     for: ABSENT_FOR,
-    labels: { severity: 'warning', qwenservice: qs.metadata.name },
+    labels: { [SEVERITY_LABEL]: 'warning', [QWENSERVICE_LABEL]: qs.metadata.name },
     annotations: {
       summary: `${t.namespace}/${qs.metadata.name}: SLO metrics are missing, its SLA cannot be measured`,
       description:

@@ -1,14 +1,9 @@
-// The SLOs an SLA block declares: one per target, each with its objective, error budget and, for
-// the histogram-based ones, the bucket threshold the good events are counted under. Pure.
+// The SLOs an SLA block declares, with every unit parsed once: one SLO per target, each with its
+// objective and error budget as fractions and, for the histogram-based ones, the bucket threshold in
+// seconds that separates good from bad events. Everything downstream (rules, status, dashboard,
+// autoscaling, the worker's bucket list) works from this list, never from the SLA's strings. Pure.
 import { PERCENTILES, PERCENTILE_OBJECTIVE, type Sla } from '../api/qwenservice.ts';
-import { parseDuration, parsePercent } from '../api/units.ts';
-import { tokensThreshold } from './buckets.ts';
-
-export const REQUEST_DURATION = 'gen_ai_server_request_duration_seconds';
-export const TTFT = 'gen_ai_server_time_to_first_token_seconds';
-export const TPOT = 'gen_ai_server_time_per_output_token_seconds';
-/** error_type values that are the client's doing: never counted against the SLA. */
-export const NOT_OUR_FAULT = ['invalid_request', 'cancelled'] as const;
+import { formatPercent, parseDuration, parsePercent } from '../api/units.ts';
 
 export type SloKind = 'latency' | 'ttft' | 'tokens' | 'errors' | 'availability';
 
@@ -16,7 +11,7 @@ export type Slo = {
   /** The `slo` label of QwenSLOBudgetBurn: latency-p95, ttft-p99, output-tokens-per-second, error-rate, availability. */
   name: string;
   kind: SloKind;
-  /** Share of good events (or good time) required over the SLA window, e.g. 0.95. */
+  /** Share of good events (or good time) required over the SLA window, e.g. 0.95; for latency, TTFT and tokens also the quantile that measures it. */
   objective: number;
   /** 1 - objective: the share of events (or time) allowed to be bad. */
   budget: number;
@@ -25,6 +20,20 @@ export type Slo = {
   /** One line for humans, e.g. "95% of requests take <= 3s". */
   description: string;
 };
+
+/** An SLA block with its units parsed: what the SLA compiler and the status loop work on. */
+export type NormalizedSla = {
+  /** The SLA window (compliance period), seconds. */
+  window: number;
+  slos: Slo[];
+};
+
+/** The SLA window when the block names none. */
+export const DEFAULT_SLA_WINDOW = '30d';
+
+export function normalizeSla(sla: Sla | undefined): NormalizedSla {
+  return { window: parseDuration(sla?.window ?? DEFAULT_SLA_WINDOW), slos: slosOf(sla) };
+}
 
 export function slosOf(sla: Sla | undefined): Slo[] {
   if (!sla) return [];
@@ -38,13 +47,13 @@ export function slosOf(sla: Sla | undefined): Slo[] {
       const text = block?.[p];
       if (!text) continue;
       const objective = PERCENTILE_OBJECTIVE[p];
-      out.push(slo(`${prefix}-${p}`, kind, objective, `${pct(objective)} ${words} ${text}`, parseDuration(text)));
+      out.push(slo(`${prefix}-${p}`, kind, objective, `${formatPercent(objective)} ${words} ${text}`, parseDuration(text)));
     }
   }
   const tps = sla.outputTokensPerSecond;
   if (tps) {
     const objective = parsePercent(tps.objective);
-    out.push(slo('output-tokens-per-second', 'tokens', objective, `${pct(objective)} of requests decode at >= ${tps.min} tokens/s`, tokensThreshold(tps.min)));
+    out.push(slo('output-tokens-per-second', 'tokens', objective, `${formatPercent(objective)} of requests decode at >= ${tps.min} tokens/s`, tokensThreshold(tps.min)));
   }
   if (sla.errorRate) {
     const e = parsePercent(sla.errorRate);
@@ -57,6 +66,27 @@ export function slosOf(sla: Sla | undefined): Slo[] {
   return out;
 }
 
+/**
+ * Every histogram bucket boundary (seconds) the SLOs count good events under, sorted and unique.
+ * A latency SLO counts good events from the bucket `le=T`, so T must be a boundary of the worker's
+ * histograms: the operator passes these to the worker (`--slo-buckets a,b,c`), which adds all of
+ * them to all three histograms. Empty without an SLA.
+ */
+export function sloBucketBoundaries(sla: Sla | undefined): number[] {
+  const thresholds = slosOf(sla).map((s) => s.threshold).filter((x): x is number => x !== undefined);
+  return [...new Set(thresholds)].sort((a, b) => a - b);
+}
+
+/**
+ * The time-per-output-token boundary of a tokens/s floor: 1/min, rounded to 6 significant digits.
+ * 1/30 is 0.03333333333333333 in a float; every tool on the way (prom-client, Prometheus 2 and 3,
+ * the rule regex) would have to agree on 17 digits. At 6 digits they all write it the same way,
+ * and the floor moves by less than one part in a million.
+ */
+export function tokensThreshold(minTokensPerSecond: number): number {
+  return Number((1 / minTokensPerSecond).toPrecision(6));
+}
+
 function slo(name: string, kind: SloKind, objective: number, description: string, threshold?: number): Slo {
   const s: Slo = { name, kind, objective, budget: round(1 - objective), description };
   if (threshold !== undefined) s.threshold = threshold;
@@ -66,7 +96,3 @@ function slo(name: string, kind: SloKind, objective: number, description: string
 // 1 - 0.999 is 0.0010000000000000009 in floats; the budget is printed and multiplied into
 // thresholds, so keep it at the precision the percentage was written with.
 const round = (x: number) => Number(x.toPrecision(12));
-
-export function pct(ratio: number): string {
-  return `${Number((ratio * 100).toPrecision(10))}%`;
-}

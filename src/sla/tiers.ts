@@ -3,9 +3,9 @@
 // tier for SLOs whose budget is so large that the workbook's table pages a total breach late, and a
 // sustained-burn page tier for partial breaches (a 10x burn) that the workbook pages only after hours.
 // The reasoning is in docs/sla.md; `render --explain` prints the result. Pure.
+import { formatPercent, formatSeconds } from '../api/units.ts';
+import type { Severity } from '../conventions.ts';
 import type { Slo } from './slos.ts';
-
-export type Severity = 'critical' | 'warning';
 
 export type TierSpec = {
   severity: Severity;
@@ -127,7 +127,7 @@ export function workbookTiers(slo: Slo): { tiers: Tier[]; dropped: DroppedTier[]
   for (const spec of WORKBOOK_TIERS) {
     const threshold = spec.factor * slo.budget;
     if (threshold >= 1) {
-      dropped.push({ spec, reason: `${spec.factor}x burn of a ${pctText(slo.budget)} budget needs ${pctText(threshold)} bad: can never fire` });
+      dropped.push({ spec, reason: `${spec.factor}x burn of a ${formatPercent(slo.budget, { significant: 4 })} budget needs ${formatPercent(threshold, { significant: 4 })} bad: can never fire` });
     } else {
       tiers.push(tier(slo, spec));
     }
@@ -210,21 +210,4 @@ export function minBadEvents(slo: Slo, threshold: number): number {
 export function klBernoulli(q: number, p: number): number {
   const term = (a: number, b: number) => (a === 0 ? 0 : a * Math.log(a / b));
   return term(q, p) + term(1 - q, 1 - p);
-}
-
-export function pctText(ratio: number): string {
-  return `${Number((ratio * 100).toPrecision(4))}%`;
-}
-
-/** 7m15s, 45m, 1h48m, 3d: a human duration for explain output and annotations. */
-export function formatSeconds(s: number): string {
-  let rest = Math.round(s);
-  const parts: string[] = [];
-  for (const [unit, size] of [['d', D], ['h', H], ['m', M], ['s', 1]] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  return parts.join('') || '0s';
 }

@@ -4,7 +4,7 @@
 // means. Each query returns exactly one series (KEDA refuses more than one) or none (read as 0). Pure.
 import type { Sla } from '../api/qwenservice.ts';
 import { formatDuration } from '../api/units.ts';
-import { RECORD, selector, type Target } from './promql.ts';
+import { RECORD, matcher, selector, type Target } from './sli.ts';
 import { slosOf, type Slo } from './slos.ts';
 
 /** Worker gauges (worker/src/metrics.ts): requests holding a context sequence, and queued behind them. */
@@ -31,7 +31,7 @@ export function scalingSlos(sla: Sla | undefined): Slo[] {
 
 /** Running + waiting requests summed over the service's pods (one series). */
 export function queueQuery(t: Target): string {
-  return `sum(${selector(t, `__name__=~"${REQUESTS_RUNNING}|${REQUESTS_WAITING}"`)})`;
+  return `sum(${selector(t, matcher('__name__', '=~', `${REQUESTS_RUNNING}|${REQUESTS_WAITING}`))})`;
 }
 
 /**
@@ -42,9 +42,8 @@ export function queueQuery(t: Target): string {
 export function burnQuery(t: Target, slos: Slo[]): string | undefined {
   if (!slos.length) return undefined;
   const w = SCALING_BURN_WINDOW;
-  // SLO names are generated (latency-p95, ttft-p99, output-tokens-per-second): nothing to escape.
-  const names = slos.map((x) => x.name).join('|');
-  const s = selector(t, `slo=~"${names}"`);
+  // SLO names are generated (latency-p95, ttft-p99, output-tokens-per-second): no regex metacharacters.
+  const s = selector(t, matcher('slo', '=~', slos.map((x) => x.name).join('|')));
   return [
     'max(',
     `  (${RECORD.errorRatio(w)}${s} / on (namespace, service, slo) ${RECORD.budget}${s}) >= 0`,

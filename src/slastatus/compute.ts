@@ -2,7 +2,9 @@
 // display step here, so comparing the result with what the object holds is what decides whether
 // to write: a status that only moved within a step is not written again (no churn).
 import type { Condition, QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
-import type { Slo } from './slos.ts';
+import { formatMeasuredSeconds, formatPercent } from '../api/units.ts';
+import { BUDGET_BURN_ALERT, ConditionType, Reason } from '../conventions.ts';
+import { DEFAULT_SLA_WINDOW, type Slo } from '../sla/slos.ts';
 
 export type Measurement = {
   slo: Slo;
@@ -25,21 +27,10 @@ export type SlaReading =
 export type SlaStatus = NonNullable<QwenServiceStatus['sla']>;
 export type SlaResult = { sla: SlaStatus; condition: Omit<Condition, 'lastTransitionTime' | 'observedGeneration'> };
 
-/** A duration at two significant digits: 840ms, 1.8s, 12s. */
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return 'n/a';
-  if (s < 1) return `${Number((s * 1000).toPrecision(2))}ms`;
-  return `${Number(s.toPrecision(2))}s`;
-}
-
 /** Decimals of a percentage that resolve a tenth of the error budget (95% -> 1, 99.9% -> 3). */
 function decimalsFor(objective: number): number {
   const budget = 1 - objective;
   return budget > 0 ? Math.min(4, Math.max(0, Math.ceil(-Math.log10(budget)) - 1)) : 1;
-}
-
-export function formatPercent(ratio: number, decimals: number): string {
-  return `${(ratio * 100).toFixed(decimals)}%`;
 }
 
 /** Burn rate: one decimal below 10 (0.2, 1.4), whole numbers above (14, 120). */
@@ -49,11 +40,11 @@ function formatBurn(b: number): string {
 }
 
 function displayOf(slo: Slo, v: number | undefined, bad: number | undefined): string | undefined {
-  if (slo.kind === 'latency' || slo.kind === 'ttft') return v === undefined ? undefined : `p${Math.round(slo.quantile! * 1000) / 10} ${formatSeconds(v)}`;
+  if (slo.kind === 'latency' || slo.kind === 'ttft') return v === undefined ? undefined : `p${Math.round(slo.objective * 1000) / 10} ${formatMeasuredSeconds(v)}`;
   if (slo.kind === 'tokens') return v === undefined || !Number.isFinite(v) ? undefined : `${Number(v.toPrecision(2))} tokens/s`;
   if (bad === undefined) return undefined;
   // errors: the error ratio; availability: the share of time up.
-  return slo.kind === 'errors' ? `${formatPercent(bad, decimalsFor(slo.objective))} errors` : `${formatPercent(1 - bad, decimalsFor(slo.objective))} up`;
+  return slo.kind === 'errors' ? `${formatPercent(bad, { decimals: decimalsFor(slo.objective) })} errors` : `${formatPercent(1 - bad, { decimals: decimalsFor(slo.objective) })} up`;
 }
 
 /** Budget left over the window in percent (negative once overspent) and the 1h burn rate. */
@@ -74,12 +65,12 @@ function noTraffic(ms: Measurement[]): boolean {
 }
 
 export function computeSla(qs: QwenService, reading: SlaReading, previous: SlaStatus | undefined): SlaResult {
-  const window = qs.spec.sla?.window ?? '30d';
+  const window = qs.spec.sla?.window ?? DEFAULT_SLA_WINDOW;
   if (!reading.reachable) {
     // Keep the last measured values (they are still the best we know) and say why they are stale.
     return {
       sla: { ...(previous ?? {}), summary: 'PrometheusUnreachable: values are from the last successful read' },
-      condition: { type: 'SLACompliant', status: 'Unknown', reason: 'PrometheusUnreachable', message: `cannot read the SLA from Prometheus: ${reading.error}`.slice(0, 1000) },
+      condition: { type: ConditionType.SLACompliant, status: 'Unknown', reason: Reason.PrometheusUnreachable, message: `cannot read the SLA from Prometheus: ${reading.error}`.slice(0, 1000) },
     };
   }
   const objectives: NonNullable<SlaStatus['objectives']> = [];
@@ -92,21 +83,21 @@ export function computeSla(qs: QwenService, reading: SlaReading, previous: SlaSt
     const remainingText = remaining === undefined ? undefined : `${Math.round(Math.max(-999, remaining))}%`;
     objectives.push({
       slo: m.slo.name,
-      objective: m.slo.objectiveText,
+      objective: m.slo.description,
       ...(measured ? { measured } : {}),
       ...(measured1h ? { measured1h } : {}),
       ...(remainingText ? { budgetRemaining: remainingText } : {}),
       ...(burn !== undefined ? { burnRate: formatBurn(burn) } : {}),
     });
     if (remaining !== undefined) {
-      const good = formatPercent(1 - m.badRatio!, decimalsFor(m.slo.objective));
-      if (remaining <= 0) missed.push(`${m.slo.name}: ${good} good over ${window} (objective ${m.slo.objectiveText}${measured ? `, measured ${measured}` : ''}), budget ${remainingText}`);
+      const good = formatPercent(1 - m.badRatio!, { decimals: decimalsFor(m.slo.objective) });
+      if (remaining <= 0) missed.push(`${m.slo.name}: ${good} good over ${window} (objective ${m.slo.description}${measured ? `, measured ${measured}` : ''}), budget ${remainingText}`);
       // Compared at display precision: a tie must not flip between SLOs from one read to the next.
       const rounded = Math.round(remaining);
       if (!lowest || rounded < lowest.remaining) lowest = { slo: m.slo.name, remaining: rounded };
     }
   }
-  const sla: SlaStatus = { ...(reading.p95 !== undefined && Number.isFinite(reading.p95) ? { p95: formatSeconds(reading.p95) } : {}), objectives };
+  const sla: SlaStatus = { ...(reading.p95 !== undefined && Number.isFinite(reading.p95) ? { p95: formatMeasuredSeconds(reading.p95) } : {}), objectives };
   const withData = reading.measurements.filter(hasData);
   let condition: SlaResult['condition'];
   if (reading.firing.length) {
@@ -116,15 +107,15 @@ export function computeSla(qs: QwenService, reading: SlaReading, previous: SlaSt
       const o = objectives.find((x) => x.slo === slo);
       return `${slo} (${severity}${o?.burnRate ? `, burn rate ${o.burnRate}x` : ''}${o?.budgetRemaining ? `, budget left ${o.budgetRemaining}` : ''}${o?.measured1h ? `, last hour ${o.measured1h}` : ''}; objective ${o?.objective ?? '?'})`;
     });
-    condition = { type: 'SLACompliant', status: 'False', reason: 'BudgetBurning', message: `QwenSLOBudgetBurn firing for ${parts.join('; ')}` };
+    condition = { type: ConditionType.SLACompliant, status: 'False', reason: Reason.BudgetBurning, message: `${BUDGET_BURN_ALERT} firing for ${parts.join('; ')}` };
   } else if (missed.length) {
-    condition = { type: 'SLACompliant', status: 'False', reason: 'ObjectiveMissed', message: missed.join('; ') };
+    condition = { type: ConditionType.SLACompliant, status: 'False', reason: Reason.ObjectiveMissed, message: missed.join('; ') };
   } else if (noTraffic(reading.measurements)) {
-    condition = { type: 'SLACompliant', status: 'Unknown', reason: 'NoTraffic', message: `no requests (or no scraped targets) over ${window} to measure the SLA on` };
+    condition = { type: ConditionType.SLACompliant, status: 'Unknown', reason: Reason.NoTraffic, message: `no requests (or no scraped targets) over ${window} to measure the SLA on` };
   } else {
     const noData = reading.measurements.filter((m) => !hasData(m)).map((m) => m.slo.name);
     condition = {
-      type: 'SLACompliant', status: 'True', reason: 'WithinBudget',
+      type: ConditionType.SLACompliant, status: 'True', reason: Reason.WithinBudget,
       message: `${withData.length}/${reading.measurements.length} objectives measured and met over ${window}${lowest ? `; least budget left: ${lowest.slo} ${Math.round(lowest.remaining)}%` : ''}${noData.length ? `; no data yet: ${noData.join(', ')}` : ''}`,
     };
   }

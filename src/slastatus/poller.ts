@@ -5,16 +5,19 @@
 // Writes are server-side applies of the status subresource by their own field manager, holding
 // only status.sla and the SLACompliant condition, so the reconciler's fields are never touched.
 import type { Logger } from 'pino';
-import { API_VERSION, KIND, type Condition, type QwenService } from '../api/qwenservice.ts';
+import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
+import { ConditionType, Reason, SLA_FIELD_MANAGER } from '../conventions.ts';
 import type { Cache } from '../controller/informer.ts';
 import type { EventRecorder } from '../controller/events.ts';
 import { sameJson } from '../controller/compare.ts';
 import type { KubeClient } from '../kube/client.ts';
+import { conditionTime, mergeConditions, transitions, type Condition } from '../kube/conditions.ts';
+import { namespaceOf } from '../kube/object.ts';
+import { applyStatus } from '../kube/status.ts';
 import { computeSla, type FiringAlert, type Measurement, type SlaReading, type SlaResult } from './compute.ts';
 import { PrometheusClient, PrometheusUnreachableError } from './prometheus.ts';
-import { firingAlertsQuery, p95Query, queriesFor, slosOf } from './slos.ts';
-
-export const SLA_FIELD_MANAGER = 'qwen-operator-sla';
+import { normalizeSla } from '../sla/slos.ts';
+import { firingAlertsQuery, p95Query, queriesFor } from './slos.ts';
 
 export type SlaStatusOptions = {
   prometheus: PrometheusClient;
@@ -89,12 +92,12 @@ export class SlaStatusPoller {
   async read(qs: QwenService): Promise<SlaReading> {
     const prom = this.o.prometheus;
     const one = async (expr: string) => (await prom.query(expr))[0]?.value;
-    const window = qs.spec.sla?.window ?? '30d';
+    const { window, slos } = normalizeSla(qs.spec.sla);
     try {
       const measurements: Measurement[] = [];
-      for (const slo of slosOf(qs)) {
+      for (const slo of slos) {
         const w = queriesFor(qs, slo, window);
-        const h = queriesFor(qs, slo, '1h');
+        const h = queriesFor(qs, slo, 3600);
         const [badRatio, events, display, badRatio1h, events1h, display1h] = await Promise.all([
           one(w.badRatio), one(w.events), one(w.display), one(h.badRatio), one(h.events), one(h.display),
         ]);
@@ -112,27 +115,19 @@ export class SlaStatusPoller {
   /** Applies status.sla + SLACompliant when they differ from what the cache holds; true when written. */
   async write(qs: QwenService, reading: SlaReading): Promise<boolean> {
     const current = (this.o.qwenServices.get(qs.metadata.namespace, qs.metadata.name) as unknown as QwenService | undefined) ?? qs;
-    const previousCondition = current.status?.conditions?.find((c) => c.type === 'SLACompliant');
+    const previous = current.status?.conditions;
+    const previousCondition = previous?.find((c) => c.type === ConditionType.SLACompliant);
     const result: SlaResult = computeSla(current, reading, current.status?.sla);
     const generation = (current.metadata as { generation?: number }).generation;
-    const changed = !previousCondition || previousCondition.status !== result.condition.status;
-    const now = (this.o.now?.() ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const condition: Condition = {
-      ...result.condition,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      lastTransitionTime: changed ? now : previousCondition.lastTransitionTime,
-    };
+    const [condition] = mergeConditions(previous, [result.condition], generation, conditionTime(this.o.now?.() ?? new Date())) as [Condition];
     if (previousCondition && sameJson(condition, previousCondition) && sameJson(result.sla, current.status?.sla ?? {})) return false;
-    await this.o.client.apply({
-      apiVersion: API_VERSION, kind: KIND,
-      metadata: { name: current.metadata.name, namespace: current.metadata.namespace ?? 'default' },
-      status: { conditions: [condition], sla: result.sla },
-    }, SLA_FIELD_MANAGER, 'status');
+    const target = { apiVersion: API_VERSION, kind: KIND, name: current.metadata.name, namespace: namespaceOf(current) };
+    await applyStatus(this.o.client, target, { conditions: [condition], sla: result.sla }, SLA_FIELD_MANAGER);
     const key = `${current.metadata.namespace}/${current.metadata.name}`;
-    if (!previousCondition || previousCondition.status !== condition.status || previousCondition.reason !== condition.reason) {
+    if (transitions(previous, [condition]).length) {
       this.o.log.info({ qwenservice: key, status: condition.status, reason: condition.reason, message: condition.message }, 'SLACompliant changed');
-      const type = condition.status === 'False' || condition.reason === 'PrometheusUnreachable' ? 'Warning' : 'Normal';
-      await this.o.events?.record(current as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, condition.status === 'True' ? 'SLACompliant' : condition.reason, condition.message)
+      const type = condition.status === 'False' || condition.reason === Reason.PrometheusUnreachable ? 'Warning' : 'Normal';
+      await this.o.events?.record(current as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, condition.status === 'True' ? ConditionType.SLACompliant : condition.reason, condition.message)
         .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'could not record event'));
     } else {
       this.o.log.debug({ qwenservice: key, sla: result.sla }, 'SLA status updated');

@@ -13,7 +13,8 @@ import { cacheDir } from '../support/tools.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { parseQwenService } from '../../src/api/validate.ts';
 import { renderAll } from '../../src/render/index.ts';
-import { FIELD_MANAGER, defaultRenderConfig } from '../../src/render/common.ts';
+import { FIELD_MANAGER } from '../../src/conventions.ts';
+import { defaultRenderConfig } from '../../src/render/common.ts';
 import { computeStatus } from '../../src/controller/status.ts';
 
 const COUNT = Number(process.argv[2] ?? 500);

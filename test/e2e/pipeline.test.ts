@@ -18,6 +18,7 @@ import { apply, create, get, list, newNamespace, waitFor, type KubeObject } from
 import { cacheDir } from '../support/tools.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { Manager } from '../../src/controller/manager.ts';
+import { addSlaStatusLoop } from '../../src/commands/operator.ts';
 import { operatorMetrics } from '../../src/controller/metrics.ts';
 import { defaultRenderConfig } from '../../src/render/common.ts';
 import { delivered, startAlertmanager, startPrometheus, startWebhook, type Alertmanager, type Prometheus, type Webhook } from './support/monitoring.ts';
@@ -88,8 +89,8 @@ describe('SLA pipeline end to end', () => {
     manager = new Manager({
       client, log: pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }), metrics: operatorMetrics(), namespaces: [ns], concurrency: 2,
       monitoringCheckIntervalMs: 1_000, resyncIntervalMs: 600_000, config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test' },
-      slaStatus: { prometheusURL: prom.url, intervalMs: 2_000 },
     });
+    addSlaStatusLoop(manager, client, { prometheusURL: prom.url, intervalMs: 2_000 }, pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }));
     await manager.start();
     for (const [name, s] of [['meets', MEETS], ['breach', BREACH]] as const) await apply(cluster, { apiVersion: QWS, kind: 'QwenService', metadata: { name, namespace: ns }, spec: s });
 

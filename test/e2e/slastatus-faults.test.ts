@@ -13,6 +13,7 @@ import { checkQwenService } from '../../src/api/validate.ts';
 import type { QwenService } from '../../src/api/qwenservice.ts';
 import type { Cache } from '../../src/controller/informer.ts';
 import { Manager } from '../../src/controller/manager.ts';
+import { addSlaStatusLoop } from '../../src/commands/operator.ts';
 import { operatorMetrics } from '../../src/controller/metrics.ts';
 import { KubeClient } from '../../src/kube/client.ts';
 import { defaultRenderConfig, type KubeObject } from '../../src/render/common.ts';
@@ -142,11 +143,12 @@ describe('the operator beside a dripping Prometheus', () => {
   it('reconciles at once while every SLA query hangs, and reports the Prometheus as unreachable', async () => {
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
+    const client = new KubeClient(kc);
     manager = new Manager({
-      client: new KubeClient(kc), config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test' }, log, metrics: operatorMetrics(),
+      client, config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test' }, log, metrics: operatorMetrics(),
       namespaces: [], concurrency: 2, monitoringCheckIntervalMs: 60_000, resyncIntervalMs: 600_000,
-      slaStatus: { prometheusURL: prom.url, intervalMs: 500, timeoutMs: 3_000 },
     });
+    addSlaStatusLoop(manager, client, { prometheusURL: prom.url, intervalMs: 500, timeoutMs: 3_000 }, log);
     await manager.start();
     const ns = await newNamespace(cluster, 'drip');
     // Several QwenServices, so the SLA loop has a queue of hanging queries.

@@ -10,11 +10,12 @@ import { pino } from 'pino';
 import { Histogram, Registry } from 'prom-client';
 import { checkQwenService } from '../../src/api/validate.ts';
 import type { QwenService } from '../../src/api/qwenservice.ts';
+import { SLA_FIELD_MANAGER } from '../../src/conventions.ts';
 import type { Cache } from '../../src/controller/informer.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import type { KubeObject } from '../../src/render/common.ts';
 import { PrometheusClient } from '../../src/slastatus/prometheus.ts';
-import { SlaStatusPoller, SLA_FIELD_MANAGER } from '../../src/slastatus/poller.ts';
+import { SlaStatusPoller } from '../../src/slastatus/poller.ts';
 import { compileSla, RECORD } from '../../src/sla/index.ts';
 import { startPrometheus, type Prometheus } from './support/monitoring.ts';
 

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { inputSeries, SCRAPE_SECONDS, type Profile } from '../unit/sla/series.ts';
-import { tempDir, writeYaml } from '../unit/sla/promtool.ts';
+import { tempDir, writeYaml } from '../with-tools/promtool.ts';
 import { binDir } from '../support/tools.ts';
 
 export const defaultPromtool = join(binDir, 'promtool');

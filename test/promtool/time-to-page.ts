@@ -2,7 +2,8 @@
 // by formula, workbook table vs ours, per budget; then measured in promtool on the burn ladder.
 //   node test/promtool/time-to-page.ts [promtool path]
 import { slosOf } from '../../src/sla/slos.ts';
-import { formatSeconds, planSlo, timeToPageAt, workbookTiers } from '../../src/sla/tiers.ts';
+import { formatSeconds } from '../../src/api/units.ts';
+import { planSlo, timeToPageAt, workbookTiers } from '../../src/sla/tiers.ts';
 import type { Slo } from '../../src/sla/slos.ts';
 import { fullSla } from '../unit/sla/fixtures.ts';
 import { BREACH_AT, BURNS } from '../unit/sla/burns.ts';

@@ -43,6 +43,8 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     });
   }
   const model = opts.model;
+  // The gen_ai series are per model (the request duration adds error_type).
+  const perModel = { labelNames: ['model'] as const, registers: [registry] };
   const requestDuration = new Histogram({
     name: 'gen_ai_server_request_duration_seconds',
     help: 'Time from request arrival to the last byte of the response (queue wait included).',
@@ -53,55 +55,33 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
   const ttft = new Histogram({
     name: 'gen_ai_server_time_to_first_token_seconds',
     help: 'Time from request arrival to the first generated token (queue wait and prompt evaluation included).',
-    labelNames: ['model'] as const,
+    ...perModel,
     buckets: mergeBuckets(DEFAULT_TTFT_BUCKETS, opts.sloBuckets),
-    registers: [registry],
   });
   const tpot = new Histogram({
     name: 'gen_ai_server_time_per_output_token_seconds',
     help: 'Mean time between generated tokens after the first, one observation per request with 2+ tokens.',
-    labelNames: ['model'] as const,
+    ...perModel,
     buckets: mergeBuckets(DEFAULT_TPOT_BUCKETS, opts.sloBuckets),
-    registers: [registry],
   });
-  const promptTokens = new Counter({
-    name: 'gen_ai_server_prompt_tokens_total', help: 'Prompt (input) tokens evaluated.',
-    labelNames: ['model'] as const, registers: [registry],
-  });
+  const promptTokens = new Counter({ ...perModel, name: 'gen_ai_server_prompt_tokens_total', help: 'Prompt (input) tokens evaluated.' });
   const cachedTokens = new Counter({
-    name: 'gen_ai_server_prompt_cached_tokens_total', help: 'Prompt tokens whose state was reused from an earlier request on the same sequence (not evaluated again).',
-    labelNames: ['model'] as const, registers: [registry],
+    ...perModel, name: 'gen_ai_server_prompt_cached_tokens_total',
+    help: 'Prompt tokens whose state was reused from an earlier request on the same sequence (not evaluated again).',
   });
-  const generatedTokens = new Counter({
-    name: 'gen_ai_server_generated_tokens_total', help: 'Tokens generated (output).',
-    labelNames: ['model'] as const, registers: [registry],
-  });
-  const running = new Gauge({
-    name: 'gen_ai_server_requests_running', help: 'Requests holding a context sequence.',
-    labelNames: ['model'] as const, registers: [registry],
-  });
-  const waiting = new Gauge({
-    name: 'gen_ai_server_requests_waiting', help: 'Requests waiting in the queue for a context sequence.',
-    labelNames: ['model'] as const, registers: [registry],
-  });
+  const generatedTokens = new Counter({ ...perModel, name: 'gen_ai_server_generated_tokens_total', help: 'Tokens generated (output).' });
+  const running = new Gauge({ ...perModel, name: 'gen_ai_server_requests_running', help: 'Requests holding a context sequence.' });
+  const waiting = new Gauge({ ...perModel, name: 'gen_ai_server_requests_waiting', help: 'Requests waiting in the queue for a context sequence.' });
   const loadDuration = new Gauge({
-    name: 'gen_ai_server_model_load_duration_seconds', help: 'Time to provision (download, verify) and load the model, warm-up included.',
-    labelNames: ['model'] as const, registers: [registry],
+    ...perModel, name: 'gen_ai_server_model_load_duration_seconds', help: 'Time to provision (download, verify) and load the model, warm-up included.',
   });
-  const ready = new Gauge({
-    name: 'gen_ai_server_ready', help: '1 when the model is loaded and the worker accepts requests.',
-    labelNames: ['model'] as const, registers: [registry],
-  });
+  const ready = new Gauge({ ...perModel, name: 'gen_ai_server_ready', help: '1 when the model is loaded and the worker accepts requests.' });
   let gpuRead: (() => Promise<number>) | undefined;
   new Gauge({
-    name: 'gen_ai_server_gpu_memory_used_bytes', help: 'GPU memory in use (only when running on a GPU).',
-    labelNames: ['model'] as const, registers: [registry],
+    ...perModel, name: 'gen_ai_server_gpu_memory_used_bytes', help: 'GPU memory in use (only when running on a GPU).',
     async collect() { if (gpuRead) this.set({ model }, await gpuRead()); },
   });
-  const parallel = new Gauge({
-    name: 'gen_ai_server_parallel_sequences', help: 'Configured context sequences (--parallel).',
-    labelNames: ['model'] as const, registers: [registry],
-  });
+  const parallel = new Gauge({ ...perModel, name: 'gen_ai_server_parallel_sequences', help: 'Configured context sequences (--parallel).' });
   // Zero-initialise every series so rates exist before the first request of each kind: Prometheus'
   // increase() never counts a series' first sample, so a series born with its first request would
   // lose that request. (labels() alone does not create a histogram series; zero() does.)

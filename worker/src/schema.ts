@@ -3,7 +3,7 @@
 // the grammar cannot enforce is refused with a 400 naming its place: an output that does not
 // validate against the client's own schema would be a silent lie. Keywords that only annotate
 // (title, examples, default...) are dropped.
-import { ApiError, clip } from './openai.ts';
+import { ApiError, clip } from './api-error.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,57 +1,20 @@
 // The HTTP server: OpenAI-compatible routes, health, metrics, API keys, backpressure, timeouts
 // (slow clients included), draining.
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { LlamaGrammar, Token } from 'node-llama-cpp';
+import { ApiError, clip } from './api-error.ts';
 import type { ApiKeys } from './auth.ts';
-import { AbortedError, OverloadedError } from './engine.ts';
-import type { Engine, GeneratedToolCall, GenerateResult, TokenLogprob } from './engine.ts';
+import { CompletionResponse } from './completion-response.ts';
+import { acquireSequence, checkPromptFits, checkRoomForCompletion, compileGrammars, generateCompletion, tokenizePrompt } from './completion.ts';
+import type { ParsedRequest } from './completion.ts';
+import { AbortedError } from './engine.ts';
+import type { Engine, GenerateResult } from './engine.ts';
 import type { ErrorType, WorkerMetrics } from './metrics.ts';
-import { ApiError, clip, parseChatRequest, parseCompletionRequest, usage } from './openai.ts';
-import { ReasoningSplitter, splitReasoning } from './reasoning.ts';
-import type { ChatRequest, CompletionRequest, ToolDef } from './openai.ts';
-import type { GbnfSchema } from './schema.ts';
-
-/**
- * The grammar a forced tool call (tool_choice required or named) is generated under: the named
- * function's arguments, or, with several candidates, {"name": ..., "arguments": ...} for one of them.
- */
-function forcedToolSchema(tools: ToolDef[], choice: 'required' | { name: string }): { schema: GbnfSchema; wrapped: boolean } {
-  const args = (t: ToolDef): GbnfSchema => t.parameters ?? { type: 'object', properties: {}, additionalProperties: false };
-  const candidates = choice === 'required' ? tools : tools.filter((t) => t.name === choice.name);
-  if (candidates.length === 1) return { schema: args(candidates[0]!), wrapped: false };
-  return {
-    schema: { oneOf: candidates.map((t) => ({ type: 'object', properties: { name: { const: t.name }, arguments: args(t) }, required: ['name', 'arguments'], additionalProperties: false })) },
-    wrapped: true,
-  };
-}
-
-const utf8Bytes = (s: string) => [...Buffer.from(s, 'utf8')];
-
-/** Chat completions' `logprobs` object. */
-const chatLogprobs = (lps: TokenLogprob[]) => ({
-  content: lps.map((e) => ({
-    token: e.token, logprob: e.logprob, bytes: utf8Bytes(e.token),
-    top_logprobs: e.top.map(([token, logprob]) => ({ token, logprob, bytes: utf8Bytes(token) })),
-  })),
-  refusal: null,
-});
-
-/** Legacy completions' `logprobs` object; `offset` is the text offset of the first token. */
-const completionLogprobs = (lps: TokenLogprob[], offset = 0) => {
-  const text_offset: number[] = [];
-  for (const e of lps) { text_offset.push(offset); offset += e.token.length; }
-  return {
-    tokens: lps.map((e) => e.token), token_logprobs: lps.map((e) => e.logprob),
-    top_logprobs: lps.map((e) => Object.fromEntries(e.top)), text_offset,
-  };
-};
-
-const toolCallId = () => `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+import { parseChatRequest, parseCompletionRequest } from './openai.ts';
+import { sendJson } from './send-json.ts';
 
 export type ServerOptions = {
   host: string;
@@ -77,12 +40,17 @@ export type ServerOptions = {
 
 type State = 'loading' | 'ready' | 'draining' | 'stopped';
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) { res.end(); return; }
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers });
-  res.end(data);
-}
+/** What one completion request's log line and metrics need, filled in as it gets there. */
+type RequestRecord = {
+  start: number;
+  status: number;
+  errorType: ErrorType;
+  errorMessage?: string;
+  stream: boolean;
+  queueMs?: number;
+  promptTokens?: number;
+  result?: GenerateResult;
+};
 
 function errorTypeFor(e: ApiError): ErrorType {
   if (e.status === 429) return 'overloaded';
@@ -262,281 +230,151 @@ export class WorkerServer {
     }
   }
 
+  /** POST /v1/chat/completions and /v1/completions: one request from its body to its answer, timed and logged. */
   private async completion(req: IncomingMessage, res: ServerResponse, kind: 'chat' | 'completion'): Promise<void> {
-    const start = performance.now();
-    const { metrics, log } = this.opts;
+    const record: RequestRecord = { start: performance.now(), status: 200, errorType: '', stream: false };
     const ac = new AbortController();
     // The abort reason says which error the request ends with: 'cancelled' | 'timeout' | 'drain'.
     const abort = (why: 'cancelled' | 'timeout' | 'drain') => { if (!ac.signal.aborted) ac.abort(why); };
     res.on('close', () => { if (!res.writableFinished) abort('cancelled'); });
     const timer = setTimeout(() => abort('timeout'), this.opts.requestTimeoutS * 1000);
     this.inflight.add(ac);
-    let errorType: ErrorType = '';
-    let status = 200;
-    let result: GenerateResult | undefined;
-    let queueMs: number | undefined;
-    let stream = false;
-    let promptTokens: number | undefined;
-    let completionTokens = 0;
-    let cachedTokens: number | undefined;
-    let errorMessage: string | undefined;
     try {
-      if (this.state !== 'ready' || !this.engine) {
-        req.resume();
-        throw new ApiError(503, this.state === 'loading' ? 'the model is still loading' : 'the server is shutting down', { code: 'unavailable' });
-      }
-      const engine = this.engine;
-      const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (ct !== 'application/json') {
-        req.resume();
-        throw new ApiError(415, `Content-Type must be application/json, got '${clip(ct) || 'none'}'`, { code: 'unsupported_media_type' });
-      }
-      const ce = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-      if (ce !== 'identity') {
-        req.resume();
-        throw new ApiError(415, `Content-Encoding '${clip(ce)}' is not supported; send the JSON body uncompressed`, { code: 'unsupported_media_type' });
-      }
-      const raw = await this.receive(req);
-      let text: string;
-      try { text = utf8.decode(raw); } catch {
-        throw new ApiError(400, 'the request body is not valid UTF-8', { code: 'invalid_json' });
-      }
-      let body: unknown;
-      try { body = JSON.parse(text); } catch (e) {
-        throw new ApiError(400, `malformed JSON body: ${clip((e as Error).message)}`, { code: 'invalid_json' });
-      }
-      const parsed: ChatRequest | CompletionRequest = kind === 'chat' ? parseChatRequest(body) : parseCompletionRequest(body);
-      stream = parsed.stream;
-      if (parsed.model !== undefined && parsed.model !== this.opts.modelName) {
-        throw new ApiError(404, `The model '${clip(parsed.model)}' does not exist; this server serves '${this.opts.modelName}'`, { code: 'model_not_found', param: 'model' });
-      }
-      const ctx = engine.sequenceContextSize;
-      const promptParam = kind === 'chat' ? 'messages' : 'prompt';
-      if (parsed.kind === 'completion' && Array.isArray(parsed.prompt)) {
-        const vocab = engine.vocabularySize;
-        const badTok = parsed.prompt.find((t) => t >= vocab);
-        if (badTok !== undefined) throw new ApiError(400, `token id ${badTok} is out of the vocabulary (size ${vocab})`, { param: 'prompt', code: 'invalid_value' });
-      }
-      // A prompt that cannot fit is refused before any tokenization: the event loop never spends
-      // more than tokenizing about one context's worth of text on a request.
-      const texts = parsed.kind === 'chat' ? [...parsed.messages.map((m) => m.content.trim()), ...(parsed.toolChoice === 'none' ? [] : parsed.tools.map((t) => JSON.stringify(t)))]
-        : typeof parsed.prompt === 'string' ? [parsed.prompt] : [];
-      const atLeast = parsed.kind === 'completion' && Array.isArray(parsed.prompt) ? parsed.prompt.length : engine.minTokens(texts);
-      if (atLeast >= ctx) {
-        throw new ApiError(400, `This model's maximum context length is ${ctx} tokens, but the prompt has at least ${atLeast} tokens (at least 1 must remain for the completion)`,
-          { param: promptParam, code: 'context_length_exceeded' });
-      }
-
-      // Grammars are compiled before a sequence is taken: a schema the library refuses is the
-      // client's error (400), and compiling holds no sequence.
-      let grammar: LlamaGrammar | undefined;
-      let forced: { wrapped: boolean; name: string | undefined } | undefined;
-      if (parsed.kind === 'chat') {
-        const compile = async (schema: GbnfSchema | 'any', param: string) => {
-          try { return await engine.jsonGrammar(schema); } catch (e) {
-            throw new ApiError(400, `the schema cannot be turned into a grammar: ${clip((e as Error).message, 200)}`, { param, code: 'unsupported_schema' });
-          }
-        };
-        const rf = parsed.responseFormat;
-        if (rf.type === 'json_object') grammar = await compile('any', 'response_format');
-        else if (rf.type === 'json_schema') grammar = await compile(rf.schema, 'response_format.json_schema.schema');
-        const tc = parsed.toolChoice;
-        if (tc === 'auto') {
-          // LlamaChat compiles these itself: a schema it would refuse must be a 400 here, not a 500 there.
-          for (const [i, t] of parsed.tools.entries()) if (t.parameters) await compile(t.parameters, `tools[${i}].function.parameters`);
-        }
-        if (tc === 'required' || typeof tc === 'object') {
-          const f = forcedToolSchema(parsed.tools, tc);
-          grammar = await compile(f.schema, 'tools');
-          forced = { wrapped: f.wrapped, name: f.wrapped ? undefined : (typeof tc === 'object' ? tc.name : parsed.tools[0]!.name) };
-        }
-      }
-
-      // The queue is checked before tokenizing: a request refused with 429 costs no tokenization,
-      // and one waiting for a sequence costs nothing until it gets it.
-      const queued = performance.now();
-      let seq;
-      try {
-        seq = await engine.acquire(ac.signal);
-      } catch (e) {
-        if (e instanceof OverloadedError) throw new ApiError(429, 'The server is overloaded: all sequences are busy and the wait queue is full; retry later', { type: 'rate_limit_error', code: 'overloaded' });
-        throw e;
-      }
-      queueMs = performance.now() - queued;
-      metrics.running.set(engine.running);
-      try {
-        let tokens: Token[];
-        let stops = parsed.stop;
-        try {
-          if (parsed.kind === 'chat') {
-            const t = engine.tokenizeChat(parsed.messages, parsed.toolChoice === 'none' ? [] : parsed.tools);
-            tokens = t.tokens;
-            stops = [...parsed.stop, ...t.stops];
-          } else {
-            tokens = engine.tokenizeCompletion(parsed.prompt);
-          }
-        } catch (e) {
-          // The input is validated text: what the tokenizer or the chat template refuses is the prompt's doing.
-          throw new ApiError(400, `cannot tokenize the prompt: ${clip((e as Error).message)}`, { param: promptParam, code: 'invalid_prompt' });
-        }
-        promptTokens = tokens.length;
-        if (tokens.length >= ctx) {
-          throw new ApiError(400, `This model's maximum context length is ${ctx} tokens, but the prompt has ${tokens.length} tokens (at least 1 must remain for the completion)`,
-            { param: promptParam, code: 'context_length_exceeded' });
-        }
-        if (parsed.maxTokens !== undefined && tokens.length + parsed.maxTokens > ctx) {
-          // OpenAI rejects this too; say exactly what does not fit.
-          throw new ApiError(400, `This model's maximum context length is ${ctx} tokens; the prompt has ${tokens.length} tokens and ${parsed.maxTokens} were requested for the completion`,
-            { param: 'max_tokens', code: 'context_length_exceeded' });
-        }
-        // Prompt-prefix reuse: run on the free sequence that already holds most of this prompt.
-        seq = engine.preferSequence(seq, tokens);
-        const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`;
-        const created = Math.floor(Date.now() / 1000);
-        const model = this.opts.modelName;
-        const object = parsed.stream ? (kind === 'chat' ? 'chat.completion.chunk' : 'text_completion') : '';
-        const send = (choices: unknown[]) =>
-          res.write(`data: ${JSON.stringify({ id, object, created, model, choices, ...(parsed.includeUsage ? { usage: null } : {}) })}\n\n`);
-        // Streamed log-probabilities ride on the next chunk sent after their tokens.
-        const wantLp = parsed.logprobs !== undefined;
-        const pendingLp: TokenLogprob[] = [];
-        let lpOffset = 0;
-        const delta = (d: Record<string, unknown>) => send([{ index: 0, delta: d, logprobs: wantLp ? chatLogprobs(pendingLp.splice(0)) : null, finish_reason: null }]);
-        const ids: string[] = [];
-        const base = { maxTokens: parsed.maxTokens, temperature: parsed.temperature, topP: parsed.topP, seed: parsed.seed, stop: stops, signal: ac.signal, penalties: parsed.penalties, logprobs: parsed.logprobs,
-          reusePrefix: !(parsed.seed !== undefined && parsed.temperature > 0) };
-        if (parsed.stream) {
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-          if (kind === 'chat') delta({ role: 'assistant', content: '' });
-        }
-        // Plain chat text may carry a reasoning model's thought: it goes to reasoning_content.
-        const thoughts = parsed.kind === 'chat' && !forced && !grammar && parsed.toolChoice !== 'auto' ? engine.thoughtMarkers(tokens) : undefined;
-        const splitter = parsed.stream && thoughts
-          ? new ReasoningSplitter({ reasoning: (t) => delta({ reasoning_content: t }), content: (t) => delta({ content: t }) }, thoughts) : undefined;
-        const onTextOnly = !parsed.stream ? undefined
-          : kind === 'completion' ? (text: string) => {
-            const lps = pendingLp.splice(0);
-            send([{ index: 0, text, logprobs: wantLp ? completionLogprobs(lps, lpOffset) : null, finish_reason: null }]);
-            for (const e of lps) lpOffset += e.token.length;
-          }
-            // A named forced call streams its arguments as OpenAI does; a choice among several is sent whole at the end.
-            : forced ? (forced.wrapped ? undefined : (text: string) => delta({ tool_calls: [{ index: 0, function: { arguments: text } }] }))
-              : splitter ? (text: string) => splitter.push(text)
-                : (text: string) => delta({ content: text });
-        const onText = onTextOnly && ((text: string, lps?: TokenLogprob[]) => { if (lps) pendingLp.push(...lps); onTextOnly(text); });
-        if (parsed.kind === 'chat' && parsed.toolChoice === 'auto') {
-          result = await engine.chatWithTools(seq, {
-            ...base, tokens, messages: parsed.messages, tools: parsed.tools, parallelToolCalls: parsed.parallelToolCalls,
-            ...(onText ? { onText } : {}),
-            ...(parsed.stream ? {
-              onReasoning: (t: string) => delta({ reasoning_content: t }),
-              onToolCallStart: (index: number, name: string) => { ids[index] = toolCallId(); delta({ tool_calls: [{ index, id: ids[index], type: 'function', function: { name, arguments: '' } }] }); },
-              onToolCallArguments: (index: number, text: string) => delta({ tool_calls: [{ index, function: { arguments: text } }] }),
-            } : {}),
-          });
-        } else {
-          if (parsed.stream && forced && !forced.wrapped) {
-            ids[0] = toolCallId();
-            delta({ tool_calls: [{ index: 0, id: ids[0], type: 'function', function: { name: forced.name, arguments: '' } }] });
-          }
-          result = await engine.generate(seq, { ...base, tokens, grammar, ...(onText ? { onText } : {}) });
-          splitter?.end();
-          if (thoughts) {
-            const r = splitReasoning(result.text, thoughts);
-            result.text = r.content;
-            if (r.reasoning !== undefined) result.reasoning = r.reasoning;
-          }
-          if (forced) {
-            let call: GeneratedToolCall | undefined;
-            if (!forced.wrapped) call = { name: forced.name!, arguments: result.text };
-            else {
-              try {
-                const j = JSON.parse(result.text) as { name: string; arguments: unknown };
-                call = { name: j.name, arguments: JSON.stringify(j.arguments) };
-              } catch { /* cut off by max_tokens: no complete call */ }
-            }
-            if (call) {
-              result.toolCalls = [call];
-              if (!forced.wrapped || result.finishReason === 'stop') result.text = '';
-              if (result.finishReason === 'stop') result.finishReason = 'tool_calls';
-              if (parsed.stream && forced.wrapped) {
-                ids[0] = toolCallId();
-                delta({ tool_calls: [{ index: 0, id: ids[0], type: 'function', function: call }] });
-              }
-            } else if (parsed.stream && result.text !== '') delta({ content: result.text });
-          }
-        }
-        completionTokens = result.completionTokens;
-        cachedTokens = result.cachedTokens;
-        const u = usage(result.promptTokens, result.completionTokens, result.cachedTokens);
-        const toolCalls = result.toolCalls?.length ? result.toolCalls.map((c, i) => ({ id: ids[i] ?? toolCallId(), type: 'function', function: c })) : undefined;
-        if (parsed.stream) {
-          if (kind === 'chat') send([{ index: 0, delta: {}, logprobs: wantLp && pendingLp.length > 0 ? chatLogprobs(pendingLp.splice(0)) : null, finish_reason: result.finishReason }]);
-          else send([{ index: 0, text: '', logprobs: wantLp && pendingLp.length > 0 ? completionLogprobs(pendingLp.splice(0), lpOffset) : null, finish_reason: result.finishReason }]);
-          if (parsed.includeUsage) res.write(`data: ${JSON.stringify({ id, object, created, model, choices: [], usage: u })}\n\n`);
-          res.end('data: [DONE]\n\n');
-        } else {
-          const message = {
-            role: 'assistant', content: toolCalls && result.text === '' ? null : result.text, refusal: null,
-            ...(result.reasoning !== undefined ? { reasoning_content: result.reasoning } : {}),
-            ...(toolCalls ? { tool_calls: toolCalls } : {}),
-          };
-          sendJson(res, 200, kind === 'chat'
-            ? { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: result.logprobs ? chatLogprobs(result.logprobs) : null, finish_reason: result.finishReason }], usage: u }
-            : { id, object: 'text_completion', created, model, choices: [{ index: 0, text: result.text, logprobs: result.logprobs ? completionLogprobs(result.logprobs) : null, finish_reason: result.finishReason }], usage: u });
-        }
-      } finally {
-        engine.release(seq);
-        metrics.running.set(engine.running);
-      }
+      const engine = this.readyEngine(req);
+      const parsed = await this.readRequest(req, kind);
+      record.stream = parsed.stream;
+      this.checkServedModel(parsed);
+      await this.runCompletion(engine, parsed, ac.signal, res, record);
     } catch (e) {
-      let err: ApiError;
-      if (e instanceof ApiError) err = e;
-      else if (e instanceof AbortedError || ac.signal.aborted) {
-        const abortReason: unknown = ac.signal.reason;
-        err = abortReason === 'timeout'
-          ? new ApiError(504, `request timed out after ${this.opts.requestTimeoutS}s`, { type: 'timeout_error', code: 'timeout' })
-          : abortReason === 'drain'
-            ? new ApiError(503, 'the server shut down before the request finished', { code: 'unavailable' })
-            : new ApiError(499, 'client closed the request', { code: 'cancelled' });
-      } else {
-        log.error({ err: e }, 'generation failed');
-        err = new ApiError(500, `internal error: ${(e as Error).message}`);
-      }
-      status = err.status;
-      errorMessage = clip(err.message, 300);
-      errorType = status === 499 ? 'cancelled' : errorTypeFor(err);
-      const headers: Record<string, string> = status === 429 ? { 'retry-after': '1' } : {};
-      if (this.state === 'draining') headers.connection = 'close';
-      const sock = req.socket;
-      if (sock.destroyed || sock.writableEnded) { /* cut off (timeout, drain, client gone): nothing to answer */ }
-      else if (!res.headersSent) sendJson(res, status, err.body(), headers);
-      else if (!res.writableEnded && !res.destroyed) {
-        // Mid-stream failure (timeout): an error event, then close. The status line is already 200.
-        res.end(`data: ${JSON.stringify(err.body())}\n\n`);
-      }
+      const err = this.failure(e, ac.signal);
+      record.status = err.status;
+      record.errorMessage = clip(err.message, 300);
+      record.errorType = err.status === 499 ? 'cancelled' : errorTypeFor(err);
+      this.answerFailure(req, res, err);
     } finally {
       clearTimeout(timer);
       this.inflight.delete(ac);
-      const end = performance.now();
-      metrics.requestDuration(errorType, (end - start) / 1000);
-      if (result?.firstTokenAt !== undefined) {
-        metrics.ttft.observe((result.firstTokenAt - start) / 1000);
-        if (result.completionTokens > 1 && result.lastTokenAt !== undefined) {
-          metrics.tpot.observe((result.lastTokenAt - result.firstTokenAt) / 1000 / (result.completionTokens - 1));
-        }
-      }
-      if (promptTokens !== undefined && queueMs !== undefined) metrics.promptTokens.inc(promptTokens);
-      if (cachedTokens) metrics.cachedTokens.inc(cachedTokens);
-      if (completionTokens > 0) metrics.generatedTokens.inc(completionTokens);
-      log.info({
-        method: req.method, path: req.url, status, error_type: errorType, error: errorMessage, stream,
-        prompt_tokens: promptTokens, cached_tokens: cachedTokens, completion_tokens: completionTokens, finish_reason: result?.finishReason,
-        duration_ms: Math.round(end - start), queue_ms: queueMs === undefined ? undefined : Math.round(queueMs),
-        ttft_ms: result?.firstTokenAt === undefined ? undefined : Math.round(result.firstTokenAt - start),
-      }, 'request');
+      this.observe(req, record);
       if (this.inflight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  private readyEngine(req: IncomingMessage): Engine {
+    if (this.state !== 'ready' || !this.engine) {
+      req.resume();
+      throw new ApiError(503, this.state === 'loading' ? 'the model is still loading' : 'the server is shutting down', { code: 'unavailable' });
+    }
+    return this.engine;
+  }
+
+  /** The request body as JSON, checked against the endpoint's parameters. */
+  private async readRequest(req: IncomingMessage, kind: 'chat' | 'completion'): Promise<ParsedRequest> {
+    const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (ct !== 'application/json') {
+      req.resume();
+      throw new ApiError(415, `Content-Type must be application/json, got '${clip(ct) || 'none'}'`, { code: 'unsupported_media_type' });
+    }
+    const ce = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (ce !== 'identity') {
+      req.resume();
+      throw new ApiError(415, `Content-Encoding '${clip(ce)}' is not supported; send the JSON body uncompressed`, { code: 'unsupported_media_type' });
+    }
+    const raw = await this.receive(req);
+    let text: string;
+    try { text = utf8.decode(raw); } catch {
+      throw new ApiError(400, 'the request body is not valid UTF-8', { code: 'invalid_json' });
+    }
+    let body: unknown;
+    try { body = JSON.parse(text); } catch (e) {
+      throw new ApiError(400, `malformed JSON body: ${clip((e as Error).message)}`, { code: 'invalid_json' });
+    }
+    return kind === 'chat' ? parseChatRequest(body) : parseCompletionRequest(body);
+  }
+
+  private checkServedModel(parsed: ParsedRequest): void {
+    if (parsed.model !== undefined && parsed.model !== this.opts.modelName) {
+      throw new ApiError(404, `The model '${clip(parsed.model)}' does not exist; this server serves '${this.opts.modelName}'`, { code: 'model_not_found', param: 'model' });
+    }
+  }
+
+  /** Admission, a sequence from the queue, generation and the answer; `record` collects what the log and metrics need. */
+  private async runCompletion(engine: Engine, parsed: ParsedRequest, signal: AbortSignal, res: ServerResponse, record: RequestRecord): Promise<void> {
+    const { metrics } = this.opts;
+    checkPromptFits(engine, parsed);
+    const grammars = await compileGrammars(engine, parsed);
+    // The queue is checked before tokenizing: a request refused with 429 costs no tokenization,
+    // and one waiting for a sequence costs nothing until it gets it.
+    const queued = performance.now();
+    let seq = await acquireSequence(engine, signal);
+    record.queueMs = performance.now() - queued;
+    metrics.running.set(engine.running);
+    try {
+      const prompt = tokenizePrompt(engine, parsed);
+      record.promptTokens = prompt.tokens.length;
+      checkRoomForCompletion(engine, parsed, prompt.tokens.length);
+      // Prompt-prefix reuse: run on the free sequence that already holds most of this prompt.
+      seq = engine.preferSequence(seq, prompt.tokens);
+      const out = new CompletionResponse(res, {
+        kind: parsed.kind, model: this.opts.modelName, stream: parsed.stream, includeUsage: parsed.includeUsage, logprobs: parsed.logprobs !== undefined,
+      });
+      record.result = await generateCompletion(engine, seq, parsed, prompt, grammars, signal, out);
+      out.finish(record.result);
+    } finally {
+      engine.release(seq);
+      metrics.running.set(engine.running);
+    }
+  }
+
+  /** What a failed completion answers: its own ApiError, the abort's reason, or a 500. */
+  private failure(e: unknown, signal: AbortSignal): ApiError {
+    if (e instanceof ApiError) return e;
+    if (e instanceof AbortedError || signal.aborted) {
+      const abortReason: unknown = signal.reason;
+      return abortReason === 'timeout'
+        ? new ApiError(504, `request timed out after ${this.opts.requestTimeoutS}s`, { type: 'timeout_error', code: 'timeout' })
+        : abortReason === 'drain'
+          ? new ApiError(503, 'the server shut down before the request finished', { code: 'unavailable' })
+          : new ApiError(499, 'client closed the request', { code: 'cancelled' });
+    }
+    this.opts.log.error({ err: e }, 'generation failed');
+    return new ApiError(500, `internal error: ${(e as Error).message}`);
+  }
+
+  private answerFailure(req: IncomingMessage, res: ServerResponse, err: ApiError): void {
+    const headers: Record<string, string> = err.status === 429 ? { 'retry-after': '1' } : {};
+    if (this.state === 'draining') headers.connection = 'close';
+    const sock = req.socket;
+    if (sock.destroyed || sock.writableEnded) { /* cut off (timeout, drain, client gone): nothing to answer */ }
+    else if (!res.headersSent) sendJson(res, err.status, err.body(), headers);
+    else if (!res.writableEnded && !res.destroyed) {
+      // Mid-stream failure (timeout): an error event, then close. The status line is already 200.
+      res.end(`data: ${JSON.stringify(err.body())}\n\n`);
+    }
+  }
+
+  /** The SLI histograms, token counters and the request's log line. */
+  private observe(req: IncomingMessage, r: RequestRecord): void {
+    const { metrics, log } = this.opts;
+    const end = performance.now();
+    const { start, result } = r;
+    const completionTokens = result?.completionTokens ?? 0;
+    const cachedTokens = result?.cachedTokens;
+    metrics.requestDuration(r.errorType, (end - start) / 1000);
+    if (result?.firstTokenAt !== undefined) {
+      metrics.ttft.observe((result.firstTokenAt - start) / 1000);
+      if (result.completionTokens > 1 && result.lastTokenAt !== undefined) {
+        metrics.tpot.observe((result.lastTokenAt - result.firstTokenAt) / 1000 / (result.completionTokens - 1));
+      }
+    }
+    if (r.promptTokens !== undefined && r.queueMs !== undefined) metrics.promptTokens.inc(r.promptTokens);
+    if (cachedTokens) metrics.cachedTokens.inc(cachedTokens);
+    if (completionTokens > 0) metrics.generatedTokens.inc(completionTokens);
+    log.info({
+      method: req.method, path: req.url, status: r.status, error_type: r.errorType, error: r.errorMessage, stream: r.stream,
+      prompt_tokens: r.promptTokens, cached_tokens: cachedTokens, completion_tokens: completionTokens, finish_reason: result?.finishReason,
+      duration_ms: Math.round(end - start), queue_ms: r.queueMs === undefined ? undefined : Math.round(r.queueMs),
+      ttft_ms: result?.firstTokenAt === undefined ? undefined : Math.round(result.firstTokenAt - start),
+    }, 'request');
   }
 
   /**

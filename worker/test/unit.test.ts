@@ -8,7 +8,8 @@ import { codePoints } from '../src/engine.ts';
 import { availableCpus, cgroupCpuLimit, resolveThreads } from '../src/cpus.ts';
 import { DEFAULT_DURATION_BUCKETS, mergeBuckets } from '../src/metrics.ts';
 import { cachePathFor, hfUrl, parseModelSpec, redactModelSpec, redactUrl } from '../src/model-source.ts';
-import { ApiError, parseChatRequest, parseCompletionRequest } from '../src/openai.ts';
+import { ApiError } from '../src/api-error.ts';
+import { parseChatRequest, parseCompletionRequest } from '../src/openai.ts';
 import { ReasoningSplitter, splitReasoning } from '../src/reasoning.ts';
 
 describe('flags', () => {
@@ -125,6 +126,28 @@ describe('request validation', () => {
     expect(err(() => parseCompletionRequest({ prompt: ['a', 'b'] })).param).toBe('prompt');
     expect(err(() => parseCompletionRequest({ prompt: 'a', echo: true })).param).toBe('echo');
     expect(err(() => parseCompletionRequest([])).status).toBe(400);
+  });
+  it('words each 400 as the parameter path and its reason, with the code of the kind of problem', () => {
+    const m = [{ role: 'user', content: 'x' }];
+    const f = { type: 'function', function: { name: 'f' } };
+    expect(err(() => parseChatRequest({ messages: m, top_p: 2 })).body().error)
+      .toEqual({ message: "'top_p' must be a number between 0 and 1", type: 'invalid_request_error', param: 'top_p', code: 'invalid_value' });
+    expect(err(() => parseChatRequest({ messages: m, audio: {} })).body().error).toMatchObject({ message: "'audio' is not supported by this server", code: 'unsupported_parameter' });
+    expect(err(() => parseChatRequest({ messages: m, stream: 'yes' })).body().error).toMatchObject({ message: "'stream' must be a boolean", code: null });
+    expect(err(() => parseChatRequest({ messages: m, tools: [f, f] })).message).toBe("'tools[1].function.name': 'f' is defined twice");
+    // An unknown field is named before a bad value of a known one in the same object.
+    expect(err(() => parseChatRequest({ messages: m, stream: true, stream_options: { include_usage: 'x', extra: 1 } })).param).toBe('stream_options.extra');
+    expect(err(() => parseChatRequest({ messages: m, temperature: 9, extra: 1 })).param).toBe('extra');
+  });
+  it('normalises what the engine takes', () => {
+    const r = parseChatRequest({ messages: [{ role: 'user', content: 'x' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'r' }, { type: 'text', text: 's' }] }],
+    tools: [{ type: 'function', function: { name: 'f' } }], stop: 'x', seed: -1, presence_penalty: 0.5 });
+    expect(r).toMatchObject({ stop: ['x'], seed: 2 ** 32 - 1, penalties: { presence: 0.5, frequency: 0, repeat: 1 }, toolChoice: 'auto', parallelToolCalls: true,
+      messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'f', arguments: '{"a":1}', params: { a: 1 } }] },
+        { role: 'tool', content: 'rs', toolCallId: 'c1' }] });
+    expect(parseCompletionRequest({ prompt: ['one'] }).prompt).toBe('one');
   });
   it('answers hostile shapes with 400, never a TypeError', () => {
     const hostile: unknown[] = [

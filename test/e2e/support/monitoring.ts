@@ -42,8 +42,8 @@ async function waitHttp(url: string, proc: Proc, timeoutMs = 30_000): Promise<vo
   }
 }
 
-/** A scrape target with the labels the ServiceMonitor's relabelling would give it. */
-export type Target = { address: string; namespace: string; service: string; pod: string };
+/** A scrape target with the labels the ServiceMonitor's relabelling would give it (`podLabels`: its podTargetLabels, e.g. rollouts_pod_template_hash). */
+export type Target = { address: string; namespace: string; service: string; pod: string; podLabels?: Record<string, string> };
 
 export type RuleGroups = { groups: unknown[] };
 
@@ -84,7 +84,7 @@ export async function startPrometheus(o: PrometheusOptions): Promise<Prometheus>
           // `job` label to the Service name; static labels do the same here.
           job_name: `serviceMonitor/${namespace}/${service}/0`,
           static_configs: targets.filter((t) => t.namespace === namespace && t.service === service)
-            .map((t) => ({ targets: [t.address], labels: { namespace, service, pod: t.pod, job: service } })),
+            .map((t) => ({ targets: [t.address], labels: { ...t.podLabels, namespace, service, pod: t.pod, job: service } })),
         };
       }),
     }, { lineWidth: -1 }));

@@ -1,68 +1,74 @@
-// Controller-manager + scheduler + kwok: GPU requests are scheduled onto fake GPU nodes (or stay
-// Pending as Unschedulable), owners garbage-collect their dependents, and PodSecurity "restricted"
-// rejects privileged pods. Each test makes its own nodes/labels so files never share capacity.
+// Our rendered worker (src/render/workload.ts) against the real scheduler and PodSecurity
+// admission, with no operator in between: on tainted fake GPU nodes (kwok) a worker asking for
+// GPUs of a product runs on a node of that product, one asking for a product no node has or for
+// more GPUs than any node holds stays Pending as Unschedulable; and the rendered pod is admitted
+// by a namespace enforcing "restricted", where a privileged pod is refused. Each file makes its own
+// nodes, labels and taint, so no other file's pods take this file's GPUs.
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { addGpuNode, create, KubeError, list, remove, waitFor, type KubeObject } from '../../cluster/client.ts';
+import { parseQwenService } from '../../../src/api/validate.ts';
+import { defaultRenderConfig } from '../../../src/render/common.ts';
+import { renderDeployment } from '../../../src/render/workload.ts';
+import { addGpuNode, create, KubeError, list, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { hasComponent, testCluster, testNamespace } from '../../cluster/testing.ts';
 
 interface Pod extends KubeObject {
   spec: { nodeName?: string };
   status?: { phase?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 }
+type Template = { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
 
 const suffix = randomBytes(3).toString('hex');
 const product = `QWEN-TEST-GPU-${suffix}`.toUpperCase();
 const gpuNode = `kwok-gpu-test-${suffix}`;
+/** Only this file's pods tolerate it (through spec.tolerations); the GPU taint they tolerate because we render it. */
+const fileTaint = { key: `qwen-test/sched-${suffix}`, effect: 'NoSchedule' as const };
 let ns: string;
 
-function gpuDeployment(name: string, gpus: number): KubeObject {
-  return deployment(name, { 'nvidia.com/gpu.product': product }, { limits: { 'nvidia.com/gpu': String(gpus) } });
+const qws = (name: string, spec: Record<string, unknown>) =>
+  parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name, namespace: ns, uid: `uid-${name}` }, spec });
+
+/** The worker Deployment as we render it, without the owner reference (no QwenService exists here). */
+function workerDeployment(name: string, spec: Record<string, unknown>): KubeObject {
+  const dep = renderDeployment(qws(name, { tolerations: [{ key: fileTaint.key, operator: 'Exists', effect: fileTaint.effect }], ...spec }), defaultRenderConfig);
+  return { ...dep, metadata: { ...dep.metadata, ownerReferences: [] } };
 }
 
-function deployment(name: string, nodeSelector: Record<string, string>, resources: Record<string, unknown>): KubeObject {
-  const labels = { app: name };
-  return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name, namespace: ns, labels },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          nodeSelector,
-          containers: [{ name: 'worker', image: 'registry.invalid/qwen-worker:test', resources }],
-        },
-      },
-    },
-  };
+async function podsOf(name: string): Promise<Pod[]> {
+  return list<Pod>(testCluster(), 'v1', 'Pod', ns, `app.kubernetes.io/instance=${name}`);
 }
 
-async function podsOf(app: string): Promise<Pod[]> {
-  return list<Pod>(testCluster(), 'v1', 'Pod', ns, `app=${app}`);
+async function unschedulable(name: string): Promise<{ reason?: string; message?: string }> {
+  return waitFor(`PodScheduled=False on the ${name} pod`, async () => {
+    const pod = (await podsOf(name))[0];
+    return pod?.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  }, 60_000);
 }
 
 beforeAll(async () => {
   expect(hasComponent('kube-controller-manager') && hasComponent('kube-scheduler') && hasComponent('kwok')).toBe(true);
   ns = await testNamespace('sched');
-  await addGpuNode(testCluster(), gpuNode, 2, product);
+  await addGpuNode(testCluster(), gpuNode, 2, product, { taints: [{ key: 'nvidia.com/gpu', effect: 'NoSchedule' }, fileTaint] });
 }, 90_000);
 
-describe('GPU scheduling on kwok nodes', () => {
-  test('a Deployment requesting nvidia.com/gpu: 1 gets a Running pod on the GPU node', async () => {
-    await create(testCluster(), gpuDeployment('one-gpu', 1));
+describe('our worker on tainted GPU nodes', () => {
+  test('gpu.count 1 of the node\'s product: Running on that node (GPU limit, GPU toleration, product affinity)', async () => {
+    await create(testCluster(), workerDeployment('one-gpu', { gpu: { count: 1, product } }));
     const pod = await waitFor('a Running one-gpu pod', async () => (await podsOf('one-gpu')).find((p) => p.status?.phase === 'Running'), 60_000);
     expect(pod.spec.nodeName).toBe(gpuNode);
-    expect(pod.status?.conditions).toContainEqual(expect.objectContaining({ type: 'Ready', status: 'True' }));
   }, 90_000);
 
-  test('a Deployment requesting more GPUs than any node has stays Pending as Unschedulable', async () => {
-    await create(testCluster(), gpuDeployment('too-many', 64));
-    const cond = await waitFor('PodScheduled=False on the too-many pod', async () => {
-      const pod = (await podsOf('too-many'))[0];
-      return pod?.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
-    }, 60_000);
+  test('a product no node has: Pending as Unschedulable on node affinity', async () => {
+    await create(testCluster(), workerDeployment('other-product', { gpu: { count: 1, product: `${product}-NONE` } }));
+    const cond = await unschedulable('other-product');
+    expect(cond.reason).toBe('Unschedulable');
+    expect(cond.message).toMatch(/didn't match Pod's node affinity\/selector/);
+    expect((await podsOf('other-product'))[0]?.spec.nodeName).toBeUndefined();
+  }, 90_000);
+
+  test('more GPUs than the node holds: Pending as Unschedulable on nvidia.com/gpu', async () => {
+    await create(testCluster(), workerDeployment('too-many', { gpu: { count: 3, product } }));
+    const cond = await unschedulable('too-many');
     expect(cond.reason).toBe('Unschedulable');
     expect(cond.message).toMatch(/Insufficient nvidia\.com\/gpu/);
     const pod = (await podsOf('too-many'))[0];
@@ -71,31 +77,13 @@ describe('GPU scheduling on kwok nodes', () => {
   }, 90_000);
 });
 
-describe('garbage collection', () => {
-  test('deleting a Deployment garbage-collects its ReplicaSets and Pods', async () => {
-    const name = 'gc-owner';
-    await create(testCluster(), deployment(name, {}, { requests: { cpu: '10m' } }));
-    await waitFor('the gc-owner ReplicaSet and Pod', async () =>
-      (await list(testCluster(), 'apps/v1', 'ReplicaSet', ns, `app=${name}`)).length > 0 && (await podsOf(name)).length > 0, 60_000);
-    await remove(testCluster(), 'apps/v1', 'Deployment', name, ns, 'Background');
-    await waitFor('ReplicaSets and Pods of gc-owner to be collected', async () =>
-      (await list(testCluster(), 'apps/v1', 'ReplicaSet', ns, `app=${name}`)).length === 0 && (await podsOf(name)).length === 0, 60_000);
-  }, 120_000);
-
-  test('an ownerReference on any object is honoured (ConfigMap owning a ConfigMap)', async () => {
-    const owner = await create<KubeObject>(testCluster(), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner', namespace: ns } });
-    await create(testCluster(), {
-      apiVersion: 'v1', kind: 'ConfigMap',
-      metadata: { name: 'dependent', namespace: ns, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }] },
-    });
-    await remove(testCluster(), 'v1', 'ConfigMap', 'owner', ns, 'Foreground');
-    await waitFor('dependent ConfigMap to be collected', async () => (await list(testCluster(), 'v1', 'ConfigMap', ns)).every((c) => c.metadata.name !== 'dependent'), 60_000);
-  }, 90_000);
-});
-
-describe('PodSecurity admission', () => {
-  test('a namespace enforcing "restricted" rejects a privileged pod and admits a compliant one', async () => {
+describe('PodSecurity "restricted"', () => {
+  test.each([
+    ['CPU worker', { gpu: { count: 0 } }],
+    ['GPU worker with an API key Secret, a model from a PVC and a PVC cache', { gpu: { count: 1 }, auth: { apiKey: { secretKeyRef: { name: 'keys', key: 'k' } } }, model: { source: 'pvc://models/qwen/q4.gguf' }, modelCache: { persistentVolumeClaim: 'cache' } }],
+  ])('admits our rendered pod (%s) where a privileged pod is refused', async (_name, spec) => {
     const restricted = await testNamespace('psa', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' });
+    // The control: the namespace does enforce.
     const privileged: KubeObject = {
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'privileged', namespace: restricted },
       spec: { containers: [{ name: 'c', image: 'registry.invalid/x:1', securityContext: { privileged: true } }] },
@@ -105,13 +93,8 @@ describe('PodSecurity admission', () => {
     expect((err as KubeError).status).toBe(403);
     expect((err as KubeError).message).toMatch(/violates PodSecurity "restricted:latest".*privileged/);
 
-    const compliant: KubeObject = {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'compliant', namespace: restricted },
-      spec: {
-        securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-        containers: [{ name: 'c', image: 'registry.invalid/x:1', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
-      },
-    };
-    await expect(create(testCluster(), compliant)).resolves.toBeTruthy();
+    const template = (renderDeployment(qws('worker', spec), defaultRenderConfig).spec as { template: Template }).template;
+    const ours: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'worker', namespace: restricted, labels: template.metadata.labels }, spec: template.spec };
+    await expect(create(testCluster(), ours)).resolves.toBeTruthy();
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseQwenService } from '../../../src/api/validate.ts';
-import { computeStatus, reconcilerOwnedStatus } from '../../../src/controller/status.ts';
+import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus } from '../../../src/controller/status.ts';
 import { diagnosePods } from '../../../src/controller/diagnose.ts';
 import { defaultRenderConfig, type KubeObject } from '../../../src/render/common.ts';
 
@@ -67,9 +67,12 @@ describe('computeStatus', () => {
     expect(cond(s, 'MonitoringReady').message).toContain('ServiceMonitor, PrometheusRule');
   });
 
-  it('reports an invalid spec', () => {
-    const s = computeStatus(qs(), observe({ invalidSpec: 'spec.replicas: must be 0 or more' }), defaultRenderConfig, 'now');
+  it('reports an invalid spec without reading it', () => {
+    const stored = { metadata: { name: 'chat', namespace: 'team-a', generation: 4 } };
+    const s = invalidSpecStatus(stored, 'spec.replicas: must be 0 or more', defaultRenderConfig, 'now');
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: 'spec.replicas: must be 0 or more' });
+    expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+    expect(s).toMatchObject({ observedGeneration: 4, replicas: 0, readyReplicas: 0, endpoint: 'http://chat.team-a.svc:8080/v1' });
   });
 
   it('is identical when recomputed from the same observations (no status churn)', () => {

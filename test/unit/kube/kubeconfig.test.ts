@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import type { RequestOptions } from 'node:https';
 import { dump } from 'js-yaml';
-import { fileAuth, inClusterAuth } from '../../../src/kube/kubeconfig.ts';
+import { fileAuth, inClusterAuth, mergeKubeconfigs } from '../../../src/kube/kubeconfig.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'qwen-kc-'));
 writeFileSync(join(dir, 'ca.crt'), 'CA');
@@ -45,6 +45,36 @@ describe('kubeconfig', () => {
     const path = join(dir, 'broken');
     writeFileSync(path, dump({ 'current-context': 'nope', contexts: [] }));
     expect(() => fileAuth(path)).toThrow(/current-context "nope" not found/);
+  });
+
+  it('merges KUBECONFIG=a:b as kubectl does: the first file to define a name or current-context wins', async () => {
+    const sub = join(dir, 'sub');
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, 'b-ca.crt'), 'CA-B');
+    const a = join(dir, 'merge-a');
+    // No current-context here, and a cluster "shared" that b defines again (a's stays).
+    writeFileSync(a, dump({ clusters: [{ name: 'shared', cluster: { server: 'https://a.example:6443', 'certificate-authority': 'ca.crt' } }], users: [{ name: 'ua', user: { token: 'tok-a' } }], contexts: [{ name: 'ctx-a', context: { cluster: 'shared', user: 'ua' } }] }));
+    const b = join(sub, 'merge-b');
+    writeFileSync(b, dump({
+      clusters: [{ name: 'shared', cluster: { server: 'https://b.example:6443' } }, { name: 'only-b', cluster: { server: 'https://only-b.example:6443', 'certificate-authority': 'b-ca.crt' } }],
+      users: [{ name: 'ua', user: { token: 'tok-from-b' } }, { name: 'ub', user: { token: 'tok-b' } }],
+      contexts: [{ name: 'ctx-b', context: { cluster: 'shared', user: 'ua' } }, { name: 'ctx-only-b', context: { cluster: 'only-b', user: 'ub' } }],
+      'current-context': 'ctx-b',
+    }));
+    const merged = mergeKubeconfigs([a, join(dir, 'missing'), b].join(delimiter));
+    expect(merged['current-context']).toBe('ctx-b');
+    expect(merged.clusters!.map((c) => [c.name, c.cluster.server])).toEqual([['shared', 'https://a.example:6443'], ['only-b', 'https://only-b.example:6443']]);
+    // ctx-b (from b) names cluster "shared" and user "ua": a's definitions, since a came first.
+    const auth = fileAuth([a, b].join(delimiter))!;
+    expect(auth.getCurrentCluster().server).toBe('https://a.example:6443');
+    const o = await applied(auth);
+    expect(o.headers).toEqual({ authorization: 'Bearer tok-a' });
+    expect(String(o.ca)).toBe('CA');
+    // File references are relative to the file that names them.
+    writeFileSync(join(dir, 'merge-c'), dump({ 'current-context': 'ctx-only-b' }));
+    const c = await applied(fileAuth([join(dir, 'merge-c'), a, b].join(delimiter))!);
+    expect([String(c.ca), c.headers]).toEqual(['CA-B', { authorization: 'Bearer tok-b' }]);
+    expect(() => fileAuth([join(dir, 'none-1'), join(dir, 'none-2')].join(delimiter))).toThrow(/none of these kubeconfig files exists/);
   });
 
   it('builds the in-cluster connection from the service account mount', async () => {

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
-import { binDir } from '../../support/tools.ts';
+import { binDir } from '../support/tools.ts';
 
 export type Promtool = { name: string; path: string };
 

@@ -1,9 +1,9 @@
 // Our SLO rules and the seed's naive rules replayed on the same traffic through promtool (every
 // generation present): each scenario states which alerts fire at which minute. See docs/sla.md.
 import { describe, it, expect } from '@jest/globals';
-import { promtools, run, tempDir, writeYaml } from './promtool.ts';
-import { NAIVE_RULES, SCENARIOS, type Scenario } from './scenarios.ts';
-import { budgets, fullSla, rulesOf } from './fixtures.ts';
+import { promtools, run, tempDir, writeYaml } from '../promtool.ts';
+import { NAIVE_RULES, SCENARIOS, type Scenario } from '../../unit/sla/scenarios.ts';
+import { budgets, fullSla, rulesOf } from '../../unit/sla/fixtures.ts';
 import { writeRuleTest, type Kind } from './ruletest.ts';
 
 const dir = tempDir('scenarios');

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dump } from 'js-yaml';
-import { invalidCases, documentOf } from '../fixtures/invalid-qwenservices.ts';
+import { invalidCases, documentOf } from '../../fixtures/invalid-qwenservices.ts';
 
 // The CLI is run as users run it: the bin shim on the pinned Node 24.
 function cli(args: string[], input?: string) {

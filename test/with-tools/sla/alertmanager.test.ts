@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { renderAlertmanagerYaml } from '../../../src/sla/alertmanager.ts';
 import { binDir } from '../../support/tools.ts';
-import { run, tempDir, writeYaml } from './promtool.ts';
-import { fullSla } from './fixtures.ts';
+import { run, tempDir, writeYaml } from '../promtool.ts';
+import { fullSla } from '../../unit/sla/fixtures.ts';
 
 const amtools = [
   { name: 'amtool (current)', path: join(binDir, 'amtool'), webhookFiles: true },

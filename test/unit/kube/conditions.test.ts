@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mergeConditions, transitions } from '../../../src/controller/conditions.ts';
+import { conditionTime, mergeConditions, transitions } from '../../../src/kube/conditions.ts';
 
 const ready = (status: 'True' | 'False', reason: string) => ({ type: 'Ready', status, reason, message: reason });
 
@@ -18,5 +18,8 @@ describe('conditions', () => {
     const b = mergeConditions(a, [ready('False', 'CrashLoopBackOff')], 1, 't2');
     expect(transitions(a, b).map((c) => c.reason)).toEqual(['CrashLoopBackOff']);
     expect(transitions(undefined, a)).toHaveLength(1);
+  });
+  it('stamps times in whole seconds, as the apiserver stores them', () => {
+    expect(conditionTime(new Date('2026-01-02T03:04:05.678Z'))).toBe('2026-01-02T03:04:05Z');
   });
 });

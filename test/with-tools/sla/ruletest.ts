@@ -1,8 +1,8 @@
 // promtool `test rules` files from a traffic profile and checkpoints (which alerts fire at which
 // minute), shared by the scenario table and the burn ladder.
-import { writeYaml } from './promtool.ts';
-import { inputSeries, SCRAPE_SECONDS, type Profile } from './series.ts';
-import type { Checkpoint } from './scenarios.ts';
+import { writeYaml } from '../promtool.ts';
+import { inputSeries, SCRAPE_SECONDS, type Profile } from '../../unit/sla/series.ts';
+import type { Checkpoint } from '../../unit/sla/scenarios.ts';
 
 export type Kind = 'ours' | 'naive';
 

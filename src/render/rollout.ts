@@ -1,0 +1,143 @@
+// spec.rollout -> an Argo Rollouts canary gated on the QwenService's own SLOs. Pure.
+//
+// The Rollout references the worker Deployment (workloadRef): the Deployment stays the one pod
+// template everything else renders and reads, Argo runs its ReplicaSets. Argo scales the
+// Deployment to zero once the Rollout is healthy (scaleDown: onsuccess), and from then on the
+// Rollout owns the worker count, so the Deployment is rendered without spec.replicas (the
+// reconciler's replicas hand-off keeps the count while Argo takes it over).
+//
+// Steps: [budget check] → for each canary step: setWeight w, pause for its window, then an
+// analysis over that window: each gating SLO's bad-event share on the canary pods alone
+// (Prometheus series labelled with the pods' rollouts-pod-template-hash). The measurement is
+// Successful at or under the threshold, Failed above it (failureLimit 0: Argo aborts and returns
+// every worker to the stable ReplicaSet), Inconclusive while the canary has served too few
+// requests (empty answer): waited through for one more window, then Argo pauses for a human.
+import type { QwenService } from '../api/qwenservice.ts';
+import { formatDuration } from '../api/units.ts';
+import { LABEL_COMPONENT, REPLICAS_ANNOTATION, ROLLOUT_COMPONENT, ROLLOUT_GATE_COMPONENT } from '../conventions.ts';
+import { CANARY_HASH_ARG, POD_TEMPLATE_HASH_POD_LABEL, gatePlan, type GatePlan } from '../sla/gates.ts';
+import { childMeta, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
+import { scalingPlan } from './scaledobject.ts';
+
+export const ROLLOUT = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', plural: 'rollouts' } as const;
+export const ANALYSIS_TEMPLATE = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisTemplate', plural: 'analysistemplates' } as const;
+export const ROLLOUT_KEY = `${ROLLOUT.kind}.${ROLLOUT.apiVersion}`;
+export const ANALYSIS_TEMPLATE_KEY = `${ANALYSIS_TEMPLATE.kind}.${ANALYSIS_TEMPLATE.apiVersion}`;
+/** How often the budget pre-check asks, and how long it waits for the budget to come back (a day) before Argo pauses. */
+const BUDGET_INTERVAL_S = 60;
+const BUDGET_WAIT_MEASUREMENTS = 24 * 60;
+
+export const gateTemplateName = (qs: QwenService, window: number) => `${qs.metadata.name}-slo-gate-${formatDuration(window)}`;
+export const budgetTemplateName = (qs: QwenService) => `${qs.metadata.name}-error-budget`;
+
+const seconds = (s: number) => `${s}s`;
+
+function gateTemplate(qs: QwenService, plan: GatePlan, window: number, prometheus: string): KubeObject {
+  const { interval, inconclusiveLimit } = plan.measure(window);
+  return {
+    apiVersion: ANALYSIS_TEMPLATE.apiVersion,
+    kind: ANALYSIS_TEMPLATE.kind,
+    metadata: childMeta(qs, gateTemplateName(qs, window), { labels: { [LABEL_COMPONENT]: ROLLOUT_GATE_COMPONENT } }),
+    spec: {
+      args: [{ name: CANARY_HASH_ARG }],
+      metrics: plan.checks.map((c) => ({
+        name: c.slo.name,
+        interval: seconds(interval),
+        // Done at the first measurement that passes; one failure fails the step. Argo wants a
+        // step's analysis bounded: past the last count without a verdict it is Inconclusive.
+        count: inconclusiveLimit + 1,
+        consecutiveSuccessLimit: 1,
+        failureLimit: 0,
+        inconclusiveLimit,
+        successCondition: `len(result) > 0 && result[0] <= ${c.maxBadShare}`,
+        failureCondition: `len(result) > 0 && result[0] > ${c.maxBadShare}`,
+        provider: { prometheus: { address: prometheus, query: c.query(window) } },
+      })),
+    },
+  };
+}
+
+function budgetTemplate(qs: QwenService, plan: GatePlan, prometheus: string): KubeObject {
+  return {
+    apiVersion: ANALYSIS_TEMPLATE.apiVersion,
+    kind: ANALYSIS_TEMPLATE.kind,
+    metadata: childMeta(qs, budgetTemplateName(qs), { labels: { [LABEL_COMPONENT]: ROLLOUT_GATE_COMPONENT } }),
+    spec: {
+      metrics: (plan.budget ?? []).map((b) => ({
+        name: b.slo.name,
+        interval: seconds(BUDGET_INTERVAL_S),
+        count: BUDGET_WAIT_MEASUREMENTS + 1,
+        consecutiveSuccessLimit: 1,
+        failureLimit: 0,
+        inconclusiveLimit: BUDGET_WAIT_MEASUREMENTS,
+        // No recorded budget yet (a new service) lets the change through; a spent one waits
+        // (Inconclusive: neither condition holds), it never fails the rollout.
+        successCondition: 'len(result) == 0 || result[0] > 0',
+        failureCondition: 'false',
+        provider: { prometheus: { address: prometheus, query: b.query } },
+      })),
+    },
+  };
+}
+
+function steps(qs: QwenService, plan: GatePlan): unknown[] {
+  const out: unknown[] = [];
+  if (plan.budget?.length) out.push({ analysis: { templates: [{ templateName: budgetTemplateName(qs) }] } });
+  for (const s of plan.steps) {
+    out.push({ setWeight: s.weight }, { pause: { duration: seconds(s.pause) } });
+    if (plan.checks.length) {
+      out.push({ analysis: { templates: [{ templateName: gateTemplateName(qs, s.pause) }], args: [{ name: CANARY_HASH_ARG, valueFrom: { podTemplateHashValue: 'Latest' } }] } });
+    }
+  }
+  return out;
+}
+
+/** The Rollout and its AnalysisTemplates; none without spec.rollout or without a Prometheus address. */
+export function renderRollout(qs: QwenService, config: RenderConfig): KubeObject[] {
+  const plan = gatePlan(qs);
+  if (!plan || !config.prometheusURL) return [];
+  const windows = [...new Set(plan.steps.map((s) => s.pause))];
+  const templates = plan.checks.length ? windows.map((w) => gateTemplate(qs, plan, w, config.prometheusURL!)) : [];
+  if (plan.budget?.length) templates.push(budgetTemplate(qs, plan, config.prometheusURL));
+  const autoscaled = scalingPlan(qs) !== undefined;
+  const rollout: KubeObject = {
+    apiVersion: ROLLOUT.apiVersion,
+    kind: ROLLOUT.kind,
+    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: ROLLOUT_COMPONENT } }),
+    spec: {
+      // Autoscaled: KEDA's HPA sets the count through the Rollout's scale subresource.
+      ...(autoscaled ? {} : { replicas: qs.spec.replicas }),
+      revisionHistoryLimit: 3,
+      selector: { matchLabels: selectorLabels(qs) },
+      workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: qs.metadata.name, scaleDown: 'onsuccess' },
+      strategy: { canary: { steps: steps(qs, plan) } },
+    },
+  };
+  return [rollout, ...templates];
+}
+
+/**
+ * The workload under a Rollout: the Deployment keeps the pod template but not the count (Argo
+ * scales it down and the Rollout runs the pods); the ScaledObject, if any, scales the Rollout;
+ * the ServiceMonitor copies the pods' pod-template hash onto every series, so a gate can tell the
+ * canary's requests from the stable ones.
+ */
+export function rolloutWorkload(objects: KubeObject[], rolloutApplied: boolean): KubeObject[] {
+  if (!rolloutApplied) return objects;
+  return objects.map((o) => {
+    if (o.kind === 'Deployment' && o.apiVersion === 'apps/v1') {
+      const { replicas: _ignored, ...spec } = o.spec as Record<string, unknown>;
+      const metadata = { ...o.metadata, annotations: { ...o.metadata.annotations, [REPLICAS_ANNOTATION]: 'rollout' } };
+      return { ...o, metadata, spec };
+    }
+    if (o.kind === 'ScaledObject') {
+      const spec = o.spec as Record<string, unknown>;
+      return { ...o, spec: { ...spec, scaleTargetRef: { apiVersion: ROLLOUT.apiVersion, kind: ROLLOUT.kind, name: o.metadata.name } } };
+    }
+    if (o.kind === 'ServiceMonitor') {
+      const spec = o.spec as Record<string, unknown>;
+      return { ...o, spec: { ...spec, podTargetLabels: [POD_TEMPLATE_HASH_POD_LABEL] } };
+    }
+    return o;
+  });
+}
