@@ -467,6 +467,7 @@ export const status = z
         phase: z.string().optional().describe('The Argo Rollout\'s phase: Healthy, Progressing, Paused, Degraded.'),
         step: z.string().optional().describe('Where the canary stands, e.g. "2/5 setWeight 50".'),
         message: z.string().optional().describe('Argo\'s last message (the abort reason after a rollback).'),
+        stableHash: z.string().optional().describe('Pod-template hash of the version the workers return to on a rollback (Argo\'s stableRS).'),
       })
       .optional()
       .describe('Canary rollout state (only with spec.rollout).'),

@@ -24,7 +24,8 @@ import { selectorLabels, type RenderConfig } from '../render/common.ts';
 import { isMonitoringKind, renderOwned, type RenderedObjects } from '../render/index.ts';
 import { ROLLOUT_KEY } from '../render/rollout.ts';
 import { SCALED_OBJECT_KEY } from '../render/scaledobject.ts';
-import { promotedEvent, type RolloutObserved } from './rollout.ts';
+import { ANALYSIS_RUN, lastFailed, promoted, type RolloutObserved } from './rollout.ts';
+import { POD_TEMPLATE_HASH_POD_LABEL } from '../sla/gates.ts';
 import { containedIn, sameJson } from './compare.ts';
 import { digestView } from './digest.ts';
 import type { EventRecorder } from './events.ts';
@@ -263,15 +264,19 @@ export class Reconciler {
   }
 
   /**
-   * The AnalysisRun of the Rollout's current (or last) step: its measurements say which SLO a
-   * canary failed and by how much, or which budget is spent. Read live (Argo creates one per step;
-   * caching them all would cost more than this one read per Rollout change).
+   * The AnalysisRun behind the Rollout's state: the current step's (which budget is spent), or
+   * after an abort — when Argo has already cleared the step — the failed one of the aborted
+   * version (which SLO the canary failed, by how much). Read live: Argo creates one per step, and
+   * caching them all would cost more than this read per Rollout change.
    */
   private async stepAnalysisRun(rollout: KubeObject, log: Logger): Promise<KubeObject | undefined> {
-    const name = (rollout.status as { canary?: { currentStepAnalysisRunStatus?: { name?: string } } } | undefined)?.canary?.currentStepAnalysisRunStatus?.name;
-    if (!name) return undefined;
-    return this.deps.client.find<KubeObject>('argoproj.io/v1alpha1', 'AnalysisRun', rollout.metadata.namespace, name)
-      .catch((err: unknown) => { log.warn({ err: String(err), analysisRun: name }, 'could not read the AnalysisRun'); return undefined; });
+    const status = rollout.status as { abort?: boolean; currentPodHash?: string; canary?: { currentStepAnalysisRunStatus?: { name?: string } } } | undefined;
+    const name = status?.canary?.currentStepAnalysisRunStatus?.name;
+    const warn = (err: unknown) => { log.warn({ err: String(err), analysisRun: name }, 'could not read the AnalysisRun'); return undefined; };
+    if (name) return this.deps.client.find<KubeObject>(ANALYSIS_RUN.apiVersion, ANALYSIS_RUN.kind, rollout.metadata.namespace, name).catch(warn);
+    if (!status?.abort || !status.currentPodHash) return undefined;
+    const runs = await this.deps.client.list(ANALYSIS_RUN.apiVersion, ANALYSIS_RUN.kind, { namespace: rollout.metadata.namespace, labelSelector: `${POD_TEMPLATE_HASH_POD_LABEL}=${status.currentPodHash}` }).catch(warn);
+    return lastFailed(runs?.items ?? [], rollout.metadata.uid);
   }
 
   /**
@@ -318,17 +323,18 @@ export class Reconciler {
     if (answer?.metadata?.uid) this.lastWritten.set(answer.metadata.uid, answer as unknown as QwenService);
     // One Event per new reason (Ready and Degraded often flip for the same cause).
     const announced = new Set<string>();
+    const record = (type: 'Normal' | 'Warning', reason: string, message: string) =>
+      this.deps.events.record(qs as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, reason, message).catch((err: unknown) => log.warn({ err: String(err) }, 'could not record event'));
     for (const c of transitions(qs.status?.conditions, status.conditions ?? [])) {
-      // Events for what needs attention, for becoming Ready, and for a promoted canary; not for every step of a start.
-      const promoted = c.type === ConditionType.RolloutGated && promotedEvent(qs.status?.conditions?.find((p) => p.type === c.type), c);
-      const noteworthy = WARNING_REASONS.has(c.reason) || (c.type === ConditionType.Ready && c.status === 'True') || promoted;
+      // Events for what needs attention, and for becoming Ready; not for every step of a start.
+      const noteworthy = WARNING_REASONS.has(c.reason) || (c.type === ConditionType.Ready && c.status === 'True');
       if (!noteworthy) continue;
-      const reason = promoted ? Reason.RolloutPromoted : c.reason;
-      if (announced.has(reason)) continue;
-      announced.add(reason);
-      const type = WARNING_REASONS.has(c.reason) ? 'Warning' : 'Normal';
-      const message = promoted ? `canary promoted: ${c.message}` : c.message;
-      await this.deps.events.record(qs as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, reason, message).catch((err: unknown) => log.warn({ err: String(err) }, 'could not record event'));
+      if (announced.has(c.reason)) continue;
+      announced.add(c.reason);
+      await record(WARNING_REASONS.has(c.reason) ? 'Warning' : 'Normal', c.reason, c.message);
+    }
+    if (promoted(qs.status?.rollout, status.rollout)) {
+      await record('Normal', Reason.RolloutPromoted, `canary promoted: every worker now runs version ${status.rollout!.stableHash} (was ${qs.status!.rollout!.stableHash})`);
     }
     log.info({ conditions: Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`])) }, 'status updated');
     return true;

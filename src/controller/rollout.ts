@@ -21,6 +21,7 @@ export type RolloutObserved = {
 
 type RolloutStatus = {
   phase?: string;
+  stableRS?: string;
   message?: string;
   abort?: boolean;
   currentStepIndex?: number;
@@ -97,8 +98,9 @@ export function rolloutStatus(qs: QwenService, observed: RolloutObserved): { con
   if (!rollout || !rs.phase) {
     return { condition: { type, status: 'Unknown', reason: Reason.WaitingForArgoRollouts, message: `Rollout ${qs.metadata.name} has no status yet (is the Argo Rollouts controller running?)` } };
   }
-  const step = stepText(rollout, rs.currentStepIndex);
-  const status = { phase: rs.abort ? 'Aborted' : rs.phase, ...(step ? { step } : {}), ...(rs.message ? { message: rs.message } : {}) };
+  // After an abort Argo resets the step index: no step to show.
+  const step = rs.abort ? undefined : stepText(rollout, rs.currentStepIndex);
+  const status = { phase: rs.abort ? 'Aborted' : rs.phase, ...(step ? { step } : {}), ...(rs.message ? { message: rs.message } : {}), ...(rs.stableRS ? { stableHash: rs.stableRS } : {}) };
   const run = observed.analysisRun;
   if (rs.abort) {
     const failed = failedGates(run);
@@ -130,7 +132,20 @@ export function rolloutReplicas(observed: RolloutObserved | undefined): { replic
   return { replicas: rs.replicas ?? 0, readyReplicas: rs.availableReplicas ?? rs.readyReplicas ?? 0, updatedReplicas: rs.updatedReplicas ?? 0, healthy: rs.phase === 'Healthy' && !rs.abort };
 }
 
-/** The Event a transition of RolloutGated deserves beyond its warnings: a canary promoted. */
-export function promotedEvent(previous: { status: string; reason: string } | undefined, next: { status: string; reason: string }): boolean {
-  return previous?.reason === ConditionType.Progressing && next.reason === Reason.Healthy;
+/**
+ * A canary's promotion (worth an Event): the stable version changed from one we had seen to
+ * another. Not a first deploy (there was no stable version), nor a rollback (the stable one stays).
+ */
+export function promoted(previous: QwenServiceStatus['rollout'], next: QwenServiceStatus['rollout']): boolean {
+  return !!previous?.stableHash && !!next?.stableHash && previous.stableHash !== next.stableHash;
+}
+
+export const ANALYSIS_RUN = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun' } as const;
+
+/** The newest Failed AnalysisRun of this Rollout (Argo labels them with the version's pod-template hash). */
+export function lastFailed(runs: KubeObject[], rolloutUid: string | undefined): KubeObject | undefined {
+  return runs
+    .filter((r) => (r.status as { phase?: string } | undefined)?.phase === 'Failed' && (!rolloutUid || r.metadata.ownerReferences?.some((o) => o.uid === rolloutUid)))
+    .sort((a, b) => String((a.metadata as { creationTimestamp?: string }).creationTimestamp).localeCompare(String((b.metadata as { creationTimestamp?: string }).creationTimestamp)))
+    .at(-1);
 }

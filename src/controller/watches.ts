@@ -31,8 +31,8 @@ export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${OPERATOR_NAME}`;
  */
 export const WORKER_PODS: PermittedKind = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', verbs: ['list', 'watch'] };
 
-/** Read live, never cached nor written: the AnalysisRun behind a canary's verdict (RolloutGated's message). */
-export const READ_ONLY: PermittedKind[] = [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', plural: 'analysisruns', verbs: ['get'] }];
+/** Read live, never cached nor written: the AnalysisRun behind a canary's verdict (RolloutGated's message; listed by the aborted version's hash). */
+export const READ_ONLY: PermittedKind[] = [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', plural: 'analysisruns', verbs: ['get', 'list'] }];
 
 /** Written but never read: Events on QwenServices (EventRecorder). */
 export const CREATED_ONLY: PermittedKind[] = [{ apiVersion: 'v1', kind: 'Event', plural: 'events', verbs: ['create'] }];

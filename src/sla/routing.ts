@@ -6,6 +6,7 @@
 // the same SLO. Integration settings carry Alertmanager's own names, so a new receiver kind is one
 // case in integrationsOf and no renderer changes. Pure.
 import type { Alerting, QwenService, Receiver, SecretKeyRef } from '../api/qwenservice.ts';
+import { namespaceOf } from '../kube/object.ts';
 import {
   ALERT_NAME_LABEL, BUDGET_BURN_ALERT, NAMESPACE_LABEL, QWENSERVICE_LABEL, SEVERITIES, SEVERITY_LABEL, SLO_LABEL, type Severity,
 } from '../conventions.ts';
@@ -86,7 +87,7 @@ export function routingOf(qs: QwenService): Routing | undefined {
   const routed = a.receivers!.filter((r) => subscriptions.some((s) => s.receiver === r.name));
   const burn = (severity: Severity) => [eq(ALERT_NAME_LABEL, BUDGET_BURN_ALERT), eq(SEVERITY_LABEL, severity)];
   return {
-    namespace: qs.metadata.namespace ?? 'default',
+    namespace: namespaceOf(qs),
     matchers: [eq(QWENSERVICE_LABEL, qs.metadata.name)],
     fallbackReceiver: UNROUTED_RECEIVER,
     groupBy: GROUP_BY,

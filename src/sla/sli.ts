@@ -9,6 +9,7 @@ import type { QwenService } from '../api/qwenservice.ts';
 import { formatDuration } from '../api/units.ts';
 import { leRegex } from './le.ts';
 import type { Slo, SloKind } from './slos.ts';
+import { namespaceOf } from '../kube/object.ts';
 
 export const REQUEST_DURATION = 'gen_ai_server_request_duration_seconds';
 export const TTFT = 'gen_ai_server_time_to_first_token_seconds';
@@ -31,7 +32,7 @@ export const RECORD = {
 export type Target = { namespace: string; service: string };
 
 export function targetOf(qs: QwenService): Target {
-  return { namespace: qs.metadata.namespace ?? 'default', service: qs.metadata.name };
+  return { namespace: namespaceOf(qs), service: qs.metadata.name };
 }
 
 /** One PromQL label matcher; its value is escaped when written, so any string is safe here. */

@@ -274,19 +274,28 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       const stages = join(cacheDir, 'kwok-stages');
       const stageFiles = ['node-initialize.yaml', 'pod-ready.yaml', 'pod-complete.yaml', 'pod-delete.yaml'].map((f) => join(stages, f));
       for (const f of stageFiles) if (!existsSync(f)) throw new Error(`${f} missing: run test/cluster/build.sh`);
-      const kwok = startProc('kwok', bins.kwok, [
-        `--kubeconfig=${kubeconfigPath}`,
-        ...stageFiles.map((f) => `--config=${f}`),
-        `--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake`,
-        '--node-lease-duration-seconds=40',
-        '--cidr=10.244.0.0/16', '--node-ip=10.0.0.10',
-        `--server-address=127.0.0.1:${ports.kwok}`,
-      ]);
-      await new Promise((r) => setTimeout(r, 300));
+      // The port is picked right before kwok binds it, and picked again when an outgoing
+      // connection took it meanwhile (both come from the ephemeral range on a busy machine).
+      let kwok: Proc | undefined;
+      for (let attempt = 1; ; attempt++) {
+        if (attempt > 1) ports.kwok = await freePort();
+        kwok = startProc('kwok', bins.kwok, [
+          `--kubeconfig=${kubeconfigPath}`,
+          ...stageFiles.map((f) => `--config=${f}`),
+          `--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake`,
+          '--node-lease-duration-seconds=40',
+          '--cidr=10.244.0.0/16', '--node-ip=10.0.0.10',
+          `--server-address=127.0.0.1:${ports.kwok}`,
+        ]);
+        await new Promise((r) => setTimeout(r, 300));
+        const portTaken = kwok.exited && /address already in use/.test(tail(join(logDir, 'kwok.log')));
+        if (!portTaken || attempt === 3) break;
+        say(`kwok: port ${ports.kwok} taken meanwhile, trying another`);
+      }
       failIfExited(kwok);
       for (const n of nodes) await addNode(info, n, false);
       for (const n of nodes) await waitNodeReady(info, n.name, opts.controllers ? 60_000 : 30_000).catch((e: unknown) => {
-        failIfExited(kwok);
+        failIfExited(kwok!);
         throw new Error(`${String(e)} (kwok log: ${join(logDir, 'kwok.log')})`);
       });
     }

@@ -14,7 +14,7 @@
 //   budget  the bad canary spent the TTFT budget: the next change waits before any canary pod;
 //           the override annotation lets it through
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../cluster/cluster.ts';
@@ -29,12 +29,13 @@ const QWS = 'qwenops.io/v1alpha1';
 const MODEL = 'gemma3-270m';
 const NAME = 'chat';
 const model = { source: 'file:///models/gemma-3-270m-q4_k_m.gguf', name: MODEL, contextSize: 1024, parallel: 4 };
-// TTFT p95 <= 2.5s (5% budget): the canary fails a step once more than 30% of its requests wait
-// longer. Short completions keep the workers' own TTFT far below that even on two busy cores; a
-// worker decoding one request at a time under 8 concurrent ones makes most wait several requests long.
+// TTFT p99 <= 1s (1% budget): the canary fails a step once more than 6% of its requests wait
+// longer, and a few dozen such requests spend the budget of a few minutes of history. A worker that decodes four requests together answers two concurrent ones with a first
+// token in about 0.1-0.5 s here; one that decodes a single request at a time under eight concurrent
+// ones makes each wait for up to seven 16-token answers first.
 const spec = (m: Partial<typeof model>) => ({
   model: { ...model, ...m }, gpu: { count: 0 }, replicas: 1,
-  sla: { window: '7d', timeToFirstToken: { p95: '2.5s' } },
+  sla: { window: '7d', timeToFirstToken: { p99: '1s' } },
   rollout: { canary: { weight: 50, analysis: '1m' }, gate: { minEvents: 10 } },
 });
 const LOAD = { good: 2, bad: 8 };
@@ -67,10 +68,11 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
   async function startVersion(hash: string, concurrency: number): Promise<void> {
     const args = await deploymentArgs(cluster, ns, NAME);
     const worker = await startLocalWorker({
-      dir, logName: `worker-${hash}.log`, modelName: MODEL,
+      // One thread each: two or three workers share two cores here, and llama.cpp's threads spin.
+      dir, logName: `worker-${hash}.log`, modelName: MODEL, threads: 1,
       parallel: Number(flagValue(args, '--parallel')), sloBuckets: flagValue(args, '--slo-buckets'),
     });
-    versions.set(hash, { worker, load: steadyLoad(worker.url, { model: MODEL, periodMs: 100, maxTokens: 8, concurrency }) });
+    versions.set(hash, { worker, load: steadyLoad(worker.url, { model: MODEL, periodMs: 100, maxTokens: 16, concurrency }) });
     await prom!.setTargets(targets());
   }
   async function stopVersion(hash: string): Promise<void> {
@@ -80,8 +82,16 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     await v?.load.stop();
     await v?.worker.kill();
   }
-  /** The update the operator passed on: Argo's new canary hash, once it differs from the stable one. */
-  const canaryHash = (stable: string) => waitFor('canary ReplicaSet', async () => { const h = (await rollout())?.status?.currentPodHash; return h && h !== stable ? h : undefined; }, 60_000, 500);
+  /**
+   * The update the operator passed on: Argo's new canary hash, once it differs from the stable one
+   * and Argo has scaled its ReplicaSet up (past the budget check): only then do canary pods serve.
+   */
+  const canaryHash = (stable: string) => waitFor('canary pods scheduled', async () => {
+    const h = (await rollout())?.status?.currentPodHash;
+    if (!h || h === stable) return undefined;
+    const rs = await get<KubeObject & { spec: { replicas?: number } }>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${h}`, ns);
+    return (rs?.spec.replicas ?? 0) > 0 ? h : undefined;
+  }, 120_000, 500);
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -105,8 +115,8 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
   }, 300_000);
 
   afterAll(async () => {
+    // What Argo and the operator left, for reading a failure after the cluster is gone.
     if (cluster) {
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(join(dir, 'replicasets.json'), JSON.stringify(await list(cluster, 'apps/v1', 'ReplicaSet', ns), null, 1));
       writeFileSync(join(dir, 'rollout.json'), JSON.stringify(await rollout(), null, 1));
       writeFileSync(join(dir, 'deployment.json'), JSON.stringify(await get(cluster, 'apps/v1', 'Deployment', NAME, ns), null, 1));
@@ -142,7 +152,8 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     log(`good: promoted ${Math.round((Date.now() - started) / 1000)} s after the canary started`);
     expect((await rollout())!.status!.abort).toBeFalsy();
     expect((await waitGated('Healthy', 60_000)).status).toBe('True');
-    expect(await events('RolloutPromoted')).toHaveLength(1);
+    // The Event follows the status write that announces it.
+    expect(await waitFor('RolloutPromoted Event', async () => { const e = await events('RolloutPromoted'); return e.length ? e : undefined; }, 30_000, 500)).toHaveLength(1);
     await stopVersion(stable);
   }, 360_000);
 
@@ -156,7 +167,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     const failed = await waitGated('CanaryFailedSLO', 240_000);
     log(`bad: aborted ${Math.round((Date.now() - started) / 1000)} s after the canary started: ${failed.message}`);
     expect(failed.status).toBe('False');
-    expect(failed.message).toMatch(/ttft-p95: [0-9.]+% of the canary's requests were bad, more than the 30% allowed/);
+    expect(failed.message).toMatch(/ttft-p99: [0-9.]+% of the canary's requests were bad, more than the 6% allowed/);
     const r = (await rollout())!;
     expect(r.status).toMatchObject({ abort: true, stableRS: stable });
     // Argo scales the canary ReplicaSet back to zero: only the stable pods run.
@@ -164,19 +175,19 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
       const rs = await get<KubeObject & { spec: { replicas?: number } }>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${canary}`, ns);
       return rs?.spec.replicas === 0;
     }, 60_000, 1_000);
-    expect((await events('CanaryFailedSLO')).map((e) => e.type)).toEqual(['Warning']);
+    expect((await waitFor('CanaryFailedSLO Event', async () => { const e = await events('CanaryFailedSLO'); return e.length ? e : undefined; }, 30_000, 500)).map((e) => e.type)).toEqual(['Warning']);
     const slow = versions.get(canary)!.load.stats;
     log(`bad: the canary served ${slow.ok} requests; the client saw TTFT p50 ${median(slow.ttfts).toFixed(2)} s`);
     await stopVersion(canary);
   }, 360_000);
 
   it('budget: with the TTFT budget spent, the next change waits before any canary pod; the override lets it through', async () => {
-    const remaining = await prom!.query(`qwen_slo:error_budget_remaining:ratio{namespace="${ns}",service="${NAME}",slo="ttft-p95"}`);
-    log(`budget: ttft-p95 budget remaining ${remaining[0]?.value[1]}`);
+    const remaining = await prom!.query(`qwen_slo:error_budget_remaining:ratio{namespace="${ns}",service="${NAME}",slo="ttft-p99"}`);
+    log(`budget: ttft-p99 budget remaining ${remaining[0]?.value[1]}`);
     await apply(cluster, { apiVersion: QWS, kind: 'QwenService', metadata: { name: NAME, namespace: ns }, spec: spec({ contextSize: 1536 }) });
     const waiting = await waitGated('BudgetExhausted', 120_000);
     log(`budget: ${waiting.message}`);
-    expect(waiting.message).toContain('ttft-p95');
+    expect(waiting.message).toContain('ttft-p99');
     const r = (await rollout())!;
     expect(r.status?.currentStepIndex).toBe(0);
     const canaryRs = await get<KubeObject & { spec: { replicas?: number } }>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${r.status!.currentPodHash}`, ns);

@@ -103,12 +103,13 @@ export function flagValue(args: string[], flag: string): string | undefined {
 export type LocalWorker = { child: ChildProcess; url: string; port: number; logFile: string; kill(signal?: NodeJS.Signals): Promise<void> };
 
 /** The real worker (worker/bin/qwen-worker) on loopback, serving the cached test model. */
-export async function startLocalWorker(o: { dir: string; sloBuckets?: string; modelName: string; parallel?: number; port?: number; logName?: string }): Promise<LocalWorker> {
+export async function startLocalWorker(o: { dir: string; sloBuckets?: string; modelName: string; parallel?: number; port?: number; logName?: string; threads?: number }): Promise<LocalWorker> {
   mkdirSync(o.dir, { recursive: true });
   const logFile = join(o.dir, o.logName ?? 'worker.log');
   const fd = openSync(logFile, 'a');
   const args = ['--model', MODEL_PATH, '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--parallel', String(o.parallel ?? 2), '--model-name', o.modelName, '--context-size', '1024'];
   if (o.sloBuckets) args.push('--slo-buckets', o.sloBuckets);
+  if (o.threads) args.push('--threads', String(o.threads));
   const child = spawn(join(ROOT, 'worker', 'bin', 'qwen-worker'), args, { stdio: ['ignore', 'pipe', fd] });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

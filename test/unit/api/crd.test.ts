@@ -47,7 +47,7 @@ describe('generated CRD', () => {
   });
 
   it('has the printer columns and the scale subresource', () => {
-    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Replicas', 'Model', 'P95', 'SLA', 'Reason', 'Min', 'Max', 'Desired', 'Age']);
+    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Replicas', 'Model', 'P95', 'SLA', 'Reason', 'Min', 'Max', 'Desired', 'Rollout', 'Age']);
     expect(JSON.stringify(crd)).toContain('"specReplicasPath":".spec.replicas"');
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig, type KubeObject } from '../../../src/render/common.ts';
 import { renderRollout } from '../../../src/render/rollout.ts';
-import { failedGates, measuredValues, rolloutReplicas, rolloutStatus } from '../../../src/controller/rollout.ts';
+import { failedGates, lastFailed, measuredValues, promoted, rolloutReplicas, rolloutStatus } from '../../../src/controller/rollout.ts';
 
 const qs = parseQwenService({
   apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: 'team-a', uid: 'u1' },
@@ -72,6 +72,21 @@ describe('RolloutGated', () => {
     const s = rolloutStatus(qs, observed(withStatus({ phase: 'Paused', currentStepIndex: 3, pauseConditions: [{ reason: 'InconclusiveAnalysis' }] })));
     expect(s.condition).toMatchObject({ status: 'False', reason: 'CanaryInconclusive' });
     expect(s.condition!.message).toContain('kubectl argo rollouts promote|abort chat -n team-a');
+  });
+
+  it('announces a promotion only when the stable version changes: not a first deploy, not a rollback', () => {
+    expect(promoted({ phase: 'Progressing', stableHash: 'a' }, { phase: 'Healthy', stableHash: 'b' })).toBe(true);
+    expect(promoted({ phase: 'Progressing' }, { phase: 'Healthy', stableHash: 'a' })).toBe(false);
+    expect(promoted(undefined, { phase: 'Healthy', stableHash: 'a' })).toBe(false);
+    expect(promoted({ phase: 'Aborted', stableHash: 'a' }, { phase: 'Healthy', stableHash: 'a' })).toBe(false);
+    expect(rolloutStatus(qs, observed(withStatus({ phase: 'Healthy', stableRS: 'abc' }))).status!.stableHash).toBe('abc');
+  });
+
+  it('after an abort (Argo cleared the step) finds the newest failed AnalysisRun of this Rollout', () => {
+    const ar = (name: string, phase: string, at: string, owner = 'r1'): KubeObject => ({ apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', metadata: { name, creationTimestamp: at, ownerReferences: [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'chat', uid: owner, controller: true, blockOwnerDeletion: true }] } as KubeObject['metadata'], status: { phase } });
+    const runs = [ar('a-3-0', 'Successful', '2026-12-01T10:00:00Z'), ar('a-3-3', 'Failed', '2026-12-01T10:02:00Z'), ar('b-3-3', 'Failed', '2026-12-01T10:05:00Z', 'other'), ar('a-2-3', 'Failed', '2026-12-01T09:00:00Z')];
+    expect(lastFailed(runs, 'r1')?.metadata.name).toBe('a-3-3');
+    expect(lastFailed(runs.slice(0, 1), 'r1')).toBeUndefined();
   });
 
   it('reads Argo measurement values and the Rollout\'s pod counts', () => {
