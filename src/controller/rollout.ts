@@ -140,8 +140,6 @@ export function promoted(previous: QwenServiceStatus['rollout'], next: QwenServi
   return !!previous?.stableHash && !!next?.stableHash && previous.stableHash !== next.stableHash;
 }
 
-export const ANALYSIS_RUN = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun' } as const;
-
 /** The newest Failed AnalysisRun of this Rollout (Argo labels them with the version's pod-template hash). */
 export function lastFailed(runs: KubeObject[], rolloutUid: string | undefined): KubeObject | undefined {
   return runs

@@ -8,6 +8,7 @@ import { API_VERSION, GROUP, KIND, PLURAL } from '../api/qwenservice.ts';
 import { LABEL_MANAGED_BY, LABEL_QWENSERVICE, OPERATOR_NAME } from '../conventions.ts';
 import { objectKey, type KubeObject } from '../kube/object.ts';
 import { OWNED_KINDS, type OwnedKind } from '../render/index.ts';
+import { ANALYSIS_RUN } from '../render/rollout.ts';
 
 /** A kind and the verbs the operator needs on it. */
 export type PermittedKind = { apiVersion: string; kind: string; plural: string; verbs: string[] };
@@ -32,7 +33,7 @@ export const MANAGED_SELECTOR = `${LABEL_MANAGED_BY}=${OPERATOR_NAME}`;
 export const WORKER_PODS: PermittedKind = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', verbs: ['list', 'watch'] };
 
 /** Read live, never cached nor written: the AnalysisRun behind a canary's verdict (RolloutGated's message; listed by the aborted version's hash). */
-export const READ_ONLY: PermittedKind[] = [{ apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', plural: 'analysisruns', verbs: ['get', 'list'] }];
+export const READ_ONLY: PermittedKind[] = [{ ...ANALYSIS_RUN, verbs: ['get', 'list'] }];
 
 /** Written but never read: Events on QwenServices (EventRecorder). */
 export const CREATED_ONLY: PermittedKind[] = [{ apiVersion: 'v1', kind: 'Event', plural: 'events', verbs: ['create'] }];

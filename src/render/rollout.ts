@@ -16,13 +16,15 @@ import type { QwenService } from '../api/qwenservice.ts';
 import { formatDuration } from '../api/units.ts';
 import { LABEL_COMPONENT, REPLICAS_ANNOTATION, ROLLOUT_COMPONENT, ROLLOUT_GATE_COMPONENT } from '../conventions.ts';
 import { CANARY_HASH_ARG, POD_TEMPLATE_HASH_POD_LABEL, gatePlan, type GatePlan } from '../sla/gates.ts';
+import { kindKey } from '../kube/object.ts';
 import { childMeta, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 import { scalingPlan } from './scaledobject.ts';
 
 export const ROLLOUT = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', plural: 'rollouts' } as const;
 export const ANALYSIS_TEMPLATE = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisTemplate', plural: 'analysistemplates' } as const;
-export const ROLLOUT_KEY = `${ROLLOUT.kind}.${ROLLOUT.apiVersion}`;
-export const ANALYSIS_TEMPLATE_KEY = `${ANALYSIS_TEMPLATE.kind}.${ANALYSIS_TEMPLATE.apiVersion}`;
+/** Created by Argo per analysis step; the operator only reads them (RolloutGated's message). */
+export const ANALYSIS_RUN = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', plural: 'analysisruns' } as const;
+export const ROLLOUT_KEY = kindKey(ROLLOUT);
 /** How often the budget pre-check asks, and how long it waits for the budget to come back (a day) before Argo pauses. */
 const BUDGET_INTERVAL_S = 60;
 const BUDGET_WAIT_MEASUREMENTS = 24 * 60;

@@ -1,12 +1,12 @@
 // The Argo Rollouts controller (built from its Go module by test/tools/build-argo-rollouts.sh)
 // against a test control plane, on loopback: it runs the canary steps of our Rollouts and the
 // AnalysisRuns of our AnalysisTemplates (which query the test's real Prometheus).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../cluster/cluster.ts';
 import { apply, waitFor, type ClusterInfo } from '../cluster/client.ts';
 import { cacheDir, toolPath } from './tools.ts';
+import { startLogged, stopChild } from './child.ts';
 
 export const ARGO_ROLLOUTS_CRDS = join(cacheDir, 'argo-rollouts-crds');
 export const ARGO_NAMESPACE = 'argo-rollouts';
@@ -19,21 +19,12 @@ export async function startArgoRollouts(info: ClusterInfo, dir: string): Promise
   mkdirSync(dir, { recursive: true });
   await apply(info, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ARGO_NAMESPACE } });
   const log = join(dir, 'argo-rollouts.log');
-  const fd = openSync(log, 'a');
   const healthz = await freePort();
-  const child: ChildProcess = spawn(toolPath('argo-rollouts'), [
+  const child = startLogged(toolPath('argo-rollouts'), [
     `--kubeconfig=${info.kubeconfigPath}`, '--leader-elect=false', '--logformat=json', '--loglevel=info',
     `--healthzPort=${healthz}`, `--metricsPort=${await freePort()}`,
-  ], { stdio: ['ignore', fd, fd], env: { ...process.env, POD_NAMESPACE: ARGO_NAMESPACE } });
-  closeSync(fd);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(t);
-  };
+  ], { ...process.env, POD_NAMESPACE: ARGO_NAMESPACE }, log, dir);
+  const stop = () => stopChild(child);
   try {
     await waitFor('Argo Rollouts controller healthy', async () => {
       if (child.exitCode !== null) throw new Error(`argo-rollouts exited (${child.exitCode}); log ${log}:\n${readFileSync(log, 'utf8').slice(-3000)}`);

@@ -3,13 +3,14 @@
 // and its metrics adapter (the extension apiserver behind external.metrics.k8s.io) inside a
 // network namespace, registered through the aggregation layer (see test/cluster/aggregation.ts).
 // The two talk gRPC with mutual TLS, as in a KEDA install; the certificates are made here.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../cluster/cluster.ts';
 import { createNetns, registerExternalMetrics, type Netns } from '../cluster/aggregation.ts';
 import { newNamespace, apply, waitFor, type ClusterInfo } from '../cluster/client.ts';
 import { cacheDir, toolPath } from './tools.ts';
+import { startLogged, stopChild } from './child.ts';
 
 export const KEDA_CRDS = join(cacheDir, 'keda-crds');
 export const KEDA_NAMESPACE = 'keda';
@@ -44,22 +45,6 @@ function kubeconfigFor(info: ClusterInfo, server: string, path: string): string 
     'contexts:', '- name: c', '  context:', '    cluster: c', '    user: u', 'current-context: c', '',
   ].join('\n'));
   return path;
-}
-
-function startLogged(bin: string, args: string[], env: NodeJS.ProcessEnv, log: string, cwd: string): ChildProcess {
-  const fd = openSync(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env, cwd });
-  closeSync(fd);
-  return child;
-}
-
-async function stopChild(c: ChildProcess | undefined): Promise<void> {
-  if (!c || c.exitCode !== null || c.signalCode !== null) return;
-  const exited = new Promise<void>((r) => c.once('exit', () => r()));
-  c.kill('SIGTERM');
-  const t = setTimeout(() => c.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(t);
 }
 
 /**
