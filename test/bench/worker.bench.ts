@@ -1,5 +1,6 @@
-// Benchmark of the worker (issue [W]): this worker over HTTP vs node-llama-cpp in-process (the
-// floor for our overhead) vs llama.cpp's llama-server (when built into the cache). Same model,
+// Benchmark of the worker (issues [W], [X]): this worker over HTTP vs node-llama-cpp in-process (the
+// library driven its default way) vs llama.cpp's llama-server built from the same llama.cpp sources
+// (worker/scripts/build-llama-server.sh; skipped when not built). Same model,
 // same prompts, greedy, same max tokens, rounds interleaved so background load hits all alike.
 // A second part replays multi-turn chats (a ~1,000-token system prompt, 5 user turns, c=1 and
 // c=4) and reports TTFT per turn: with prompt-prefix reuse, turns 2+ evaluate only their new suffix.
@@ -42,7 +43,8 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
 }
 
-// --- in-process node-llama-cpp: the same evaluate loop the worker runs, minus HTTP ---
+// --- in-process node-llama-cpp driven the library's default way (no lockstep, this process's libuv
+// pool), minus HTTP: the floor the worker started from ---
 async function rawSetup() {
   const llama = await getLlama({ gpu: false, build: 'never', maxThreads: THREADS, logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath: MODEL, gpuLayers: 0 });
@@ -149,10 +151,14 @@ async function multiTurn(base: string, conc: number): Promise<{ ttft: number[][]
   return { ttft, cached };
 }
 
+// Each peer's stderr tail, to say why it died when a request to it fails mid-run.
+const stderrOf = new Map<ReturnType<typeof spawn>, () => string>();
+
 async function startServer(cmd: string, args: string[], readyUrl: string) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8000); });
+  stderrOf.set(proc, () => err);
   for (let i = 0; ; i++) {
     // A peer killed by a signal (SIGILL from an AMX instruction on these VMs) says so, at once.
     if (proc.signalCode !== null) throw new Error(`${cmd} was killed by ${proc.signalCode}: ${err.slice(-2000)}`);
@@ -182,7 +188,7 @@ if (existsSync(llamaServerBin)) {
   llamaServer = await startServer(llamaServerBin, ['-m', MODEL, '--host', '127.0.0.1', '--port', String(LLAMA_SERVER_PORT), '-np', '4', '-c', '16384',
     '-t', String(THREADS), '--no-webui', '--log-disable'], `${llamaServerUrl}/health`);
 } else {
-  console.error(`llama-server not found at ${llamaServerBin}: skipped`);
+  console.error(`llama-server not found at ${llamaServerBin}: skipped (bash worker/scripts/build-llama-server.sh builds it)`);
 }
 
 try {
@@ -268,6 +274,16 @@ try {
   console.log(Object.entries(ratios).map(([k, v]) => `${k}: ${v.toFixed(3)}x`).join('\n'));
   console.log(`/metrics scrape: p50 ${pct(scrape, 50).toFixed(2)} ms, p95 ${pct(scrape, 95).toFixed(2)} ms`);
   console.log(`BENCH_JSON ${JSON.stringify(summary)}`);
+} catch (e) {
+  // A failed request usually means a peer died: name it, with its exit status and stderr.
+  await new Promise((r) => setTimeout(r, 200));
+  for (const [name, proc] of [['qwen-worker', worker], ['llama-server', llamaServer]] as const) {
+    if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
+      console.error(`${name} died (${proc.signalCode ?? `exit ${proc.exitCode}`}) during the run; its stderr ends with:\n${stderrOf.get(proc)?.().slice(-2000) ?? ''}`);
+    }
+  }
+  process.exitCode = 1;
+  throw e;
 } finally {
   worker.kill('SIGTERM');
   llamaServer?.kill('SIGTERM');

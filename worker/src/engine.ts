@@ -8,6 +8,7 @@ import type {
 } from 'node-llama-cpp';
 import type { GpuMode } from './config.ts';
 import type { Penalties, ToolDef } from './openai.ts';
+import { DecodeLockstep } from './lockstep.ts';
 import type { GbnfSchema } from './schema.ts';
 
 export class OverloadedError extends Error {}
@@ -183,6 +184,8 @@ export class Engine {
    */
   readonly maxPieceChars: number | undefined;
   running = 0;
+  /** Generation loops in step, so each decode batch carries every generating sequence's token. */
+  private readonly lockstep = new DecodeLockstep();
   private jsonAny: Promise<LlamaGrammar> | undefined;
   /** Called whenever running/waiting change (metrics). */
   onLoad: (running: number, waiting: number) => void = () => {};
@@ -432,6 +435,7 @@ export class Engine {
       const it: AsyncGenerator<Token | { token: Token; confidence: number; probabilities?: Map<Token, number> }, void, void> = p.logprobs === undefined
         ? seq.evaluate(input, opts)
         : seq.evaluateWithMetadata(input, { confidence: true, probabilities: p.logprobs > 0 }, opts);
+      let inStep = false;
       try {
         for await (const out of it) {
           const token = typeof out === 'number' ? out : out.token;
@@ -459,8 +463,11 @@ export class Engine {
           }
           if (p.signal.aborted) break;
           if (generated.length >= maxTokens) { finishReason = 'length'; break; }
+          if (!inStep) { inStep = true; this.lockstep.join(); }
+          await this.lockstep.arrive();
         }
       } finally {
+        if (inStep) this.lockstep.leave();
         // Leaving the loop early returns the generator, which stops evaluation.
         await it.return();
       }

@@ -1,5 +1,7 @@
 // `qwen-worker` entry point: flags → logger, metrics, HTTP server (alive at once, ready after the
 // model loaded and produced a warm-up token) → model provisioning → engine → signals.
+// First: sizes libuv's pool before anything uses it (see threadpool.ts).
+import { overriddenThreadpoolSize } from './threadpool.ts';
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pino } from 'pino';
@@ -24,6 +26,9 @@ export async function startWorker(config: WorkerConfig) {
   const metrics = createMetrics({ model: modelName, sloBuckets: config.sloBuckets });
   const { threads, clamped } = resolveThreads(config.threads);
   if (clamped) log.warn({ requested: config.threads, threads }, '--threads exceeds the CPUs this process may use; clamped');
+  if (overriddenThreadpoolSize !== undefined) {
+    log.warn({ requested: overriddenThreadpoolSize, used: 1 }, 'UV_THREADPOOL_SIZE overridden: concurrent sampling on several pool threads mixes up sequences in node-llama-cpp 3.21.1');
+  }
   metrics.parallel.set(config.parallel);
   // An unreadable or empty key file stops the start: the worker never runs open by accident.
   const apiKeys = config.apiKeyFile === undefined ? undefined : new ApiKeys(config.apiKeyFile, log);
