@@ -175,8 +175,11 @@ describe('autoscaling on KEDA, end to end', () => {
     expect(await externalMetric('burn', 1)).toBeGreaterThan(1);
     // The queue service, scraped from the same worker, did not move: only the burn scaled.
     expect(await replicas('queue')).toBe(1);
-    // KEDA's scalers ran our queries without an error (a PromQL error would be logged here).
-    const errors = readFileSync(keda!.operatorLog, 'utf8').split('\n').filter((l) => l.includes('"level":"error"')).map((l) => l.slice(0, 300));
+    // KEDA's scalers ran our queries without an error (a PromQL error would be logged here). Not
+    // counted: KEDA's own retry of a ScaledObject reconciled before its Deployment reached KEDA's
+    // informer cache (`deployments.apps "<name>" not found`, once, at creation; seen in CI).
+    const cacheLag = (l: string) => /"error":"deployments\.apps \\"(queue|burn)\\" not found"/.test(l);
+    const errors = readFileSync(keda!.operatorLog, 'utf8').split('\n').filter((l) => l.includes('"level":"error"') && !cacheLag(l)).map((l) => l.slice(0, 300));
     expect(errors).toEqual([]);
   }, 240_000);
 });
