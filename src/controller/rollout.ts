@@ -142,8 +142,9 @@ export function promoted(previous: QwenServiceStatus['rollout'], next: QwenServi
 
 /** The newest Failed AnalysisRun of this Rollout (Argo labels them with the version's pod-template hash). */
 export function lastFailed(runs: KubeObject[], rolloutUid: string | undefined): KubeObject | undefined {
+  const created = (r: KubeObject) => String((r.metadata as { creationTimestamp?: string }).creationTimestamp);
   return runs
     .filter((r) => (r.status as { phase?: string } | undefined)?.phase === 'Failed' && (!rolloutUid || r.metadata.ownerReferences?.some((o) => o.uid === rolloutUid)))
-    .sort((a, b) => String((a.metadata as { creationTimestamp?: string }).creationTimestamp).localeCompare(String((b.metadata as { creationTimestamp?: string }).creationTimestamp)))
+    .sort((a, b) => created(a).localeCompare(created(b)))
     .at(-1);
 }

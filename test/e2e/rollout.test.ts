@@ -30,9 +30,10 @@ const MODEL = 'gemma3-270m';
 const NAME = 'chat';
 const model = { source: 'file:///models/gemma-3-270m-q4_k_m.gguf', name: MODEL, contextSize: 1024, parallel: 4 };
 // TTFT p99 <= 1s (1% budget): the canary fails a step once more than 6% of its requests wait
-// longer, and a few dozen such requests spend the budget of a few minutes of history. A worker that decodes four requests together answers two concurrent ones with a first
-// token in about 0.1-0.5 s here; one that decodes a single request at a time under eight concurrent
-// ones makes each wait for up to seven 16-token answers first.
+// longer, and a few dozen such requests spend the budget of a few minutes of history. A worker
+// that decodes four requests together answers two concurrent ones with a first token in about
+// 0.1-0.5 s here; one that decodes a single request at a time under eight concurrent ones makes
+// each wait for up to seven 16-token answers first.
 const spec = (m: Partial<typeof model>) => ({
   model: { ...model, ...m }, gpu: { count: 0 }, replicas: 1,
   sla: { window: '7d', timeToFirstToken: { p99: '1s' } },
@@ -45,6 +46,7 @@ type Condition = { type: string; status: string; reason: string; message: string
 type Qws = KubeObject & { status?: { conditions?: Condition[]; rollout?: { phase?: string; step?: string }; readyReplicas?: number } };
 type Rollout = KubeObject & { status?: { phase?: string; abort?: boolean; stableRS?: string; currentPodHash?: string; currentStepIndex?: number; message?: string } };
 type Event = KubeObject & { reason: string; type: string; message: string; involvedObject: { name: string } };
+type Scalable = KubeObject & { spec: { replicas?: number } };
 const log = (m: string) => process.stderr.write(`[e2e rollout ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
 describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
@@ -62,6 +64,8 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
   const gated = async () => (await qws())?.status?.conditions?.find((c) => c.type === 'RolloutGated');
   const waitGated = (reason: string, timeoutMs: number) => waitFor(`RolloutGated ${reason}`, async () => { const c = await gated(); return c?.reason === reason ? c : undefined; }, timeoutMs, 1_000);
   const events = async (reason: string) => (await list<Event>(cluster, 'v1', 'Event', ns)).filter((e) => e.involvedObject.name === NAME && e.reason === reason);
+  /** The Events of a reason once there is one: an Event follows the status write that announces it. */
+  const eventsOnce = (reason: string) => waitFor(`${reason} Event`, async () => { const e = await events(reason); return e.length ? e : undefined; }, 30_000, 500);
   const targets = (): Target[] => [...versions].map(([hash, v]) => ({ address: new URL(v.worker.url).host, namespace: ns, service: NAME, pod: `${NAME}-${hash}`, podLabels: { [HASH_LABEL]: hash } }));
 
   /** Starts a worker with the arguments of the Deployment's current pod template, labelled `hash`, under steady load. */
@@ -89,7 +93,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
   const canaryHash = (stable: string) => waitFor('canary pods scheduled', async () => {
     const h = (await rollout())?.status?.currentPodHash;
     if (!h || h === stable) return undefined;
-    const rs = await get<KubeObject & { spec: { replicas?: number } }>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${h}`, ns);
+    const rs = await get<Scalable>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${h}`, ns);
     return (rs?.spec.replicas ?? 0) > 0 ? h : undefined;
   }, 120_000, 500);
 
@@ -134,7 +138,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     const sm = (await list<KubeObject & { spec: { podTargetLabels?: string[] } }>(cluster, 'monitoring.coreos.com/v1', 'ServiceMonitor', ns))[0]!;
     expect(sm.spec.podTargetLabels).toEqual(['rollouts-pod-template-hash']);
     // Argo scaled the Deployment to zero once its Rollout was healthy; the workers are the Rollout's.
-    await waitFor('Deployment scaled to 0 by Argo', async () => (await get<KubeObject & { spec: { replicas?: number } }>(cluster, 'apps/v1', 'Deployment', NAME, ns))?.spec.replicas === 0, 60_000, 1_000);
+    await waitFor('Deployment scaled to 0 by Argo', async () => (await get<Scalable>(cluster, 'apps/v1', 'Deployment', NAME, ns))?.spec.replicas === 0, 60_000, 1_000);
     const ready = await waitFor('Ready=True', async () => { const q = await qws(); return q?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True') ? q : undefined; }, 60_000, 1_000);
     expect(ready.status?.readyReplicas).toBe(1);
     expect((await waitGated('Healthy', 60_000)).status).toBe('True');
@@ -152,8 +156,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     log(`good: promoted ${Math.round((Date.now() - started) / 1000)} s after the canary started`);
     expect((await rollout())!.status!.abort).toBeFalsy();
     expect((await waitGated('Healthy', 60_000)).status).toBe('True');
-    // The Event follows the status write that announces it.
-    expect(await waitFor('RolloutPromoted Event', async () => { const e = await events('RolloutPromoted'); return e.length ? e : undefined; }, 30_000, 500)).toHaveLength(1);
+    expect(await eventsOnce('RolloutPromoted')).toHaveLength(1);
     await stopVersion(stable);
   }, 360_000);
 
@@ -172,10 +175,10 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     expect(r.status).toMatchObject({ abort: true, stableRS: stable });
     // Argo scales the canary ReplicaSet back to zero: only the stable pods run.
     await waitFor('canary ReplicaSet at 0', async () => {
-      const rs = await get<KubeObject & { spec: { replicas?: number } }>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${canary}`, ns);
+      const rs = await get<Scalable>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${canary}`, ns);
       return rs?.spec.replicas === 0;
     }, 60_000, 1_000);
-    expect((await waitFor('CanaryFailedSLO Event', async () => { const e = await events('CanaryFailedSLO'); return e.length ? e : undefined; }, 30_000, 500)).map((e) => e.type)).toEqual(['Warning']);
+    expect((await eventsOnce('CanaryFailedSLO')).map((e) => e.type)).toEqual(['Warning']);
     const slow = versions.get(canary)!.load.stats;
     log(`bad: the canary served ${slow.ok} requests; the client saw TTFT p50 ${median(slow.ttfts).toFixed(2)} s`);
     await stopVersion(canary);
@@ -190,13 +193,13 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     expect(waiting.message).toContain('ttft-p99');
     const r = (await rollout())!;
     expect(r.status?.currentStepIndex).toBe(0);
-    const canaryRs = await get<KubeObject & { spec: { replicas?: number } }>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${r.status!.currentPodHash}`, ns);
+    const canaryRs = await get<Scalable>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${r.status!.currentPodHash}`, ns);
     expect(canaryRs?.spec.replicas ?? 0).toBe(0);
     await apply(cluster, { apiVersion: QWS, kind: 'QwenService', metadata: { name: NAME, namespace: ns, annotations: { 'qwenops.io/rollout-ignore-budget': 'true' } }, spec: spec({ contextSize: 1536 }) });
     const moving = await waitGated('Progressing', 120_000);
     log(`budget: override: ${moving.message}`);
     await waitFor('canary pods scheduled', async () => {
-      const rs = await get<KubeObject & { spec: { replicas?: number } }>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${(await rollout())!.status!.currentPodHash}`, ns);
+      const rs = await get<Scalable>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${(await rollout())!.status!.currentPodHash}`, ns);
       return (rs?.spec.replicas ?? 0) > 0;
     }, 60_000, 1_000);
     // Argo ran our queries without an error from Prometheus.

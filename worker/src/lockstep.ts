@@ -24,7 +24,7 @@ export class DecodeLockstep {
 
   /** Resolves when every member has arrived (at once with one member). */
   arrive(): Promise<void> {
-    if (this.members <= 1 && this.arrived.length === 0) return Promise.resolve();
+    if (this.members <= 1) return Promise.resolve();
     return new Promise((resolve) => {
       this.arrived.push(resolve);
       this.releaseIfAllArrived();
