@@ -6,6 +6,7 @@ import type {
   ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, GbnfJsonSchema, Llama, LlamaContext, LlamaContextSequence,
   LlamaGrammar, LlamaModel, Token,
 } from 'node-llama-cpp';
+import { CONTIGUITY_TOKENS, microBatchesAdded, sequenceIdOf, sequenceOrderStrategy } from './batch-order.ts';
 import type { GpuMode } from './config.ts';
 import type { Penalties, ToolDef } from './openai.ts';
 import { DecodeLockstep } from './lockstep.ts';
@@ -220,16 +221,22 @@ export class Engine {
       progressLogs: false,
     });
     const model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: options.gpu === false ? 0 : 'auto' });
+    // The batching strategy reads the context's queue, and is needed to create the context.
+    const created: { context?: LlamaContext } = {};
     const context = await model.createContext({
       sequences: options.parallel,
       contextSize: options.contextSize,
       threads: options.threads,
-      flashAttention: options.gpu !== false,
+      // On CPU too: fewer graph nodes per step than the plain attention (~5% more tokens/s at 4
+      // concurrent requests here), as llama-server's default ("auto") also chooses.
+      flashAttention: true,
+      batching: { itemPrioritizationStrategy: sequenceOrderStrategy(() => created.context) },
       // With a sliding-window KV cache a kept prefix could not be reused (its window is gone):
       // keep the whole context's state so prompt-prefix reuse works on such models (Gemma 3) too.
       swaFullCache: true,
       failedCreationRemedy: false,
     });
+    created.context = context;
     return new Engine(llama, model, context, options);
   }
 
@@ -286,14 +293,24 @@ export class Engine {
 
   /**
    * Prompt-prefix reuse: the acquired sequence is swapped for the free one whose kept tokens share
-   * the longest prefix with `tokens` (free sequences are idle, so the swap is safe).
+   * the longest prefix with `tokens` (free sequences are idle, so the swap is safe). A sequence
+   * that would split the decode batch into one more micro-batch (batch-order.ts) counts
+   * CONTIGUITY_TOKENS fewer; on a tie, the lowest sequence id.
    */
   preferSequence(seq: LlamaContextSequence, tokens: Token[]): LlamaContextSequence {
+    const ids = [seq, ...this.free].map(sequenceIdOf);
+    const known = ids.every((id) => id !== undefined);
+    const busy = new Set<number>();
+    if (known) for (let id = 0; id < this.options.parallel; id++) if (!ids.includes(id)) busy.add(id);
+    const score = (s: LlamaContextSequence) =>
+      commonPrefix(s.contextTokens, tokens) - (known ? CONTIGUITY_TOKENS * microBatchesAdded(sequenceIdOf(s)!, busy) : 0);
+    const idOf = (s: LlamaContextSequence) => sequenceIdOf(s) ?? Number.MAX_SAFE_INTEGER;
     let best = -1;
-    let bestLen = commonPrefix(seq.contextTokens, tokens);
+    let bestScore = score(seq);
+    let bestId = idOf(seq);
     this.free.forEach((s, i) => {
-      const n = commonPrefix(s.contextTokens, tokens);
-      if (n > bestLen) { best = i; bestLen = n; }
+      const n = score(s);
+      if (n > bestScore || (n === bestScore && idOf(s) < bestId)) { best = i; bestScore = n; bestId = idOf(s); }
     });
     if (best < 0) return seq;
     const better = this.free[best]!;

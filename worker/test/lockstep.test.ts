@@ -4,13 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import OpenAI from 'openai';
 import { Engine } from '../src/engine.ts';
 import type { GenerateParams } from '../src/engine.ts';
+import { CONTIGUITY_TOKENS, sequenceIdOf } from '../src/batch-order.ts';
 import { DecodeLockstep } from '../src/lockstep.ts';
 import { startWorker, testModelPath } from './support.ts';
 import type { WorkerProc } from './support.ts';
 
-// Prompts whose continuations are easy to tell apart: a token from a neighbour shows.
-const PROMPTS = ['Count: 1, 2, 3, 4, 5,', 'The alphabet: A, B, C, D, E,', 'Colors: red, green, blue, yellow,', 'Days: Monday, Tuesday, Wednesday,'];
-const TOKENS = 40;
+// Prompts whose continuations are easy to tell apart (a token from a neighbour shows) and far from
+// ties all along: a batch of several sequences is not bitwise the same computation as one sequence
+// alone (llama.cpp's batched kernels sum in another order), so a near-tie may flip in a batch.
+const PROMPTS = ['Count: 1, 2, 3, 4, 5,', 'The alphabet: A, B, C, D, E,', 'Even numbers: 2, 4, 6, 8, 10,', 'Countdown: 100, 99, 98, 97, 96,'];
+const TOKENS = 30;
 
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
@@ -89,24 +92,80 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
     tokens: engine.tokenizeCompletion(prompt), maxTokens: TOKENS, temperature: 0, topP: undefined, seed: undefined, stop: [], signal, reusePrefix: false,
   });
 
-  it('four generations share one batch per step', async () => {
-    // Counts the calls into node-llama-cpp's internal native context (pinned 3.21.1).
-    const native = (engine.context as unknown as { _ctx: { decodeBatch: (...a: unknown[]) => Promise<unknown> } })._ctx;
-    const decode = native.decodeBatch;
-    let batches = 0;
-    Object.defineProperty(native, 'decodeBatch', { configurable: true, writable: true, value(this: unknown, ...a: unknown[]) { batches++; return decode.apply(this, a); } });
-    try {
-      const tokens = await Promise.all(PROMPTS.map(async (prompt) => {
-        const ac = new AbortController();
-        const seq = await engine.acquire(ac.signal);
-        try { return (await engine.generate(seq, params(prompt, ac.signal))).completionTokens; } finally { engine.release(seq); }
-      }));
-      const steps = Math.max(...tokens);
-      // One batch for the four prompts, then one per step (the last token needs no decode); out of
-      // step the library decoded ~1.33 batches per step (171 for 128).
-      expect(batches).toBeLessThanOrEqual(steps + 2);
-    } finally {
-      Object.defineProperty(native, 'decodeBatch', { configurable: true, writable: true, value: decode });
+  // Observes calls into node-llama-cpp's internal native context (pinned 3.21.1) while `run` runs.
+  async function observeNative<T>(observe: Record<string, (...a: unknown[]) => void>, run: () => Promise<T>): Promise<T> {
+    const native = (engine.context as unknown as { _ctx: Record<string, (...a: unknown[]) => unknown> })._ctx;
+    const originals = Object.keys(observe).map((name) => [name, native[name]!] as const);
+    for (const [name, original] of originals) {
+      Object.defineProperty(native, name, { configurable: true, writable: true, value(this: unknown, ...a: unknown[]) { observe[name]!(...a); return original.apply(this, a); } });
     }
+    try { return await run(); } finally {
+      for (const [name, original] of originals) Object.defineProperty(native, name, { configurable: true, writable: true, value: original });
+    }
+  }
+
+  // The four prompts on the sequences the pool hands out (the last freed first: ids 3, 2, 1, 0).
+  const generateAll = () => Promise.all(PROMPTS.map(async (prompt) => {
+    const ac = new AbortController();
+    const seq = await engine.acquire(ac.signal);
+    try { return (await engine.generate(seq, params(prompt, ac.signal))).completionTokens; } finally { engine.release(seq); }
+  }));
+
+  it('four generations share one batch per step', async () => {
+    let batches = 0;
+    const tokens = await observeNative({ decodeBatch: () => { batches++; } }, generateAll);
+    const steps = Math.max(...tokens);
+    // One batch for the four prompts, then one per step (the last token needs no decode); out of
+    // step the library decoded ~1.33 batches per step (171 for 128).
+    expect(batches).toBeLessThanOrEqual(steps + 2);
   }, 120_000);
+
+  it('each batch adds its sequences in increasing id, so llama.cpp computes it in one micro-batch', async () => {
+    const batches: number[][] = [];
+    await observeNative({ initBatch: () => { batches.push([]); }, addToBatch: (sequenceId) => { batches.at(-1)!.push(sequenceId as number); } }, generateAll);
+    // In arrival order the steps ran as 3, 2, 1, 0: four graph computations of one token each.
+    const full = batches.filter((b) => b.length === PROMPTS.length);
+    expect(full.length).toBeGreaterThan(TOKENS / 2);
+    for (const b of batches) expect(b).toEqual([...b].sort((x, y) => x - y));
+    expect(new Set(full.map((b) => b.join(',')))).toEqual(new Set(['0,1,2,3']));
+  }, 120_000);
+
+  it('gives a request that shares no prefix the lowest free sequence, so busy ones stay contiguous', async () => {
+    const ac = new AbortController();
+    const all = await Promise.all(PROMPTS.map(() => engine.acquire(ac.signal)));
+    // Freed in increasing id: the pool hands out the last freed (id 3) first.
+    for (const s of all.sort((a, b) => sequenceIdOf(a)! - sequenceIdOf(b)!)) engine.release(s);
+    const popped = await engine.acquire(ac.signal);
+    const chosen = engine.preferSequence(popped, engine.tokenizeCompletion('Something else entirely'));
+    engine.release(chosen);
+    // Every free sequence shares only the BOS token with this prompt: a tie.
+    expect(sequenceIdOf(popped)).not.toBe(0);
+    expect(sequenceIdOf(chosen)).toBe(0);
+  });
+
+  it('prefers a sequence beside the busy ones to a short shared prefix, but not to a long one', async () => {
+    const ac = new AbortController();
+    const all = await Promise.all(PROMPTS.map(() => engine.acquire(ac.signal)));
+    const byId = new Map(all.map((s) => [sequenceIdOf(s)!, s]));
+    const short = 'Count: 1, 2, 3,';
+    const long = Array.from({ length: 12 }, (_, i) => `Rule ${i + 1}: section ${i + 1} opens at ${8 + (i % 4)} o'clock.`).join(' ');
+    expect(engine.tokenizeCompletion(long).length).toBeGreaterThan(CONTIGUITY_TOKENS + 20);
+    await engine.generate(byId.get(0)!, { ...params(short, ac.signal), maxTokens: 1 });
+    await engine.generate(byId.get(1)!, { ...params(long, ac.signal), maxTokens: 1 });
+    // Sequence 3 stays busy; 0, 1 and 2 are free.
+    for (const id of [0, 1, 2]) engine.release(byId.get(id)!);
+    const pick = async (prompt: string) => {
+      const popped = await engine.acquire(ac.signal);
+      const chosen = engine.preferSequence(popped, engine.tokenizeCompletion(prompt));
+      engine.release(chosen);
+      return sequenceIdOf(chosen);
+    };
+    try {
+      // Sequence 0 holds 8 of its tokens, but alone it would cost a second micro-batch per step.
+      expect(await pick(`${short} 4, 5,`)).toBe(2);
+      expect(await pick(`${long} Is it open?`)).toBe(1);
+    } finally {
+      engine.release(byId.get(3)!);
+    }
+  }, 60_000);
 });

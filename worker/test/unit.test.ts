@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKeyError, ApiKeys, parseKeys } from '../src/auth.ts';
 import { ConfigError, DEFAULT_MODEL, parseConfig, parseSloBuckets } from '../src/config.ts';
+import type { BatchItem, Token } from 'node-llama-cpp';
+import { fairShareInSequenceOrder, microBatchesAdded } from '../src/batch-order.ts';
 import { codePoints } from '../src/engine.ts';
 import { availableCpus, cgroupCpuLimit, resolveThreads } from '../src/cpus.ts';
 import { DEFAULT_DURATION_BUCKETS, mergeBuckets } from '../src/metrics.ts';
@@ -254,5 +256,39 @@ describe('reasoning_content', () => {
     expect(streamed([' <', 'b>x'])).toEqual({ reasoning: '', content: ' <b>x' });
     expect(splitReasoning('plan</think>answer', { inThought: true })).toEqual({ reasoning: 'plan', content: 'answer' });
     expect(splitReasoning('<think>cut off by max_tokens')).toEqual({ reasoning: 'cut off by max_tokens', content: '' });
+  });
+});
+
+describe('decode batch order', () => {
+  const item = (n: number): BatchItem => ({ tokens: Array.from({ length: n }, (_, i) => i) as Token[], logits: [], evaluationPriority: 5 as const });
+  it('lists one-token decodes in increasing sequence id, whatever their queue order', () => {
+    const items = [item(1), item(1), item(1), item(1)];
+    const ids = new Map(items.map((it, i) => [it, [2, 0, 3, 1][i]!]));
+    const out = fairShareInSequenceOrder(items, 512, (it) => ids.get(it));
+    expect(out.map((p) => ids.get(p.item))).toEqual([0, 1, 2, 3]);
+    expect(out.map((p) => p.processAmount)).toEqual([1, 1, 1, 1]);
+  });
+  it('shares a full batch fairly: a short decode is not starved by long prompts, and no slot is lost', () => {
+    const items = [item(100), item(3), item(100)];
+    const ids = new Map(items.map((it, i) => [it, i]));
+    const out = fairShareInSequenceOrder(items, 50, (it) => ids.get(it));
+    const amounts = out.map((p) => p.processAmount);
+    expect(amounts.reduce((a, b) => a + b, 0)).toBe(50);
+    expect(amounts[1]).toBe(3);
+    expect(Math.min(amounts[0]!, amounts[2]!)).toBeGreaterThanOrEqual(23);
+  });
+  it('counts the micro-batches a sequence adds beside the busy ones', () => {
+    expect(microBatchesAdded(0, new Set())).toBe(1);
+    expect(microBatchesAdded(2, new Set([3]))).toBe(0);
+    expect(microBatchesAdded(0, new Set([3]))).toBe(1);
+    expect(microBatchesAdded(1, new Set([0, 2]))).toBe(-1);
+    expect(microBatchesAdded(3, new Set([2]))).toBe(0);
+  });
+  it('keeps the queue order when a sequence is unknown, and leaves out what gets no slot', () => {
+    const items = [item(2), item(5), item(1)];
+    const ids = new Map<BatchItem, number>([[items[0]!, 3], [items[2]!, 0]]);
+    const out = fairShareInSequenceOrder(items, 2, (it) => ids.get(it));
+    expect(out.map((p) => p.item)).toEqual([items[0], items[1]]);
+    expect(out.map((p) => p.processAmount)).toEqual([1, 1]);
   });
 });
