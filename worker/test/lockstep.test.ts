@@ -104,7 +104,14 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
     }
   }
 
-  // The four prompts on the sequences the pool hands out (the last freed first: ids 3, 2, 1, 0).
+  // Frees every sequence in increasing id: the pool then hands them out as 3, 2, 1, 0 (the last
+  // freed first), the order in which the library would add them to a batch.
+  async function freeInIncreasingId(): Promise<void> {
+    const all = await Promise.all(PROMPTS.map(() => engine.acquire(new AbortController().signal)));
+    for (const s of all.sort((a, b) => sequenceIdOf(a)! - sequenceIdOf(b)!)) engine.release(s);
+  }
+
+  // The four prompts on the sequences the pool hands out.
   const generateAll = () => Promise.all(PROMPTS.map(async (prompt) => {
     const ac = new AbortController();
     const seq = await engine.acquire(ac.signal);
@@ -121,6 +128,7 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
   }, 120_000);
 
   it('each batch adds its sequences in increasing id, so llama.cpp computes it in one micro-batch', async () => {
+    await freeInIncreasingId();
     const batches: number[][] = [];
     await observeNative({ initBatch: () => { batches.push([]); }, addToBatch: (sequenceId) => { batches.at(-1)!.push(sequenceId as number); } }, generateAll);
     // In arrival order the steps ran as 3, 2, 1, 0: four graph computations of one token each.
@@ -131,11 +139,8 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
   }, 120_000);
 
   it('gives a request that shares no prefix the lowest free sequence, so busy ones stay contiguous', async () => {
-    const ac = new AbortController();
-    const all = await Promise.all(PROMPTS.map(() => engine.acquire(ac.signal)));
-    // Freed in increasing id: the pool hands out the last freed (id 3) first.
-    for (const s of all.sort((a, b) => sequenceIdOf(a)! - sequenceIdOf(b)!)) engine.release(s);
-    const popped = await engine.acquire(ac.signal);
+    await freeInIncreasingId();
+    const popped = await engine.acquire(new AbortController().signal);
     const chosen = engine.preferSequence(popped, engine.tokenizeCompletion('Something else entirely'));
     engine.release(chosen);
     // Every free sequence shares only the BOS token with this prompt: a tie.
@@ -144,16 +149,12 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
   });
 
   it('prefers a sequence beside the busy ones to a short shared prefix, but not to a long one', async () => {
-    const ac = new AbortController();
-    const all = await Promise.all(PROMPTS.map(() => engine.acquire(ac.signal)));
-    const byId = new Map(all.map((s) => [sequenceIdOf(s)!, s]));
     const short = 'Count: 1, 2, 3,';
     const long = Array.from({ length: 12 }, (_, i) => `Rule ${i + 1}: section ${i + 1} opens at ${8 + (i % 4)} o'clock.`).join(' ');
     expect(engine.tokenizeCompletion(long).length).toBeGreaterThan(CONTIGUITY_TOKENS + 20);
-    await engine.generate(byId.get(0)!, { ...params(short, ac.signal), maxTokens: 1 });
-    await engine.generate(byId.get(1)!, { ...params(long, ac.signal), maxTokens: 1 });
-    // Sequence 3 stays busy; 0, 1 and 2 are free.
-    for (const id of [0, 1, 2]) engine.release(byId.get(id)!);
+    const ac = new AbortController();
+    const all = await Promise.all(PROMPTS.map(() => engine.acquire(ac.signal)));
+    const byId = new Map(all.map((s) => [sequenceIdOf(s)!, s]));
     const pick = async (prompt: string) => {
       const popped = await engine.acquire(ac.signal);
       const chosen = engine.preferSequence(popped, engine.tokenizeCompletion(prompt));
@@ -161,11 +162,15 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
       return sequenceIdOf(chosen);
     };
     try {
+      await engine.generate(byId.get(0)!, { ...params(short, ac.signal), maxTokens: 1 });
+      await engine.generate(byId.get(1)!, { ...params(long, ac.signal), maxTokens: 1 });
+      // Sequence 3 stays busy; 0, 1 and 2 are free.
+      for (const id of [0, 1, 2]) { engine.release(byId.get(id)!); byId.delete(id); }
       // Sequence 0 holds 8 of its tokens, but alone it would cost a second micro-batch per step.
       expect(await pick(`${short} 4, 5,`)).toBe(2);
       expect(await pick(`${long} Is it open?`)).toBe(1);
     } finally {
-      engine.release(byId.get(3)!);
+      for (const s of byId.values()) engine.release(s);
     }
   }, 60_000);
 });
