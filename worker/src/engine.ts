@@ -298,24 +298,21 @@ export class Engine {
    * CONTIGUITY_TOKENS fewer; on a tie, the lowest sequence id.
    */
   preferSequence(seq: LlamaContextSequence, tokens: Token[]): LlamaContextSequence {
-    const ids = [seq, ...this.free].map(sequenceIdOf);
-    const known = ids.every((id) => id !== undefined);
-    const busy = new Set<number>();
-    if (known) for (let id = 0; id < this.options.parallel; id++) if (!ids.includes(id)) busy.add(id);
-    const score = (s: LlamaContextSequence) =>
-      commonPrefix(s.contextTokens, tokens) - (known ? CONTIGUITY_TOKENS * microBatchesAdded(sequenceIdOf(s)!, busy) : 0);
-    const idOf = (s: LlamaContextSequence) => sequenceIdOf(s) ?? Number.MAX_SAFE_INTEGER;
-    let best = -1;
-    let bestScore = score(seq);
-    let bestId = idOf(seq);
-    this.free.forEach((s, i) => {
-      const n = score(s);
-      if (n > bestScore || (n === bestScore && idOf(s) < bestId)) { best = i; bestScore = n; bestId = idOf(s); }
+    const candidates = [seq, ...this.free];
+    const ids = candidates.map(sequenceIdOf);
+    // Sequences neither acquired nor free are generating; unknown if the library hides the ids.
+    const busy = ids.every((id) => id !== undefined)
+      ? new Set(Array.from({ length: this.options.parallel }, (_, id) => id).filter((id) => !ids.includes(id)))
+      : undefined;
+    let best = 0;
+    let bestScore = -Infinity;
+    candidates.forEach((s, i) => {
+      const score = commonPrefix(s.contextTokens, tokens) - (busy ? CONTIGUITY_TOKENS * microBatchesAdded(ids[i]!, busy) : 0);
+      if (score > bestScore || (score === bestScore && (ids[i] ?? Infinity) < (ids[best] ?? Infinity))) { best = i; bestScore = score; }
     });
-    if (best < 0) return seq;
-    const better = this.free[best]!;
-    this.free[best] = seq;
-    return better;
+    if (best === 0) return seq;
+    this.free[best - 1] = seq;
+    return candidates[best]!;
   }
 
   /**
