@@ -1,6 +1,8 @@
 // The Helm chart with the real Helm against a real apiserver: lint, render modes, values schema,
 // install into a namespace enforcing Pod Security "restricted", least privilege proven by running
-// the operator as the chart's ServiceAccount, upgrade and uninstall.
+// the operator as the chart's ServiceAccount (on a control plane with OpenShift's
+// OwnerReferencesPermissionEnforcement: blockOwnerDeletion needs `update` on
+// qwenservices/finalizers), upgrade and uninstall.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
