@@ -1,10 +1,12 @@
 // reconcile(key), level-triggered (kubebuilder's shape): read the QwenService from the cache,
-// render every desired object with the pure renderers, server-side apply what differs from the
-// cache, prune what we own but no longer render, then write status (only when it changed).
+// render every desired object with the pure renderers, create what is missing, server-side apply
+// what differs from the cache, prune what we own but no longer render, then write status (only
+// when it changed).
 // Errors propagate to the queue, which retries with backoff: no retry loops in here.
 //
-// Never take over: a child is written only when it does not exist yet or when its controller
-// ownerReference is this QwenService's uid. A name taken by anything else (a user's Service, an
+// Never take over: a child is created (POST, so a name taken meanwhile is a 409) when it does not
+// exist yet, and applied only when its controller ownerReference is this QwenService's uid. A
+// name taken by anything else (a user's Service, an
 // object of another controller, a leftover of a deleted QwenService of the same name) is left
 // untouched — no apply, no ownerReference, hence never pruned nor garbage-collected through us —
 // and reported as Ready=False/OwnershipConflict. An apply the apiserver refuses (422, 403, ...)
@@ -17,7 +19,7 @@ import { checkQwenService } from '../api/validate.ts';
 import { ConditionType, FIELD_MANAGER, REPLICAS_HANDOFF_MANAGER, Reason } from '../conventions.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { conditionTime, transitions } from '../kube/conditions.ts';
-import { isNotFound, isRefusal, KubeApiError } from '../kube/errors.ts';
+import { isAlreadyExists, isNotFound, isRefusal, KubeApiError } from '../kube/errors.ts';
 import { kindKey, namespaceOf, type KubeObject } from '../kube/object.ts';
 import { applyStatus } from '../kube/status.ts';
 import { selectorLabels, type RenderConfig } from '../render/common.ts';
@@ -190,8 +192,9 @@ export class Reconciler {
   /** One child: skipped when the cache already holds it, applied when ours or new; a problem when it is not ours or refused. */
   private async applyChild(obj: KubeObject, uid: string | undefined, answers: Map<string, KubeObject>, log: Logger): Promise<ChildProblem | undefined> {
     const where = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
+    let current: KubeObject | undefined;
     try {
-      let current = this.deps.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
+      current = this.deps.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
       // The caches hold labelled children only: a miss may still be a name someone else took
       // (or our child with its label removed). Read it live before writing anything.
       if (!current) current = await this.deps.client.find(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
@@ -205,17 +208,29 @@ export class Reconciler {
         const { rest, digestsMatch } = digestView(obj, current);
         if (digestsMatch && containedIn(rest, current)) return undefined;
       }
-      // Ours: force (a user's edit of our fields is reverted), with its uid, so an object
-      // deleted and recreated by someone else meanwhile is refused instead of taken over.
-      // New: no force, so fields someone else manages on an object created meanwhile conflict.
-      const body = current ? { ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } } : obj;
-      if (current) await this.handOffReplicas(obj, current);
-      const answer = await this.deps.client.apply<KubeObject>(body, FIELD_MANAGER, undefined, { force: current !== undefined });
+      // Ours: applied with force (a user's edit of our fields is reverted) and its uid, so an
+      // object deleted and recreated by someone else meanwhile is refused instead of taken over.
+      // New: created (POST), never applied: an apply would merge into an object someone created
+      // since the read above and adopt it; a create of a taken name is a 409 instead.
+      let answer: KubeObject;
+      if (current) {
+        await this.handOffReplicas(obj, current);
+        answer = await this.deps.client.apply<KubeObject>({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, FIELD_MANAGER, undefined, { force: true });
+      } else {
+        answer = await this.deps.client.createApplied<KubeObject>(obj, FIELD_MANAGER);
+      }
       this.deps.echoes.wrote({ ...answer, kind: obj.kind });
       answers.set(childKey(obj), answer);
       log.info({ kind: obj.kind, name: obj.metadata.name }, current ? 'applied child' : 'created child');
       return undefined;
     } catch (e) {
+      if (!current && isAlreadyExists(e)) {
+        log.warn({ kind: obj.kind, name: obj.metadata.name }, 'child created by someone else meanwhile');
+        return {
+          reason: Reason.OwnershipConflict, kind: obj.kind, name: obj.metadata.name,
+          message: `${where} was created by someone else while the operator was creating it, not by this QwenService; it is left untouched — delete or rename it and the operator creates its own`,
+        };
+      }
       if (!isRefusal(e) || isUidMismatch(e)) throw e;
       log.warn({ kind: obj.kind, name: obj.metadata.name, status: e.status, err: refusalMessage(e) }, 'apply refused');
       return { reason: Reason.ApplyFailed, kind: obj.kind, name: obj.metadata.name, message: `the apiserver refused ${where}: ${refusalMessage(e)}` };

@@ -254,6 +254,39 @@ export class KubeClient {
     return this.request<T>('POST', await this.collectionPath(obj.apiVersion, obj.kind, obj.metadata.namespace), { body: obj, query: { fieldManager }, signal: opts.signal, write: { verb: 'create', kind: obj.kind, unfenced: opts.unfenced } });
   }
 
+  /**
+   * Creates an object that must not exist yet (POST: 409 AlreadyExists when the name is taken,
+   * never a merge into an object someone else created meanwhile, as an apply would do), then
+   * records the fields it set as applied by `fieldManager`. A create is an Update operation: its
+   * fields stay owned by that entry, so a later apply by the same manager that drops one would
+   * never remove it. Converting the entry to Apply is what client-go's csaupgrade does; the
+   * tests keep it to the object created (uid) and to the entry found at its index.
+   */
+  async createApplied<T extends KubeObject>(obj: KubeObject, fieldManager: string, opts: WriteOptions = {}): Promise<T> {
+    const created = await this.create<T>(obj, fieldManager, opts);
+    const entries = (created.metadata.managedFields ?? []) as Array<{ manager?: string; operation?: string; subresource?: string }>;
+    const i = entries.findIndex((m) => m.manager === fieldManager && m.operation === 'Update' && !m.subresource);
+    if (i < 0) return created;
+    const entry = `/metadata/managedFields/${i}`;
+    const patch = [
+      { op: 'test', path: '/metadata/uid', value: created.metadata.uid },
+      { op: 'test', path: `${entry}/manager`, value: fieldManager },
+      { op: 'test', path: `${entry}/operation`, value: 'Update' },
+      { op: 'replace', path: `${entry}/operation`, value: 'Apply' },
+    ];
+    try {
+      return await this.request<T>('PATCH', await this.objectPath(obj), {
+        query: { fieldManager }, body: patch, contentType: 'application/json-patch+json',
+        signal: opts.signal, write: { verb: 'patch', kind: obj.kind, unfenced: opts.unfenced },
+      });
+    } catch (e) {
+      // Another writer moved the entries first (a failed test): the object is created and ours;
+      // only a field later dropped from what is rendered could then stay behind.
+      if (e instanceof KubeApiError && (e.status === 409 || e.status === 422)) return created;
+      throw e;
+    }
+  }
+
   async replace<T extends KubeObject>(obj: KubeObject, fieldManager?: string, opts: WriteOptions = {}): Promise<T> {
     return this.request<T>('PUT', await this.objectPath(obj), { body: obj, query: { fieldManager }, signal: opts.signal, write: { verb: 'update', kind: obj.kind, unfenced: opts.unfenced } });
   }
