@@ -22,8 +22,9 @@ export type PermittedKind = { apiVersion: string; kind: string; plural: string; 
  */
 export const PRIMARY = { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, verbs: ['list', 'watch'], statusVerbs: ['patch'], finalizersVerbs: ['update'] };
 
-// Server-side apply needs `patch`, plus `create` when the object does not exist yet; pruning
-// needs `delete`. Caches come from list+watch, so no `get` on children.
+// A new child is created (`create`), then its managedFields entry is converted to Apply and
+// later changes are server-side applies (both `patch`); pruning needs `delete`. Caches come
+// from list+watch, so no `get` on children.
 const OWNED_VERBS = ['list', 'watch', 'create', 'patch', 'delete'];
 
 /** Owns: events map to the QwenService through the child's controller ownerReference. */
