@@ -6,10 +6,9 @@
 //
 // Never take over: a child is created (POST, so a name taken meanwhile is a 409) when it does not
 // exist yet, and applied only when its controller ownerReference is this QwenService's uid. A
-// name taken by anything else (a user's Service, an
-// object of another controller, a leftover of a deleted QwenService of the same name) is left
-// untouched — no apply, no ownerReference, hence never pruned nor garbage-collected through us —
-// and reported as Ready=False/OwnershipConflict. An apply the apiserver refuses (422, 403, ...)
+// name taken by anything else (a user's Service, an object of another controller, a leftover of
+// a deleted QwenService of the same name) is left untouched — no apply, no ownerReference, hence
+// never pruned nor garbage-collected through us — and reported as Ready=False/OwnershipConflict. An apply the apiserver refuses (422, 403, ...)
 // is Ready=False/ApplyFailed with its message. Both end the reconcile with BlockedError, which
 // the queue retries with a slower backoff; the foreign object has no ownerReference to map an
 // event back to us, so those retries are what notices it is gone.
@@ -189,7 +188,7 @@ export class Reconciler {
     return result;
   }
 
-  /** One child: skipped when the cache already holds it, applied when ours or new; a problem when it is not ours or refused. */
+  /** One child: skipped when the cache already holds it, created when new, applied when ours; a problem when it is not ours or refused. */
   private async applyChild(obj: KubeObject, uid: string | undefined, answers: Map<string, KubeObject>, log: Logger): Promise<ChildProblem | undefined> {
     const where = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
     let current: KubeObject | undefined;
