@@ -8,10 +8,11 @@
 // exist yet, and applied only when its controller ownerReference is this QwenService's uid. A
 // name taken by anything else (a user's Service, an object of another controller, a leftover of
 // a deleted QwenService of the same name) is left untouched — no apply, no ownerReference, hence
-// never pruned nor garbage-collected through us — and reported as Ready=False/OwnershipConflict. An apply the apiserver refuses (422, 403, ...)
-// is Ready=False/ApplyFailed with its message. Both end the reconcile with BlockedError, which
-// the queue retries with a slower backoff; the foreign object has no ownerReference to map an
-// event back to us, so those retries are what notices it is gone.
+// never pruned nor garbage-collected through us — and reported as Ready=False/OwnershipConflict.
+// A write the apiserver refuses (422, 403, ...) is Ready=False/ApplyFailed with its message. Both
+// end the reconcile with BlockedError, which the queue retries with a slower backoff; the foreign
+// object has no ownerReference to map an event back to us, so those retries are what notices it
+// is gone.
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type QwenService, type QwenServiceStatus } from '../api/qwenservice.ts';
 import { checkQwenService } from '../api/validate.ts';
