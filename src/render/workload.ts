@@ -40,26 +40,30 @@ function modelArgument(qs: QwenService): string {
   return file ? file[1]! : qs.spec.model.source;
 }
 
+/**
+ * The worker's command line, each flag as one `--flag=value` word: a value that starts with `-`
+ * (a model name, a path) is then never read as a flag of its own.
+ */
 export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
   const m = qs.spec.model;
-  const args = [
-    '--model', modelArgument(qs),
-    '--model-name', servedModelName(qs),
-    '--host', '0.0.0.0',
-    '--port', String(config.workerPort),
-    '--metrics-port', String(config.metricsPort),
-    '--parallel', String(m.parallel),
-    '--context-size', String(m.contextSize),
-    '--gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false',
-    '--cache-dir', MODEL_CACHE_PATH,
+  const flags: [string, string][] = [
+    ['model', modelArgument(qs)],
+    ['model-name', servedModelName(qs)],
+    ['host', '0.0.0.0'],
+    ['port', String(config.workerPort)],
+    ['metrics-port', String(config.metricsPort)],
+    ['parallel', String(m.parallel)],
+    ['context-size', String(m.contextSize)],
+    ['gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false'],
+    ['cache-dir', MODEL_CACHE_PATH],
     // In-flight generations get the pod's grace period, less a margin for the exit itself.
-    '--drain-timeout', String(GRACE_PERIOD_S - 10),
+    ['drain-timeout', String(GRACE_PERIOD_S - 10)],
   ];
-  if (m.sha256) args.push('--model-sha256', m.sha256);
-  if (qs.spec.auth) args.push('--api-key-file', API_KEY_FILE);
+  if (m.sha256) flags.push(['model-sha256', m.sha256]);
+  if (qs.spec.auth) flags.push(['api-key-file', API_KEY_FILE]);
   const buckets = sloBucketBoundaries(qs.spec.sla);
-  if (buckets.length) args.push('--slo-buckets', buckets.join(','));
-  return args;
+  if (buckets.length) flags.push(['slo-buckets', buckets.join(',')]);
+  return flags.map(([flag, value]) => `--${flag}=${value}`);
 }
 
 function resources(qs: QwenService): Record<string, Record<string, string>> {
