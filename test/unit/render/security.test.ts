@@ -149,6 +149,6 @@ describe('alert links never run as Go templates', () => {
 
   it('leaves ordinary links as they are', () => {
     const rule = renderPrometheusRule(qws({ sla, alerting: { runbookURL: 'https://wiki.example.com/rb#burn', dashboardURL: 'https://grafana.example.com/' } }), defaultRenderConfig);
-    expect(new Set(linksIn(rule))).toEqual(new Set(['https://wiki.example.com/rb#burn', 'https://grafana.example.com/d/qwen-team-a-chat']));
+    expect(new Set(linksIn(rule))).toEqual(new Set(['https://wiki.example.com/rb#burn', 'https://grafana.example.com/d/qwen_team-a_chat']));
   });
 });
