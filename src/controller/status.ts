@@ -1,5 +1,6 @@
 // Status of a QwenService, computed (pure) from what the caches hold. Conditions: Ready,
 // Progressing, Degraded, ModelReady, MonitoringReady; reasons say what to do next.
+import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
 import { ConditionType, Reason } from '../conventions.ts';
 import type { KubeObject, RenderConfig } from '../render/common.ts';
@@ -72,7 +73,7 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     ? { type: ConditionType.Degraded, status: 'True', reason: diagnosis.reason, message: diagnosis.message }
     : { type: ConditionType.Degraded, status: 'False', reason: Reason.AsExpected, message: 'no failure observed' });
 
-  if (ready > 0) conditions.push({ type: ConditionType.ModelReady, status: 'True', reason: Reason.ModelLoaded, message: `${qs.spec.model.source} is loaded and serving` });
+  if (ready > 0) conditions.push({ type: ConditionType.ModelReady, status: 'True', reason: Reason.ModelLoaded, message: `${redactModelSource(qs.spec.model.source)} is loaded and serving` });
   else if (diagnosis?.reason === Reason.ModelLoadFailed || diagnosis?.reason === Reason.ModelDownloading) conditions.push({ type: ConditionType.ModelReady, status: 'False', reason: diagnosis.reason, message: diagnosis.message });
   else conditions.push({ type: ConditionType.ModelReady, status: 'False', reason: Reason.WaitingForWorkers, message: diagnosis?.message ?? 'no worker has loaded the model yet' });
 

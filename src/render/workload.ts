@@ -1,6 +1,7 @@
 // Pure builders of the worker workload: Deployment, Service and (replicas > 1) PodDisruptionBudget.
 // The pods pass Pod Security "restricted": non-root, no privilege escalation, no capabilities,
 // RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
+import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService } from '../api/qwenservice.ts';
 import { LABEL_COMPONENT, WORKER_COMPONENT } from '../conventions.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
@@ -28,7 +29,8 @@ export function servedModelName(qs: QwenService): string {
   const source = qs.spec.model.source;
   const hf = /^hf:[^/]+\/([^:/]+)(?::(.+))?$/.exec(source);
   if (hf) return hf[1]!.replace(/-GGUF$/i, '') + (hf[2] ? `-${hf[2]}` : '');
-  const base = source.split('/').pop() ?? 'model';
+  // The file name of the path: never the query string (a presigned URL's signature) or userinfo.
+  const base = (source.startsWith('https://') ? redactModelSource(source) : source).split('/').pop() ?? 'model';
   return base.replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 128) || 'model';
 }
 

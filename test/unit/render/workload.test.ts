@@ -171,6 +171,7 @@ describe('worker arguments', () => {
     ['--model: pvc:// becomes the path under the claim\'s mount', { model: { source: 'pvc://models/qwen/q4.gguf' } }, '--model', '/models-pvc/qwen/q4.gguf'],
     ['--model-name: derived from an hf: repo and quant', { model: { source: 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M' } }, '--model-name', 'Qwen3-4B-Instruct-2507-Q4_K_M'],
     ['--model-name: derived from a file name', { model: { source: 'https://example.com/m/qwen3+small@v1.GGUF' } }, '--model-name', 'qwen3-small-v1'],
+    ['--model-name: derived from the path of a presigned URL, never its signature', { model: { source: 'https://b.s3.example.com/m/qwen.gguf?X-Amz-Signature=deadbeef' } }, '--model-name', 'qwen'],
     ['--model-name: spec.model.name wins', { model: { source: 'file:///m/x.gguf', name: 'my-model' } }, '--model-name', 'my-model'],
     ['--port: the configured worker port', {}, '--port', '8123'],
     ['--metrics-port: the configured metrics port', {}, '--metrics-port', '9123'],
