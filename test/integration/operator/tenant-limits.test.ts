@@ -1,0 +1,81 @@
+// The operator's tenant limits (chart values allowedImagePrefixes / allowedSmarthosts) on a real
+// apiserver (the shared test control plane): a QwenService that names another image or another
+// SMTP server is refused with Ready=False naming the setting and a Warning Event, and nothing is
+// applied for it; once it asks for what is allowed, the operator applies it as usual.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { apply, get, installCrds, list, waitFor, type KubeObject } from '../../cluster/client.ts';
+import { testCluster, testNamespace } from '../../cluster/testing.ts';
+import { KubeClient } from '../../../src/kube/client.ts';
+import { Manager } from '../../../src/controller/manager.ts';
+import { operatorMetrics } from '../../../src/controller/metrics.ts';
+import { defaultRenderConfig } from '../../../src/render/common.ts';
+
+const QWS = 'qwenops.io/v1alpha1';
+type Condition = { type: string; status: string; reason: string; message: string };
+type Qws = KubeObject & { status?: { conditions?: Condition[] } };
+type KubeEvent = KubeObject & { reason: string; type: string; involvedObject: { name: string } };
+type Deployment = KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } };
+
+let ns: string;
+let manager: Manager;
+const qws = (name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: QWS, kind: 'QwenService', metadata: { name, namespace: ns }, spec: { gpu: { count: 0 }, ...spec } });
+const mail = (smarthost: string) => ({ alerting: { receivers: [{ name: 'mail', email: { to: 'oncall@example.com', smarthost, authPassword: { secretKeyRef: { name: 'smtp', key: 'password' } } } }] } });
+
+async function readyCondition(name: string, reason: string): Promise<Condition> {
+  return waitFor(`${name} Ready=False/${reason}`, async () => {
+    const c = (await get<Qws>(testCluster(), QWS, 'QwenService', name, ns))?.status?.conditions?.find((x) => x.type === 'Ready');
+    return c?.status === 'False' && c.reason === reason ? c : undefined;
+  }, 60_000, 250);
+}
+
+/** Every object in the namespace that carries the QwenService's instance label: what the operator applied for it. */
+const childrenOf = async (name: string) => (await Promise.all([
+  list(testCluster(), 'apps/v1', 'Deployment', ns), list(testCluster(), 'v1', 'Service', ns), list(testCluster(), 'networking.k8s.io/v1', 'NetworkPolicy', ns),
+])).flat().filter((o) => o.metadata.labels?.['app.kubernetes.io/instance'] === name).map((o) => `${o.kind}/${o.metadata.name}`);
+
+beforeAll(async () => {
+  await installCrds(testCluster(), [join(import.meta.dirname, '..', '..', '..', 'crds', 'qwenops.io_qwenservices.yaml')]);
+  ns = await testNamespace('op-limits');
+  const kc = new KubeConfig();
+  kc.loadFromFile(testCluster().kubeconfigPath);
+  manager = new Manager({
+    client: new KubeClient(kc), log: pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }), metrics: operatorMetrics(), namespaces: [ns], concurrency: 2,
+    monitoringCheckIntervalMs: 1_000, resyncIntervalMs: 600_000,
+    config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test' },
+    // As `qwen-operator run --allowed-image-prefixes registry.example/qwen/ --allowed-smarthosts smtp.example.com:587`.
+    limits: { allowedImagePrefixes: ['registry.example/qwen/'], allowedSmarthosts: ['smtp.example.com:587'] },
+  });
+  await manager.start();
+}, 120_000);
+
+afterAll(async () => {
+  await manager?.stop();
+}, 30_000);
+
+describe('tenant limits on a real apiserver', () => {
+  it('refuses an image outside allowedImagePrefixes: Ready=False ImageNotAllowed naming the setting, a Warning Event, nothing applied', async () => {
+    await apply(testCluster(), qws('img', { image: 'evil.example/exfiltrate:1', auth: { apiKey: { secretKeyRef: { name: 'keys', key: 'keys' } } } }));
+    const c = await readyCondition('img', 'ImageNotAllowed');
+    expect(c.message).toMatch(/spec\.image "evil\.example\/exfiltrate:1" is not allowed.*allowedImagePrefixes/);
+    await waitFor('Warning Event ImageNotAllowed', async () => (await list<KubeEvent>(testCluster(), 'v1', 'Event', ns)).some((e) => e.involvedObject.name === 'img' && e.reason === 'ImageNotAllowed' && e.type === 'Warning'), 30_000);
+    expect(await childrenOf('img')).toEqual([]);
+  }, 90_000);
+
+  it('refuses a smarthost outside allowedSmarthosts: Ready=False SmarthostNotAllowed naming the setting, nothing applied', async () => {
+    await apply(testCluster(), qws('mail', mail('mx.attacker.example:25')));
+    const c = await readyCondition('mail', 'SmarthostNotAllowed');
+    expect(c.message).toMatch(/receivers\[0\]\.email\.smarthost "mx\.attacker\.example:25" is not allowed.*allowedSmarthosts/);
+    expect(await childrenOf('mail')).toEqual([]);
+  }, 90_000);
+
+  it('applies the QwenService once it asks for what is allowed', async () => {
+    await apply(testCluster(), qws('img', { image: 'registry.example/qwen/worker:2' }));
+    const dep = await waitFor('Deployment img', () => get<Deployment>(testCluster(), 'apps/v1', 'Deployment', 'img', ns), 60_000);
+    expect(dep.spec.template.spec.containers[0]!.image).toBe('registry.example/qwen/worker:2');
+    await apply(testCluster(), qws('mail', mail('smtp.example.com:587')));
+    await waitFor('Deployment mail', () => get<Deployment>(testCluster(), 'apps/v1', 'Deployment', 'mail', ns), 60_000);
+  }, 120_000);
+});
