@@ -1,13 +1,19 @@
 // The operator's tenant limits (chart values allowedImagePrefixes / allowedSmarthosts) on a real
 // apiserver (the shared test control plane): a QwenService that names another image or another
 // SMTP server is refused with Ready=False naming the setting and a Warning Event, and nothing is
-// applied for it; once it asks for what is allowed, the operator applies it as usual.
+// applied for it; once it asks for what is allowed, the operator applies it as usual. And the chart
+// values become the flags that `qwen-operator run` reads into those limits.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { apply, get, installCrds, list, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { testCluster, testNamespace } from '../../cluster/testing.ts';
+import { toolPath } from '../../support/tools.ts';
+import { parseOptions } from '../../../src/commands/command.ts';
+import { RUN_OPTIONS, readRunSettings } from '../../../src/commands/run-settings.ts';
 import { KubeClient } from '../../../src/kube/client.ts';
 import { Manager } from '../../../src/controller/manager.ts';
 import { operatorMetrics } from '../../../src/controller/metrics.ts';
@@ -78,4 +84,30 @@ describe('tenant limits on a real apiserver', () => {
     await apply(testCluster(), qws('mail', mail('smtp.example.com:587')));
     await waitFor('Deployment mail', () => get<Deployment>(testCluster(), 'apps/v1', 'Deployment', 'mail', ns), 60_000);
   }, 120_000);
+});
+
+/** `helm template` of the chart with these --set values: the operator's arguments, or helm's error. */
+function chartArgs(set: string[]): Promise<{ args?: string[]; error?: string }> {
+  return new Promise((resolve) => {
+    execFile(toolPath('helm'), ['template', 'qo', join(import.meta.dirname, '..', '..', '..', 'charts', 'qwen-operator'), ...set.flatMap((v) => ['--set', v])], { maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
+      if (err) return resolve({ error: stderr || err.message });
+      const dep = (loadAll(stdout) as Deployment[]).find((o) => o?.kind === 'Deployment')!;
+      resolve({ args: (dep.spec.template.spec as unknown as { containers: { args: string[] }[] }).containers[0]!.args });
+    });
+  });
+}
+
+describe('chart values allowedImagePrefixes and allowedSmarthosts', () => {
+  it('become the flags `qwen-operator run` reads into the limits; absent by default (no limit)', async () => {
+    const { args } = await chartArgs(['allowedImagePrefixes={ghcr.io/qwenops/,registry.example/qwen/}', 'allowedSmarthosts={smtp.example.com:587,mail.example.com}']);
+    expect(args).toEqual(expect.arrayContaining(['--allowed-image-prefixes=ghcr.io/qwenops/,registry.example/qwen/', '--allowed-smarthosts=smtp.example.com:587,mail.example.com']));
+    const { values } = parseOptions(args!.slice(1), RUN_OPTIONS);
+    expect(readRunSettings(values, {}).limits).toEqual({ allowedImagePrefixes: ['ghcr.io/qwenops/', 'registry.example/qwen/'], allowedSmarthosts: ['smtp.example.com:587', 'mail.example.com'] });
+    const plain = await chartArgs([]);
+    expect(plain.args!.filter((a) => a.startsWith('--allowed-'))).toEqual([]);
+  }, 60_000);
+
+  it('refuses a smarthost entry that is not host or host:port (values.schema.json)', async () => {
+    expect((await chartArgs(['allowedSmarthosts={smtp://mail.example.com}'])).error).toMatch(/allowedSmarthosts/);
+  }, 60_000);
 });
