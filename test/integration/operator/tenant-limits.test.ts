@@ -7,17 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
-import { KubeConfig } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { apply, get, installCrds, list, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { testCluster, testNamespace } from '../../cluster/testing.ts';
+import { startOperator, type RunningOperator } from '../../support/operator.ts';
 import { toolPath } from '../../support/tools.ts';
 import { parseOptions } from '../../../src/commands/command.ts';
 import { RUN_OPTIONS, readRunSettings } from '../../../src/commands/run-settings.ts';
-import { KubeClient } from '../../../src/kube/client.ts';
-import { Manager } from '../../../src/controller/manager.ts';
-import { operatorMetrics } from '../../../src/controller/metrics.ts';
-import { defaultRenderConfig } from '../../../src/render/common.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
 type Condition = { type: string; status: string; reason: string; message: string };
@@ -26,7 +21,7 @@ type KubeEvent = KubeObject & { reason: string; type: string; involvedObject: { 
 type Deployment = KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } };
 
 let ns: string;
-let manager: Manager;
+let op: RunningOperator;
 const qws = (name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: QWS, kind: 'QwenService', metadata: { name, namespace: ns }, spec: { gpu: { count: 0 }, ...spec } });
 const mail = (smarthost: string) => ({ alerting: { receivers: [{ name: 'mail', email: { to: 'oncall@example.com', smarthost, authPassword: { secretKeyRef: { name: 'smtp', key: 'password' } } } }] } });
 
@@ -45,20 +40,12 @@ const childrenOf = async (name: string) => (await Promise.all([
 beforeAll(async () => {
   await installCrds(testCluster(), [join(import.meta.dirname, '..', '..', '..', 'crds', 'qwenops.io_qwenservices.yaml')]);
   ns = await testNamespace('op-limits');
-  const kc = new KubeConfig();
-  kc.loadFromFile(testCluster().kubeconfigPath);
-  manager = new Manager({
-    client: new KubeClient(kc), log: pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }), metrics: operatorMetrics(), namespaces: [ns], concurrency: 2,
-    monitoringCheckIntervalMs: 1_000, resyncIntervalMs: 600_000,
-    config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test' },
-    // As `qwen-operator run --allowed-image-prefixes registry.example/qwen/ --allowed-smarthosts smtp.example.com:587`.
-    limits: { allowedImagePrefixes: ['registry.example/qwen/'], allowedSmarthosts: ['smtp.example.com:587'] },
-  });
-  await manager.start();
+  // As `qwen-operator run --allowed-image-prefixes registry.example/qwen/ --allowed-smarthosts smtp.example.com:587`.
+  op = await startOperator(testCluster().kubeconfigPath, { namespaces: [ns], limits: { allowedImagePrefixes: ['registry.example/qwen/'], allowedSmarthosts: ['smtp.example.com:587'] } });
 }, 120_000);
 
 afterAll(async () => {
-  await manager?.stop();
+  await op?.stop();
 }, 30_000);
 
 describe('tenant limits on a real apiserver', () => {
