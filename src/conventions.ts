@@ -23,6 +23,9 @@ export const ConditionType = {
 export const Reason = {
   // Ready / Progressing / Degraded
   InvalidSpec: 'InvalidSpec',
+  /** The QwenService asks for what the operator's tenant limits refuse (controller/tenant-limits.ts). */
+  ImageNotAllowed: 'ImageNotAllowed',
+  SmarthostNotAllowed: 'SmarthostNotAllowed',
   OwnershipConflict: 'OwnershipConflict',
   ApplyFailed: 'ApplyFailed',
   ScaledToZero: 'ScaledToZero',

@@ -67,6 +67,7 @@ export async function runOperator(settings: RunSettings): Promise<number> {
     monitoringCheckIntervalMs: settings.monitoringCheckIntervalMs,
     resyncIntervalMs: settings.resyncIntervalMs,
     config: settings.render,
+    limits: settings.limits,
   });
   if (settings.slaStatus) addSlaStatusLoop(manager, client, settings.slaStatus, log);
 

@@ -13,6 +13,7 @@ import { Informer, InformerGroup, type InformerHandler, type InformerTarget } fr
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnedCaches } from './owned-caches.ts';
 import { Reconciler } from './reconciler.ts';
+import type { TenantLimits } from './tenant-limits.ts';
 import { MANAGED_SELECTOR, PRIMARY, WORKER_PODS, childOwnerKey, podOwnerKey } from './watches.ts';
 import { queueMetricHooks, runWorker, type BackoffOptions } from './worker.ts';
 import { WorkQueue } from './workqueue.ts';
@@ -20,6 +21,8 @@ import { WorkQueue } from './workqueue.ts';
 export type ManagerOptions = {
   client: KubeClient;
   config: RenderConfig;
+  /** What a QwenService may ask for (images, smarthosts); none when absent. */
+  limits?: TenantLimits;
   log: Logger;
   metrics: OperatorMetrics;
   /** Namespaces to watch; empty = all. */
@@ -64,6 +67,7 @@ export class Manager {
     this.reconciler = new Reconciler({
       client: opts.client,
       config: opts.config,
+      ...(opts.limits ? { limits: opts.limits } : {}),
       events: new EventRecorder(opts.client),
       echoes: this.echoes,
       log: opts.log,

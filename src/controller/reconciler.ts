@@ -33,7 +33,8 @@ import { digestView } from './digest.ts';
 import type { EventRecorder } from './events.ts';
 import type { WriteEchoes } from './echo.ts';
 import type { Cache } from './informer.ts';
-import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus, type Observed, type StoredQwenService } from './status.ts';
+import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus, refusedStatus, type Observed, type StoredQwenService } from './status.ts';
+import { NO_TENANT_LIMITS, checkTenantLimits, type TenantLimits } from './tenant-limits.ts';
 import { controllerOwnerUid, qwenServiceKey } from './watches.ts';
 
 export type Caches = {
@@ -47,6 +48,8 @@ export type ReconcilerDeps = {
   client: KubeClient;
   caches: Caches;
   config: RenderConfig;
+  /** What a QwenService may ask for (images, smarthosts); none when absent. */
+  limits?: TenantLimits;
   events: EventRecorder;
   echoes: WriteEchoes;
   log: Logger;
@@ -57,7 +60,7 @@ export type ReconcileResult = { applied: number; pruned: number; statusWritten: 
 
 const WARNING_REASONS = new Set<string>([
   Reason.WaitingForGPU, Reason.Unschedulable, Reason.ImagePullBackOff, Reason.CrashLoopBackOff, Reason.OOMKilled, Reason.ModelLoadFailed,
-  Reason.InvalidSpec, Reason.PrometheusOperatorMissing, Reason.OwnershipConflict, Reason.ApplyFailed,
+  Reason.InvalidSpec, Reason.ImageNotAllowed, Reason.SmarthostNotAllowed, Reason.PrometheusOperatorMissing, Reason.OwnershipConflict, Reason.ApplyFailed,
   Reason.CanaryFailedSLO, Reason.BudgetExhausted, Reason.CanaryInconclusive, Reason.RolloutAborted, Reason.RolloutDegraded,
 ]);
 
@@ -155,6 +158,15 @@ export class Reconciler {
     }
     const qs = checked.value;
     const uid = raw.metadata.uid;
+    const refusals = checkTenantLimits(qs, this.deps.limits ?? NO_TENANT_LIMITS, this.deps.config.workerImage);
+    if (refusals.length) {
+      // As for an invalid spec: nothing is applied, nor pruned. Children applied before stay as
+      // they were (within the limits of that time); docs/security.md says how to find them.
+      const refusal = { reason: refusals[0]!.reason, message: refusals.map((r) => r.message).join('; ') };
+      log.warn(refusal, 'refused: asks for what the tenant limits do not allow');
+      const statusWritten = await this.writeStatus(qs, (fresh, now) => refusedStatus(fresh, refusal, this.deps.config, now), log);
+      return { applied: 0, pruned: 0, statusWritten };
+    }
 
     const served = new Set([...this.deps.caches.owned.keys()]);
     const rendered = renderOwned(qs, this.deps.config, { servedMonitoringKinds: served });

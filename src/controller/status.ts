@@ -1,5 +1,6 @@
 // Status of a QwenService, computed (pure) from what the caches hold. Conditions: Ready,
 // Progressing, Degraded, ModelReady, MonitoringReady; reasons say what to do next.
+import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
 import { ConditionType, Reason } from '../conventions.ts';
 import type { KubeObject, RenderConfig } from '../render/common.ts';
@@ -72,7 +73,7 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     ? { type: ConditionType.Degraded, status: 'True', reason: diagnosis.reason, message: diagnosis.message }
     : { type: ConditionType.Degraded, status: 'False', reason: Reason.AsExpected, message: 'no failure observed' });
 
-  if (ready > 0) conditions.push({ type: ConditionType.ModelReady, status: 'True', reason: Reason.ModelLoaded, message: `${qs.spec.model.source} is loaded and serving` });
+  if (ready > 0) conditions.push({ type: ConditionType.ModelReady, status: 'True', reason: Reason.ModelLoaded, message: `${redactModelSource(qs.spec.model.source)} is loaded and serving` });
   else if (diagnosis?.reason === Reason.ModelLoadFailed || diagnosis?.reason === Reason.ModelDownloading) conditions.push({ type: ConditionType.ModelReady, status: 'False', reason: diagnosis.reason, message: diagnosis.message });
   else conditions.push({ type: ConditionType.ModelReady, status: 'False', reason: Reason.WaitingForWorkers, message: diagnosis?.message ?? 'no worker has loaded the model yet' });
 
@@ -110,13 +111,21 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
  * would describe the workload says why there is none.
  */
 export function invalidSpecStatus(qs: StoredQwenService, problems: string, config: RenderConfig, now: string): QwenServiceStatus {
+  return refusedStatus(qs, { reason: Reason.InvalidSpec, message: problems }, config, now);
+}
+
+/**
+ * Status of a QwenService the operator applies nothing for: its spec does not validate, or it
+ * asks for what the tenant limits refuse (the reason and message say which, and what to change).
+ */
+export function refusedStatus(qs: StoredQwenService, refusal: { reason: string; message: string }, config: RenderConfig, now: string): QwenServiceStatus {
   const generation = (qs.metadata as { generation?: number }).generation;
-  const invalid = { reason: Reason.InvalidSpec, message: problems };
+  const { reason, message } = refusal;
   const conditions: ConditionInput[] = [
-    { type: ConditionType.Ready, status: 'False', ...invalid },
-    { type: ConditionType.Progressing, status: 'False', reason: invalid.reason, message: `rollout is stuck: ${problems}` },
-    { type: ConditionType.Degraded, status: 'True', ...invalid },
-    { type: ConditionType.ModelReady, status: 'False', reason: Reason.WaitingForWorkers, message: problems },
+    { type: ConditionType.Ready, status: 'False', reason, message },
+    { type: ConditionType.Progressing, status: 'False', reason, message: `rollout is stuck: ${message}` },
+    { type: ConditionType.Degraded, status: 'True', reason, message },
+    { type: ConditionType.ModelReady, status: 'False', reason: Reason.WaitingForWorkers, message },
     { type: ConditionType.MonitoringReady, status: 'True', reason: Reason.NotRequested, message: 'no monitoring objects requested' },
   ];
   return {

@@ -1,6 +1,7 @@
 // The Grafana dashboard of one QwenService, shipped as a ConfigMap labelled
 // grafana_dashboard: "1" (the Grafana sidecar of kube-prometheus-stack loads those). Queries read
 // only the worker's series and the SLO rules' recorded series. Pure.
+import { createHash } from 'node:crypto';
 import type { QwenService } from '../api/qwenservice.ts';
 import { formatDuration } from '../api/units.ts';
 import { ALERT_NAME_LABEL, NAMESPACE_LABEL, OPERATOR_NAME, QWENSERVICE_LABEL } from '../conventions.ts';
@@ -8,16 +9,34 @@ import { RECORD, REQUEST_DURATION, labelSelector, matcher, quantileExpr, selecto
 import { normalizeSla } from '../sla/slos.ts';
 import { childMeta, namespaceOf, type KubeObject } from './common.ts';
 
-/** Grafana uids are at most 40 characters; namespace and name make it unique per cluster. */
+/**
+ * Namespaces and QwenService names are DNS labels: they never contain `_`, so joining them with it
+ * keeps distinct (namespace, name) pairs distinct (`team-a`/`llm` and `team`/`a-llm` no longer meet
+ * in `team-a-llm`). Grafana uids allow `_` too.
+ */
+const PAIR_SEPARATOR = '_';
+const GRAFANA_UID_MAX = 40;
+/** 64 bits of SHA-256: a collision among the pairs of one cluster is out of reach. */
+const PAIR_HASH_HEX = 16;
+
+/**
+ * The dashboard's Grafana uid, one per (namespace, name) in the cluster, at most 40 characters:
+ * `qwen_<namespace>_<name>` when that fits, else `qwen-<hash of the pair>-<start of the name>`
+ * (no `_`, so the two forms never meet; the hash tells long pairs apart).
+ */
 export function dashboardUid(qs: QwenService): string {
-  const uid = `qwen-${namespaceOf(qs)}-${qs.metadata.name}`;
-  return uid.length <= 40 ? uid : `qwen-${hash(uid)}-${qs.metadata.name}`.slice(0, 40);
+  const readable = ['qwen', namespaceOf(qs), qs.metadata.name].join(PAIR_SEPARATOR);
+  if (readable.length <= GRAFANA_UID_MAX) return readable;
+  const digest = createHash('sha256').update(`${namespaceOf(qs)}/${qs.metadata.name}`).digest('hex').slice(0, PAIR_HASH_HEX);
+  return `qwen-${digest}-${qs.metadata.name}`.slice(0, GRAFANA_UID_MAX);
 }
 
-function hash(s: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
-  return h.toString(36);
+/**
+ * The dashboard's file name: the Grafana sidecar writes every labelled ConfigMap's keys into one
+ * folder, so the key must be unique in the cluster, not just in the namespace.
+ */
+export function dashboardFileName(qs: QwenService): string {
+  return `${['qwen', namespaceOf(qs), qs.metadata.name].join(PAIR_SEPARATOR)}.json`;
 }
 
 type Panel = { title: string; type: 'timeseries' | 'stat' | 'table'; unit: string; targets: { expr: string; legend: string }[]; description?: string };
@@ -114,6 +133,6 @@ export function renderDashboard(qs: QwenService): KubeObject | undefined {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: childMeta(qs, `${qs.metadata.name}-dashboard`, { labels: { grafana_dashboard: '1' } }),
-    data: { [`${namespaceOf(qs)}-${qs.metadata.name}.json`]: JSON.stringify(renderDashboardJson(qs), null, 2) },
+    data: { [dashboardFileName(qs)]: JSON.stringify(renderDashboardJson(qs), null, 2) },
   };
 }

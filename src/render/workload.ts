@@ -1,6 +1,7 @@
 // Pure builders of the worker workload: Deployment, Service and (replicas > 1) PodDisruptionBudget.
 // The pods pass Pod Security "restricted": non-root, no privilege escalation, no capabilities,
 // RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
+import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService } from '../api/qwenservice.ts';
 import { LABEL_COMPONENT, WORKER_COMPONENT } from '../conventions.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
@@ -28,7 +29,8 @@ export function servedModelName(qs: QwenService): string {
   const source = qs.spec.model.source;
   const hf = /^hf:[^/]+\/([^:/]+)(?::(.+))?$/.exec(source);
   if (hf) return hf[1]!.replace(/-GGUF$/i, '') + (hf[2] ? `-${hf[2]}` : '');
-  const base = source.split('/').pop() ?? 'model';
+  // The file name of the path: never the query string (a presigned URL's signature) or userinfo.
+  const base = (source.startsWith('https://') ? redactModelSource(source) : source).split('/').pop() ?? 'model';
   return base.replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 128) || 'model';
 }
 
@@ -40,26 +42,30 @@ function modelArgument(qs: QwenService): string {
   return file ? file[1]! : qs.spec.model.source;
 }
 
+/**
+ * The worker's command line, each flag as one `--flag=value` word: a value that starts with `-`
+ * (a model name, a path) is then never read as a flag of its own.
+ */
 export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
   const m = qs.spec.model;
-  const args = [
-    '--model', modelArgument(qs),
-    '--model-name', servedModelName(qs),
-    '--host', '0.0.0.0',
-    '--port', String(config.workerPort),
-    '--metrics-port', String(config.metricsPort),
-    '--parallel', String(m.parallel),
-    '--context-size', String(m.contextSize),
-    '--gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false',
-    '--cache-dir', MODEL_CACHE_PATH,
+  const flags: [string, string][] = [
+    ['model', modelArgument(qs)],
+    ['model-name', servedModelName(qs)],
+    ['host', '0.0.0.0'],
+    ['port', String(config.workerPort)],
+    ['metrics-port', String(config.metricsPort)],
+    ['parallel', String(m.parallel)],
+    ['context-size', String(m.contextSize)],
+    ['gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false'],
+    ['cache-dir', MODEL_CACHE_PATH],
     // In-flight generations get the pod's grace period, less a margin for the exit itself.
-    '--drain-timeout', String(GRACE_PERIOD_S - 10),
+    ['drain-timeout', String(GRACE_PERIOD_S - 10)],
   ];
-  if (m.sha256) args.push('--model-sha256', m.sha256);
-  if (qs.spec.auth) args.push('--api-key-file', API_KEY_FILE);
+  if (m.sha256) flags.push(['model-sha256', m.sha256]);
+  if (qs.spec.auth) flags.push(['api-key-file', API_KEY_FILE]);
   const buckets = sloBucketBoundaries(qs.spec.sla);
-  if (buckets.length) args.push('--slo-buckets', buckets.join(','));
-  return args;
+  if (buckets.length) flags.push(['slo-buckets', buckets.join(',')]);
+  return flags.map(([flag, value]) => `--${flag}=${value}`);
 }
 
 function resources(qs: QwenService): Record<string, Record<string, string>> {

@@ -72,7 +72,7 @@ describe('operator on a real cluster', () => {
     const pod = dep.spec.template.spec;
     expect(pod.containers[0]!.resources.limits['nvidia.com/gpu']).toBe('1');
     expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]!.matchExpressions[0]).toEqual({ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-L4'] });
-    expect(pod.containers[0]!.args.join(' ')).toMatch(/--slo-buckets \S*3\S*5/);
+    expect(pod.containers[0]!.args.join(' ')).toMatch(/--slo-buckets=\S*3\S*5/);
     const pods = await list<KubeObject & { spec: { nodeName?: string } }>(cluster, 'v1', 'Pod', ns);
     expect(pods.map((p) => p.spec.nodeName)).toEqual(['kwok-gpu-l4-0']);
     expect(q.status).toMatchObject({ readyReplicas: 1, endpoint: `http://chat.${ns}.svc:8080/v1` });

@@ -52,6 +52,19 @@ describe('computeStatus', () => {
     expect(s.selector).toBe('app.kubernetes.io/name=qwen-worker,app.kubernetes.io/instance=chat');
   });
 
+  // A presigned URL's signature (query) and userinfo are credentials: status is read more widely
+  // than spec, and every condition becomes an Event.
+  it.each([
+    ['https://bucket.s3.example.com/m/qwen.gguf?X-Amz-Credential=AKIA&X-Amz-Signature=deadbeef#frag', 'https://bucket.s3.example.com/m/qwen.gguf'],
+    ['https://user:hunter2@models.example.com/qwen.gguf', 'https://models.example.com/qwen.gguf'],
+    ['hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M', 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M'],
+    ['pvc://models/qwen/q4.gguf', 'pvc://models/qwen/q4.gguf'],
+  ])('ModelReady names the model source %s without credentials', (source, shown) => {
+    const s = computeStatus(qs({ model: { source } }), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }) }), defaultRenderConfig, 'now');
+    expect(cond(s, 'ModelReady')).toMatchObject({ status: 'True', message: `${shown} is loaded and serving` });
+    expect(JSON.stringify(s)).not.toMatch(/hunter2|deadbeef|AKIA|frag/);
+  });
+
   it('says WaitingForGPU, Degraded, stuck rollout', () => {
     const s = computeStatus(qs(), observe({ deployment: deployment({ replicas: 2, readyReplicas: 1, updatedReplicas: 2 }), pods: [unschedulableGpu] }), defaultRenderConfig, 'now');
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'WaitingForGPU' });

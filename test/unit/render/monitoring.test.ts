@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
 import { renderMonitoring } from '../../../src/render/monitoring.ts';
-import { dashboardPanels, dashboardUid, renderDashboardJson } from '../../../src/render/dashboard.ts';
+import fc from 'fast-check';
+import { dashboardPanels, dashboardUid, renderDashboard, renderDashboardJson } from '../../../src/render/dashboard.ts';
 import { compileSla } from '../../../src/sla/rules.ts';
 import { RECORD } from '../../../src/sla/sli.ts';
 import { fullSla, LINKS } from '../sla/fixtures.ts';
@@ -38,7 +39,7 @@ describe('renderMonitoring', () => {
     expect(amc!.spec.receivers.find((r: { name: string }) => r.name === 'oncall').slackConfigs[0].apiURL).toEqual({ name: 'slack', key: 'url' });
     expect(amc!.spec.inhibitRules[0].equal).toEqual(['namespace', 'qwenservice', 'slo']);
     expect(cm!.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
-    expect(JSON.parse(cm!.data['team-a-chat.json']).uid).toBe('qwen-team-a-chat');
+    expect(JSON.parse(cm!.data['qwen_team-a_chat.json']).uid).toBe('qwen_team-a_chat');
   });
 
   it('renders only the ServiceMonitor and dashboard without SLA or alerting', () => {
@@ -53,6 +54,48 @@ describe('renderMonitoring', () => {
   it('keeps dashboard uids within Grafana\'s 40 characters', () => {
     const qs = parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'a'.repeat(40), namespace: 'b'.repeat(40) }, spec: {} });
     expect(dashboardUid(qs).length).toBeLessThanOrEqual(40);
+  });
+});
+
+// The Grafana sidecar loads every labelled ConfigMap of the cluster into one folder, and Grafana
+// keys dashboards by uid: two QwenServices that share either replace each other's dashboard.
+describe('dashboard identity: one per (namespace, name) in the cluster', () => {
+  const qwenService = (namespace: string, name: string) => parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name, namespace }, spec: {} });
+  const identity = (namespace: string, name: string) => {
+    const cm = renderDashboard(qwenService(namespace, name))!;
+    const [file, json] = Object.entries(cm.data as Record<string, string>)[0]!;
+    return { uid: dashboardUid(qwenService(namespace, name)), jsonUid: (JSON.parse(json) as { uid: string }).uid, file };
+  };
+  const GRAFANA_UID = /^[A-Za-z0-9_-]{1,40}$/;
+
+  it('team-a/llm and team/a-llm get different uids and file names', () => {
+    const a = identity('team-a', 'llm'), b = identity('team', 'a-llm');
+    expect(a.uid).not.toBe(b.uid);
+    expect(a.file).not.toBe(b.file);
+    expect([a.uid, a.jsonUid, a.file]).toEqual(['qwen_team-a_llm', 'qwen_team-a_llm', 'qwen_team-a_llm.json']);
+  });
+
+  const label = (max: number) => fc.array(fc.constantFrom('a', 'b', '-'), { minLength: 1, maxLength: max }).map((cs) => `x${cs.join('')}x`.slice(0, 63).replace(/-$/, 'y'));
+  /** A run of DNS-label words cut at every `-`: the pairs whose plain `<namespace>-<name>` join is the same. */
+  const samePlainJoin = fc.array(fc.stringMatching(/^[a-z0-9]{1,24}$/), { minLength: 2, maxLength: 8 }).map((words) =>
+    words.slice(1).map((_, i) => [words.slice(0, i + 1).join('-'), words.slice(i + 1).join('-')] as const).filter(([ns, n]) => ns.length <= 63 && n.length <= 63));
+
+  it('distinct pairs never share a uid or a file name (pairs whose plain join is the same)', () => {
+    fc.assert(fc.property(samePlainJoin, (pairs) => {
+      const ids = pairs.map(([ns, n]) => identity(ns, n));
+      for (const id of ids) expect([id.uid.length <= 40, GRAFANA_UID.test(id.uid), id.jsonUid]).toEqual([true, true, id.uid]);
+      expect(new Set(ids.map((i) => i.uid)).size).toBe(pairs.length);
+      expect(new Set(ids.map((i) => i.file)).size).toBe(pairs.length);
+    }), { numRuns: 300 });
+  });
+
+  it('distinct pairs never share a uid or a file name (any labels, short and long)', () => {
+    fc.assert(fc.property(label(70), label(70), label(70), label(70), (n1, m1, n2, m2) => {
+      fc.pre(n1 !== n2 || m1 !== m2);
+      const a = identity(n1, m1), b = identity(n2, m2);
+      expect([a.uid === b.uid, a.file === b.file]).toEqual([false, false]);
+      expect(GRAFANA_UID.test(a.uid)).toBe(true);
+    }), { numRuns: 200 });
   });
 });
 

@@ -25,7 +25,8 @@ const qws = (spec: Record<string, unknown> = {}, name = 'chat') =>
   parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name, namespace: 'team-a', uid: 'uid-1' }, spec });
 const podOf = (spec: Record<string, unknown>, config: RenderConfig = defaultRenderConfig) =>
   (renderDeployment(qws(spec), config) as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
-const flag = (args: string[], name: string) => { const i = args.indexOf(name); return i < 0 ? undefined : args[i + 1]; };
+/** The value of a `--flag=value` word; undefined when the flag is absent. */
+const flag = (args: string[], name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 const auth = { apiKey: { secretKeyRef: { name: 'chat-api-keys', key: 'keys' } } };
 
 describe('worker pod with spec.auth', () => {
@@ -148,6 +149,6 @@ describe('alert links never run as Go templates', () => {
 
   it('leaves ordinary links as they are', () => {
     const rule = renderPrometheusRule(qws({ sla, alerting: { runbookURL: 'https://wiki.example.com/rb#burn', dashboardURL: 'https://grafana.example.com/' } }), defaultRenderConfig);
-    expect(new Set(linksIn(rule))).toEqual(new Set(['https://wiki.example.com/rb#burn', 'https://grafana.example.com/d/qwen-team-a-chat']));
+    expect(new Set(linksIn(rule))).toEqual(new Set(['https://wiki.example.com/rb#burn', 'https://grafana.example.com/d/qwen_team-a_chat']));
   });
 });

@@ -32,7 +32,7 @@ describe('qwen-operator render', () => {
   it('grafana: the dashboard JSON', () => {
     const r = cli(['-f', 'manifests/examples/full-sla.yaml', '--format', 'grafana']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).uid).toBe('qwen-team-a-chat');
+    expect(JSON.parse(r.stdout).uid).toBe('qwen_team-a_chat');
   });
 
   it('--explain: tiers kept/dropped and time to page per SLO', () => {
