@@ -6,9 +6,10 @@ import { dump } from 'js-yaml';
 import { validateYaml } from '../api/validate.ts';
 import type { QwenService } from '../api/qwenservice.ts';
 import { defaultRenderConfig, namespaceOf } from '../render/common.ts';
-import { renderAll } from '../render/index.ts';
+import { renderPlanned } from '../render/index.ts';
+import { resolvePlan } from '../plan/index.ts';
 import { explainScaling } from '../render/scaledobject.ts';
-import { explainGate, gatePlan } from '../sla/gates.ts';
+import { explainGate } from '../sla/gates.ts';
 import { renderDashboardJson } from '../render/dashboard.ts';
 import { linksOf } from '../render/prometheusrule.ts';
 import { renderAlertmanagerYaml } from '../sla/alertmanager.ts';
@@ -27,16 +28,17 @@ export const DEFAULT_PROMETHEUS_URL = 'http://prometheus-operated.monitoring.svc
 /** The text `render` prints for one QwenService; undefined when the format has nothing for it. */
 export function renderText(qs: QwenService, format: Format, withExplain: boolean, prometheusURL = DEFAULT_PROMETHEUS_URL): string | undefined {
   const config = { ...defaultRenderConfig, prometheusURL };
+  // Without a cluster: as if it served every optional kind.
+  const plan = resolvePlan(qs, config);
   if (withExplain) {
-    const sla = explain(`${namespaceOf(qs)}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config)));
-    const gate = gatePlan(qs);
-    return [sla, ...(qs.spec.autoscaling ? [explainScaling(qs, config)] : []), ...(gate ? [`${explainGate(gate).join('\n')}\n`] : [])].join('\n');
+    const sla = explain(`${namespaceOf(qs)}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config), plan.sla));
+    return [sla, ...(plan.scaling ? [explainScaling(plan)] : []), ...(plan.gate ? [`${explainGate(plan.gate).join('\n')}\n`] : [])].join('\n');
   }
   switch (format) {
     case 'kube':
-      return renderAll(qs, config).map((o) => `---\n${yaml(o)}`).join('');
+      return renderPlanned(plan).objects.map((o) => `---\n${yaml(o)}`).join('');
     case 'prometheus-rules': {
-      const { groups } = compileSla(qs, linksOf(qs, config));
+      const { groups } = compileSla(qs, linksOf(qs, config), plan.sla);
       return groups.length ? yaml({ groups }) : undefined;
     }
     case 'alertmanager': {
@@ -44,7 +46,7 @@ export function renderText(qs: QwenService, format: Format, withExplain: boolean
       return am && `# Alertmanager routing for ${namespaceOf(qs)}/${qs.metadata.name}; credentials are read from the *_file paths.\n${yaml(am)}`;
     }
     case 'grafana':
-      return JSON.stringify(renderDashboardJson(qs), null, 2) + '\n';
+      return JSON.stringify(renderDashboardJson(plan), null, 2) + '\n';
   }
 }
 

@@ -23,10 +23,10 @@ import { isAlreadyExists, isNotFound, isRefusal, KubeApiError } from '../kube/er
 import { kindKey, namespaceOf, type KubeObject } from '../kube/object.ts';
 import { applyStatus } from '../kube/status.ts';
 import { selectorLabels, type RenderConfig } from '../render/common.ts';
-import { isMonitoringKind, renderOwned, type RenderedObjects } from '../render/index.ts';
-import { ANALYSIS_RUN, ROLLOUT_KEY } from '../render/rollout.ts';
-import { SCALED_OBJECT_KEY } from '../render/scaledobject.ts';
-import { lastFailed, promoted, type RolloutObserved } from './rollout.ts';
+import { isMonitoringKind, renderPlanned, type RenderedObjects } from '../render/index.ts';
+import { resolvePlan, type Plan } from '../plan/index.ts';
+import { ANALYSIS_RUN, DEPLOYMENT_KEY, ROLLOUT_KEY, SCALED_OBJECT_KEY } from '../plan/kinds.ts';
+import { lastFailed, promoted } from './rollout.ts';
 import { POD_TEMPLATE_HASH_POD_LABEL } from '../sla/gates.ts';
 import { containedIn, sameJson } from './compare.ts';
 import { digestView } from './digest.ts';
@@ -65,8 +65,6 @@ const WARNING_REASONS = new Set<string>([
 ]);
 
 export type ChildProblem = { reason: 'OwnershipConflict' | 'ApplyFailed'; kind: string; name: string; message: string };
-
-const DEPLOYMENT_KEY = kindKey({ apiVersion: 'apps/v1', kind: 'Deployment' });
 
 /** A child by kind and name (`Deployment.apps/v1/chat`): children of one QwenService share its namespace. */
 const childKey = (obj: { apiVersion: string; kind: string; metadata: { name: string } }): string => `${kindKey(obj)}/${obj.metadata.name}`;
@@ -168,13 +166,14 @@ export class Reconciler {
       return { applied: 0, pruned: 0, statusWritten };
     }
 
-    const served = new Set([...this.deps.caches.owned.keys()]);
-    const rendered = renderOwned(qs, this.deps.config, { servedMonitoringKinds: served });
-    const children = await this.applyChildren(rendered.objects, uid, log);
+    // What the QwenService means here and now, resolved once: everything below reads it.
+    const plan = resolvePlan(qs, this.deps.config, new Set([...this.deps.caches.owned.keys()]));
+    const rendered = renderPlanned(plan);
+    const children = await this.applyChildren(rendered.objects, plan, uid, log);
     const pruned = await this.prune(rendered.objects, uid, log);
-    const observed = this.observe(qs, rendered, children, served);
+    const observed = this.observe(plan, rendered, children);
     if (observed.rollout?.rollout) observed.rollout.analysisRun = await this.stepAnalysisRun(observed.rollout.rollout, log);
-    const statusWritten = await this.writeStatus(qs, (fresh, now) => computeStatus(fresh, observed, this.deps.config, now), log);
+    const statusWritten = await this.writeStatus(qs, (fresh, now) => computeStatus({ ...plan, qs: fresh }, observed, now), log);
     if (children.problems.length) throw new BlockedError(children.problems);
     return { applied: children.answers.size, pruned, statusWritten };
   }
@@ -184,12 +183,12 @@ export class Reconciler {
    * control. Children do not depend on each other: they are handled together, and one failing
    * does not stop the rest. A retryable failure is thrown once all are done.
    */
-  private async applyChildren(desired: KubeObject[], uid: string | undefined, log: Logger): Promise<ChildrenApplied> {
+  private async applyChildren(desired: KubeObject[], plan: Plan, uid: string | undefined, log: Logger): Promise<ChildrenApplied> {
     const result: ChildrenApplied = { answers: new Map(), problems: [], blocked: new Set() };
     let retryable: unknown;
     await Promise.all(desired.map(async (obj) => {
       try {
-        const problem = await this.applyChild(obj, uid, result.answers, log);
+        const problem = await this.applyChild(obj, plan, uid, result.answers, log);
         if (!problem) return;
         result.problems.push(problem);
         result.blocked.add(childKey(obj));
@@ -202,7 +201,7 @@ export class Reconciler {
   }
 
   /** One child: skipped when the cache already holds it, created when new, applied when ours; a problem when it is not ours or refused. */
-  private async applyChild(obj: KubeObject, uid: string | undefined, answers: Map<string, KubeObject>, log: Logger): Promise<ChildProblem | undefined> {
+  private async applyChild(obj: KubeObject, plan: Plan, uid: string | undefined, answers: Map<string, KubeObject>, log: Logger): Promise<ChildProblem | undefined> {
     const where = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
     let current: KubeObject | undefined;
     try {
@@ -226,7 +225,7 @@ export class Reconciler {
       // since the read above and adopt it; a create of a taken name is a 409 instead.
       let answer: KubeObject;
       if (current) {
-        await this.handOffReplicas(obj, current);
+        await this.handOffReplicas(obj, current, plan);
         answer = await this.deps.client.apply<KubeObject>({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, FIELD_MANAGER, undefined, { force: true });
       } else {
         answer = await this.deps.client.createApplied<KubeObject>(obj, FIELD_MANAGER);
@@ -270,7 +269,8 @@ export class Reconciler {
   }
 
   /** What status is computed from: the children as just applied (else as cached), the worker pods, what the cluster serves. */
-  private observe(qs: QwenService, rendered: RenderedObjects, children: ChildrenApplied, served: ReadonlySet<string>): Observed {
+  private observe(plan: Plan, rendered: RenderedObjects, children: ChildrenApplied): Observed {
+    const { qs } = plan;
     const namespace = namespaceOf(qs);
     const name = qs.metadata.name;
     const current = (kind: string) => children.answers.get(`${kind}/${name}`) ?? this.deps.caches.owned.get(kind)?.get(namespace, name);
@@ -278,15 +278,11 @@ export class Reconciler {
     return {
       deployment: children.blocked.has(`${DEPLOYMENT_KEY}/${name}`) ? undefined : current(DEPLOYMENT_KEY),
       pods: this.podsOf(qs),
-      missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !served.has(kindKey(o))).map((o) => o.kind))],
+      missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !plan.served(o)).map((o) => o.kind))],
       monitoringRequested: monitoringWanted.length > 0,
       ...(children.problems.length ? { blocked: blockedStatus(children.problems) } : {}),
-      autoscaling: {
-        kedaServed: served.has(SCALED_OBJECT_KEY),
-        prometheusURL: !!this.deps.config.prometheusURL,
-        scaledObject: current(SCALED_OBJECT_KEY),
-      },
-      ...(qs.spec.rollout ? { rollout: { argoServed: served.has(ROLLOUT_KEY), prometheusURL: !!this.deps.config.prometheusURL, rollout: current(ROLLOUT_KEY) } satisfies RolloutObserved } : {}),
+      autoscaling: { scaledObject: current(SCALED_OBJECT_KEY) },
+      ...(plan.gate ? { rollout: { rollout: current(ROLLOUT_KEY) } } : {}),
     };
   }
 
@@ -307,13 +303,14 @@ export class Reconciler {
   }
 
   /**
-   * A Deployment that becomes autoscaled is rendered without spec.replicas. Were we its only
-   * manager, server-side apply would remove the field and the apiserver default it to 1, killing
-   * workers until the HPA scales back. So the current count is first claimed by a second field
-   * manager of ours, which keeps it in place for the HPA (whose scale updates then take it over).
+   * When the plan gives the Deployment's count to another owner (the HPA, a Rollout) it is
+   * rendered without spec.replicas. Were we its only manager, server-side apply would remove the
+   * field and the apiserver default it to 1, killing workers until the new owner scales back. So
+   * the current count is first claimed by a second field manager of ours, which keeps it in place
+   * for the new owner (whose scale updates then take it over).
    */
-  private async handOffReplicas(obj: KubeObject, current: KubeObject): Promise<void> {
-    if (obj.kind !== 'Deployment' || 'replicas' in (obj.spec as object)) return;
+  private async handOffReplicas(obj: KubeObject, current: KubeObject, plan: Plan): Promise<void> {
+    if (kindKey(obj) !== DEPLOYMENT_KEY || plan.replicas.deploymentReplicas !== undefined) return;
     const replicas = (current.spec as { replicas?: number } | undefined)?.replicas;
     if (replicas === undefined) return;
     const claim = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, uid: current.metadata.uid }, spec: { replicas } };

@@ -5,15 +5,13 @@ import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
 import { namespaceOf, type KubeObject } from '../kube/object.ts';
 import type { ConditionInput } from '../kube/conditions.ts';
 import { formatPercent } from '../api/units.ts';
-import { gatePlan } from '../sla/gates.ts';
+import type { Plan } from '../plan/index.ts';
+import { ROLLOUT } from '../plan/kinds.ts';
+import type { GatePlan } from '../sla/gates.ts';
 import { budgetTemplateName } from '../render/rollout.ts';
 import { ConditionType, IGNORE_BUDGET_ANNOTATION, Reason } from '../conventions.ts';
 
 export type RolloutObserved = {
-  /** The cluster serves rollouts.argoproj.io (and analysistemplates). */
-  argoServed: boolean;
-  /** The operator was given a Prometheus address (--prometheus-url). */
-  prometheusURL: boolean;
   rollout?: KubeObject;
   /** The AnalysisRun named in the Rollout's status for the current step. */
   analysisRun?: KubeObject;
@@ -41,18 +39,13 @@ export function measuredValues(value: string | undefined): number[] {
 }
 
 const lastMeasured = (r: MetricResult) => measuredValues(r.measurements?.at(-1)?.value)[0];
-/** `result[0] <= 0.3` in a successCondition: the threshold the gate was rendered with. */
-const thresholdOf = (run: AnalysisRunView, metric: string) => {
-  const m = /result\[0\] <= ([0-9.eE+-]+)/.exec(run.spec?.metrics?.find((x) => x.name === metric)?.successCondition ?? '');
-  return m ? Number(m[1]) : undefined;
-};
 
-/** Which SLOs failed the canary, with what the canary measured against what was allowed. */
-export function failedGates(run: KubeObject | undefined): string[] {
+/** Which SLOs failed the canary, with what the canary measured against what the gate allows (the plan's threshold). */
+export function failedGates(run: KubeObject | undefined, gate: GatePlan): string[] {
   const view = run as AnalysisRunView | undefined;
   return (view?.status?.metricResults ?? []).filter((r) => r.phase === 'Failed').map((r) => {
     const value = lastMeasured(r);
-    const max = thresholdOf(view!, r.name);
+    const max = gate.checks.find((c) => c.slo.name === r.name)?.maxBadShare;
     if (value === undefined) return `${r.name} failed${r.message ? ` (${r.message})` : ''}`;
     return `${r.name}: ${formatPercent(value, { significant: 3 })} of the canary's requests were bad${max !== undefined ? `, more than the ${formatPercent(max, { significant: 3 })} allowed` : ''}`;
   });
@@ -84,13 +77,14 @@ function stepText(rollout: KubeObject, index: number | undefined): string | unde
   return `${index + 1}/${steps.length}: ${detail}`;
 }
 
-export function rolloutStatus(qs: QwenService, observed: RolloutObserved): { condition?: ConditionInput; status?: QwenServiceStatus['rollout'] } {
-  if (!gatePlan(qs)) return {};
+export function rolloutStatus(plan: Plan, observed: RolloutObserved): { condition?: ConditionInput; status?: QwenServiceStatus['rollout'] } {
+  const { qs, gate } = plan;
+  if (!gate) return {};
   const type = ConditionType.RolloutGated;
-  if (!observed.argoServed) {
+  if (!plan.served(ROLLOUT)) {
     return { condition: { type, status: 'False', reason: Reason.ArgoRolloutsMissing, message: 'the cluster does not serve rollouts.argoproj.io; install Argo Rollouts (docs/rollouts.md) — until then a change rolls every worker at once (plain rolling update), ungated' } };
   }
-  if (!observed.prometheusURL) {
+  if (!plan.config.prometheusURL) {
     return { condition: { type, status: 'False', reason: Reason.PrometheusURLMissing, message: 'the operator has no Prometheus address for the rollout gate; set --prometheus-url (chart value prometheusURL) — until then a change rolls every worker at once, ungated' } };
   }
   const rollout = observed.rollout;
@@ -103,7 +97,7 @@ export function rolloutStatus(qs: QwenService, observed: RolloutObserved): { con
   const status = { phase: rs.abort ? 'Aborted' : rs.phase, ...(step ? { step } : {}), ...(rs.message ? { message: rs.message } : {}), ...(rs.stableRS ? { stableHash: rs.stableRS } : {}) };
   const run = observed.analysisRun;
   if (rs.abort) {
-    const failed = failedGates(run);
+    const failed = failedGates(run, gate);
     if (failed.length) {
       return { status, condition: { type, status: 'False', reason: Reason.CanaryFailedSLO, message: `canary rolled back: ${failed.join('; ')}; every worker is back on the stable version (change the spec again to retry)` } };
     }

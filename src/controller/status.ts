@@ -6,8 +6,9 @@ import { ConditionType, Reason } from '../conventions.ts';
 import type { KubeObject, RenderConfig } from '../render/common.ts';
 import { endpointOf, endpointStatus, selectorLabels } from '../render/common.ts';
 import { mergeConditions, type ConditionInput } from '../kube/conditions.ts';
+import { desiredReplicas, type Plan } from '../plan/index.ts';
 import { diagnosePods } from './diagnose.ts';
-import { autoscalingStatus, desiredReplicas, type AutoscalingObserved } from './autoscaling.ts';
+import { autoscalingStatus, type AutoscalingObserved } from './autoscaling.ts';
 import { rolloutReplicas, rolloutStatus, type RolloutObserved } from './rollout.ts';
 
 /** A QwenService as stored, before (or without) validating its spec. */
@@ -22,9 +23,9 @@ export type Observed = {
   monitoringRequested: boolean;
   /** Children that could not be written: a name taken by an object we do not control, or an apply the apiserver refused. */
   blocked?: { reason: 'OwnershipConflict' | 'ApplyFailed'; message: string };
-  /** KEDA and Prometheus availability and the ScaledObject (only read with spec.autoscaling). */
+  /** The ScaledObject (only read with spec.autoscaling). */
   autoscaling?: AutoscalingObserved;
-  /** Argo Rollouts and Prometheus availability, the Rollout and its step's AnalysisRun (only read with spec.rollout). */
+  /** The Rollout and its step's AnalysisRun (only read with spec.rollout). */
   rollout?: RolloutObserved;
 };
 
@@ -37,14 +38,16 @@ export function reconcilerOwnedStatus(status: QwenServiceStatus | undefined): Qw
   return { ...rest, ...(rest.conditions ? { conditions: rest.conditions.filter((c) => c.type !== ConditionType.SLACompliant) } : {}) };
 }
 
-export function computeStatus(qs: QwenService, observed: Observed, config: RenderConfig, now: string): QwenServiceStatus {
+/** `plan.qs`: the QwenService with the freshest status we know (its previous conditions). */
+export function computeStatus(plan: Plan, observed: Observed, now: string): QwenServiceStatus {
+  const { qs, config } = plan;
   const previous = qs.status;
   const generation = (qs.metadata as { generation?: number }).generation;
   // Under an Argo Rollout the workers are the Rollout's (Argo scales the Deployment to zero).
   const underRollout = rolloutReplicas(observed.rollout);
   const scaled = underRollout ? observed.rollout!.rollout : observed.deployment;
-  // Autoscaled: what the HPA asks for now (spec.replicas is ignored then).
-  const desired = desiredReplicas(qs, scaled);
+  // Autoscaled: what the HPA asks for now (spec.replicas is ignored then). Computed here only.
+  const desired = desiredReplicas(qs, plan.scaling, (scaled?.spec as { replicas?: number } | undefined)?.replicas);
   const dep = (underRollout ?? observed.deployment?.status ?? {}) as DeploymentStatus;
   const depGeneration = (observed.deployment?.metadata as { generation?: number } | undefined)?.generation;
   const ready = dep.readyReplicas ?? 0;
@@ -85,9 +88,9 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     });
   } else conditions.push({ type: ConditionType.MonitoringReady, status: 'True', reason: Reason.Configured, message: 'ServiceMonitor, rules and routing are applied' });
 
-  const scaling = autoscalingStatus(qs, observed.autoscaling ?? { kedaServed: false, prometheusURL: false }, observed.deployment);
+  const scaling = autoscalingStatus(plan, observed.autoscaling ?? {}, desired);
   if (scaling.condition) conditions.push(scaling.condition);
-  const canary = rolloutStatus(qs, observed.rollout ?? { argoServed: false, prometheusURL: false });
+  const canary = rolloutStatus(plan, observed.rollout ?? {});
   if (canary.condition) conditions.push(canary.condition);
 
   const status: QwenServiceStatus = {

@@ -6,7 +6,7 @@ import type { QwenService } from '../api/qwenservice.ts';
 import { formatDuration } from '../api/units.ts';
 import { ALERT_NAME_LABEL, NAMESPACE_LABEL, OPERATOR_NAME, QWENSERVICE_LABEL } from '../conventions.ts';
 import { RECORD, REQUEST_DURATION, labelSelector, matcher, quantileExpr, selector, targetOf, type HistogramKind } from '../sla/sli.ts';
-import { normalizeSla } from '../sla/slos.ts';
+import type { Plan } from '../plan/index.ts';
 import { childMeta, namespaceOf, type KubeObject } from './common.ts';
 
 /**
@@ -42,10 +42,11 @@ export function dashboardFileName(qs: QwenService): string {
 type Panel = { title: string; type: 'timeseries' | 'stat' | 'table'; unit: string; targets: { expr: string; legend: string }[]; description?: string };
 
 /** Every panel of the dashboard, in order (exported so tests can check each query). */
-export function dashboardPanels(qs: QwenService): Panel[] {
+export function dashboardPanels(plan: Plan): Panel[] {
+  const { qs } = plan;
   const t = targetOf(qs);
   const sel = selector(t);
-  const { window } = normalizeSla(qs.spec.sla);
+  const { window } = plan.sla;
   const win = formatDuration(window);
   const q = (histogram: HistogramKind, p: number) => quantileExpr(t, histogram, p, 300);
   const panels: Panel[] = [];
@@ -103,8 +104,9 @@ export function dashboardPanels(qs: QwenService): Panel[] {
 }
 
 /** The dashboard model (Grafana JSON), `grafana` format of `render`. */
-export function renderDashboardJson(qs: QwenService): Record<string, unknown> {
-  const panels = dashboardPanels(qs).map((p, i) => ({
+export function renderDashboardJson(plan: Plan): Record<string, unknown> {
+  const { qs } = plan;
+  const panels = dashboardPanels(plan).map((p, i) => ({
     id: i + 1,
     title: p.title,
     type: p.type,
@@ -127,12 +129,13 @@ export function renderDashboardJson(qs: QwenService): Record<string, unknown> {
   };
 }
 
-export function renderDashboard(qs: QwenService): KubeObject | undefined {
+export function renderDashboard(plan: Plan): KubeObject | undefined {
+  const { qs } = plan;
   if (qs.spec.monitoring?.dashboard === false) return undefined;
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: childMeta(qs, `${qs.metadata.name}-dashboard`, { labels: { grafana_dashboard: '1' } }),
-    data: { [dashboardFileName(qs)]: JSON.stringify(renderDashboardJson(qs), null, 2) },
+    data: { [dashboardFileName(qs)]: JSON.stringify(renderDashboardJson(plan), null, 2) },
   };
 }

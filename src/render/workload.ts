@@ -3,7 +3,8 @@
 // RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
 import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService } from '../api/qwenservice.ts';
-import { LABEL_COMPONENT, WORKER_COMPONENT } from '../conventions.ts';
+import { LABEL_COMPONENT, REPLICAS_ANNOTATION, WORKER_COMPONENT } from '../conventions.ts';
+import type { Plan } from '../plan/index.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
@@ -46,7 +47,8 @@ function modelArgument(qs: QwenService): string {
  * The worker's command line, each flag as one `--flag=value` word: a value that starts with `-`
  * (a model name, a path) is then never read as a flag of its own.
  */
-export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
+export function workerArgs(plan: Plan): string[] {
+  const { qs, config } = plan;
   const m = qs.spec.model;
   const flags: [string, string][] = [
     ['model', modelArgument(qs)],
@@ -63,7 +65,7 @@ export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
   ];
   if (m.sha256) flags.push(['model-sha256', m.sha256]);
   if (qs.spec.auth) flags.push(['api-key-file', API_KEY_FILE]);
-  const buckets = sloBucketBoundaries(qs.spec.sla);
+  const buckets = sloBucketBoundaries(plan.sla.slos);
   if (buckets.length) flags.push(['slo-buckets', buckets.join(',')]);
   return flags.map(([flag, value]) => `--${flag}=${value}`);
 }
@@ -125,7 +127,14 @@ function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
   return { volumes: vols, mounts };
 }
 
-export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObject {
+/**
+ * The worker Deployment. Its spec.replicas is the plan's: absent when the HPA or a Rollout sets
+ * the count (then our field manager does not own it and their value survives every resync), and
+ * the annotation says who does: dropping a field alone never triggers an apply, and only an apply
+ * releases our claim on spec.replicas.
+ */
+export function renderDeployment(plan: Plan): KubeObject {
+  const { qs, config, replicas } = plan;
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: WORKER_PORT_NAME }, periodSeconds, failureThreshold, timeoutSeconds: 5,
   });
@@ -133,9 +142,9 @@ export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObj
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT } }),
+    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT }, ...(replicas.replicasFrom ? { annotations: { [REPLICAS_ANNOTATION]: replicas.replicasFrom } } : {}) }),
     spec: {
-      replicas: qs.spec.replicas,
+      ...(replicas.deploymentReplicas !== undefined ? { replicas: replicas.deploymentReplicas } : {}),
       selector: { matchLabels: selectorLabels(qs) },
       // GPUs are scarce: replace a pod in place rather than surge onto a GPU that may not exist.
       strategy: qs.spec.gpu.count > 0 ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
@@ -152,7 +161,7 @@ export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObj
               name: 'worker',
               image: qs.spec.image ?? config.workerImage,
               imagePullPolicy: 'IfNotPresent',
-              args: workerArgs(qs, config),
+              args: workerArgs(plan),
               ports: [
                 { name: WORKER_PORT_NAME, containerPort: config.workerPort, protocol: 'TCP' },
                 { name: METRICS_PORT_NAME, containerPort: config.metricsPort, protocol: 'TCP' },
@@ -196,8 +205,10 @@ export function renderService(qs: QwenService, config: RenderConfig): KubeObject
   };
 }
 
-export function renderPodDisruptionBudget(qs: QwenService): KubeObject | undefined {
-  if (qs.spec.replicas <= 1) return undefined;
+/** Whether there may be more than one pod (spec.replicas, or maxReplicas when autoscaled), not how many there are now. */
+export function renderPodDisruptionBudget(plan: Plan): KubeObject | undefined {
+  const { qs } = plan;
+  if (!plan.replicas.mayRunSeveral) return undefined;
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
@@ -206,6 +217,6 @@ export function renderPodDisruptionBudget(qs: QwenService): KubeObject | undefin
   };
 }
 
-export function renderWorkload(qs: QwenService, config: RenderConfig): KubeObject[] {
-  return [renderDeployment(qs, config), renderService(qs, config), renderPodDisruptionBudget(qs)].filter((o): o is KubeObject => o !== undefined);
+export function renderWorkload(plan: Plan): KubeObject[] {
+  return [renderDeployment(plan), renderService(plan.qs, plan.config), renderPodDisruptionBudget(plan)].filter((o): o is KubeObject => o !== undefined);
 }

@@ -8,7 +8,7 @@ import { BUDGET_BURN_ALERT, METRICS_ABSENT_ALERT, QWENSERVICE_LABEL, SEVERITY_LA
 import {
   RECORD, REQUEST_DURATION, badEvents5mRecordingExpr, requiredSeries, selector, slaWindowRecordingExpr, sliRecordingExprs, sloSelector, targetOf, upMaxRecordingExpr, type Target,
 } from './sli.ts';
-import { normalizeSla, type Slo } from './slos.ts';
+import { normalizeSla, type NormalizedSla, type Slo } from './slos.ts';
 import { planSlo, type SloPlan, type Tier } from './tiers.ts';
 
 export type RecordingRule = { record: string; expr: string; labels?: Record<string, string> };
@@ -31,8 +31,9 @@ export function scrapeIntervalOf(qs: QwenService): number {
   return parseDuration(qs.spec.monitoring?.serviceMonitor?.interval ?? '15s');
 }
 
-export function compileSla(qs: QwenService, links: Links): CompiledSla {
-  const { window, slos } = normalizeSla(qs.spec.sla);
+/** `sla`: qs.spec.sla normalized (the plan's), when the caller has it already. */
+export function compileSla(qs: QwenService, links: Links, sla: NormalizedSla = normalizeSla(qs.spec.sla)): CompiledSla {
+  const { window, slos } = sla;
   const plans = slos.map((s) => planSlo(s, { scrapeInterval: scrapeIntervalOf(qs) }));
   if (!slos.length) return { plans, groups: [], window };
   const t = targetOf(qs);

@@ -20,6 +20,7 @@ import { renderText } from '../../../src/commands/render.ts';
 import { defaultRenderConfig, type KubeObject, type RenderConfig } from '../../../src/render/common.ts';
 import { OWNED_KINDS, kindKey, renderOwned } from '../../../src/render/index.ts';
 import { computeStatus, type Observed } from '../../../src/controller/status.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 import { wholeQwenService } from './arbitrary.ts';
 
 const SEED = 20261207;
@@ -64,17 +65,17 @@ function statuses(qs: QwenService, cluster: (typeof CLUSTERS)[number], rendered:
     pods: [],
     missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !served.has(kindKey(o))).map((o) => o.kind))],
     monitoringRequested: monitoringWanted.length > 0,
-    autoscaling: { kedaServed: served.has(optional('ScaledObject')[0]!), prometheusURL: !!cluster.config.prometheusURL },
+    autoscaling: {},
   };
-  const withRollout = (over: Partial<NonNullable<Observed['rollout']>>) =>
-    (qs.spec.rollout ? { rollout: { argoServed: served.has(optional('Rollout')[0]!), prometheusURL: !!cluster.config.prometheusURL, ...over } } : {});
+  const withRollout = (over: NonNullable<Observed['rollout']>) => (qs.spec.rollout ? { rollout: over } : {});
   const observations: [string, Observed][] = [
     ['new', { ...base, ...withRollout({}) }],
     ['running', { ...base, deployment: deployment(qs, 3), autoscaling: { ...base.autoscaling!, scaledObject: scaledObject(qs) }, ...withRollout({}) }],
     ['hpa-unset', { ...base, deployment: deployment(qs, undefined), ...withRollout({}) }],
     ['canary', { ...base, deployment: deployment(qs, 0), ...withRollout({ rollout: rollout(qs, rendered) }) }],
   ];
-  return observations.map(([name, observed]) => `# status ${name}\n${yaml(computeStatus(qs, observed, cluster.config, '2026-12-07T00:00:00Z'))}`).join('');
+  const plan = resolvePlan(qs, cluster.config, served);
+  return observations.map(([name, observed]) => `# status ${name}\n${yaml(computeStatus(plan, observed, '2026-12-07T00:00:00Z'))}`).join('');
 }
 
 /** Every section derived from one QwenService, by name. */

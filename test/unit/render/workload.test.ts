@@ -7,7 +7,7 @@ import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig, type KubeObject, type RenderConfig } from '../../../src/render/common.ts';
 import { OWNED_KINDS, kindKey, renderAll } from '../../../src/render/index.ts';
 import { SCALED_OBJECT_KEY } from '../../../src/render/scaledobject.ts';
-import { sloBucketBoundaries } from '../../../src/sla/index.ts';
+import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
 import { parseConfig } from '../../../worker/src/config.ts';
 import { API_KEY_FILE, MODEL_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs } from '../../../src/render/workload.ts';
 
@@ -199,7 +199,7 @@ describe('worker arguments', () => {
   it('--slo-buckets: the SLA thresholds as the worker histogram\'s extra bucket boundaries', () => {
     const qs = qws({ sla: { latency: { p95: '750ms', p99: '3s' }, timeToFirstToken: { p90: '500ms' } } });
     const buckets = flag(workerArgs(qs, defaultRenderConfig), '--slo-buckets')!;
-    expect(buckets).toBe(sloBucketBoundaries(qs.spec.sla).join(','));
+    expect(buckets).toBe(sloBucketBoundaries(slosOf(qs.spec.sla)).join(','));
     expect(buckets.split(',').map(Number)).toEqual(expect.arrayContaining([0.5, 0.75, 3]));
   });
 

@@ -1,7 +1,7 @@
 // The SLA compiler's pure parts: bucket boundaries, `le` spellings, tier planning (drops, fast
 // tier, guards, time to page) and the shape of the rules.
 import { describe, it, expect } from '@jest/globals';
-import { sloBucketBoundaries } from '../../../src/sla/index.ts';
+import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
 import { goFormatFloat, leRegex, leSpellings } from '../../../src/sla/le.ts';
 import { slosOf } from '../../../src/sla/slos.ts';
 import { PAGE_WITHIN, SUSTAINED_PAGE_WITHIN, minBadEvents, planSlo, timeToFireAt, timeToPageAt } from '../../../src/sla/tiers.ts';
@@ -11,12 +11,12 @@ import { budgets, fullSla, LINKS } from './fixtures.ts';
 
 describe('sloBucketBoundaries', () => {
   it('is every latency/TTFT threshold and 1/min of the tokens floor, sorted and unique, in seconds', () => {
-    expect(sloBucketBoundaries(fullSla().spec.sla)).toEqual([0.05, 0.8, 3, 5]);
-    expect(sloBucketBoundaries(undefined)).toEqual([]);
-    expect(sloBucketBoundaries({ window: '30d', latency: { p95: '3s' }, timeToFirstToken: { p95: '3000ms' } })).toEqual([3]);
+    expect(sloBucketBoundaries(slosOf(fullSla().spec.sla))).toEqual([0.05, 0.8, 3, 5]);
+    expect(sloBucketBoundaries(slosOf(undefined))).toEqual([]);
+    expect(sloBucketBoundaries(slosOf({ window: '30d', latency: { p95: '3s' }, timeToFirstToken: { p95: '3000ms' } }))).toEqual([3]);
   });
   it('rounds 1/min to 6 significant digits so every tool spells it alike', () => {
-    expect(sloBucketBoundaries({ window: '30d', outputTokensPerSecond: { min: 30, objective: '95%' } })).toEqual([0.0333333]);
+    expect(sloBucketBoundaries(slosOf({ window: '30d', outputTokensPerSecond: { min: 30, objective: '95%' } }))).toEqual([0.0333333]);
   });
 });
 
