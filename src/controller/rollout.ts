@@ -1,7 +1,7 @@
 // The RolloutGated condition and status.rollout, from what the operator reads: whether the
 // cluster serves Argo Rollouts, whether it knows a Prometheus, the Rollout's status, and the
 // AnalysisRun of the current step (the measured values behind a rollback). Pure.
-import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
+import type { QwenServiceStatus } from '../api/qwenservice.ts';
 import { namespaceOf, type KubeObject } from '../kube/object.ts';
 import type { ConditionInput } from '../kube/conditions.ts';
 import { formatPercent } from '../api/units.ts';

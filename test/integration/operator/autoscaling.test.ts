@@ -15,6 +15,7 @@ import { startOperator, type RunningOperator } from '../../support/operator.ts';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
 import { renderScaledObject } from '../../../src/render/scaledobject.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 const KEDA_CRDS = join(cacheDir, 'keda-crds');
 const QWS = 'qwenops.io/v1alpha1';
@@ -81,7 +82,7 @@ describe('spec.autoscaling', () => {
 
   it('the rendered ScaledObject passes KEDA\'s CRD schema with fieldValidation=Strict', async () => {
     const live = parseQwenService(await get(cluster, QWS, 'QwenService', 'chat', ns));
-    const so = renderScaledObject(live, { ...defaultRenderConfig, prometheusURL: PROM })!;
+    const so = renderScaledObject(resolvePlan(live, { ...defaultRenderConfig, prometheusURL: PROM }))!;
     await expect(apply(cluster, { ...so, metadata: { ...so.metadata, name: 'strict-check', ownerReferences: [] } }, { dryRun: true })).resolves.toBeDefined();
     // And the check can fail: a misspelt field is refused.
     await expect(apply(cluster, { ...so, metadata: { ...so.metadata, name: 'strict-check', ownerReferences: [] }, spec: { ...(so.spec as object), maxReplicas: 3 } }, { dryRun: true })).rejects.toThrow(/unknown field|not declared in schema/);

@@ -11,6 +11,7 @@ import { dashboardPanels, dashboardUid, renderDashboard, renderDashboardJson } f
 import { compileSla } from '../../../src/sla/rules.ts';
 import { RECORD } from '../../../src/sla/sli.ts';
 import { fullSla, LINKS } from '../sla/fixtures.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 const minimal = () => parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'm', namespace: 'ns', uid: 'u-1' }, spec: {} });
 
@@ -18,7 +19,7 @@ describe('renderMonitoring', () => {
   it('renders all four for full-sla, named after the QwenService, owned by it', () => {
     const qs = fullSla();
     (qs.metadata as Record<string, unknown>).uid = 'uid-1';
-    const objs = renderMonitoring(qs, defaultRenderConfig);
+    const objs = renderMonitoring(resolvePlan(qs, defaultRenderConfig));
     expect(objs.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata.name}`)).toEqual([
       'monitoring.coreos.com/v1 ServiceMonitor chat',
       'monitoring.coreos.com/v1 PrometheusRule chat',
@@ -43,12 +44,12 @@ describe('renderMonitoring', () => {
   });
 
   it('renders only the ServiceMonitor and dashboard without SLA or alerting', () => {
-    expect(renderMonitoring(minimal(), defaultRenderConfig).map((o) => o.kind)).toEqual(['ServiceMonitor', 'ConfigMap']);
+    expect(renderMonitoring(resolvePlan(minimal(), defaultRenderConfig)).map((o) => o.kind)).toEqual(['ServiceMonitor', 'ConfigMap']);
   });
 
   it('honours serviceMonitor.enabled=false and dashboard=false', () => {
     const qs = parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'm' }, spec: { sla: { errorRate: '1%' }, monitoring: { serviceMonitor: { enabled: false }, dashboard: false } } });
-    expect(renderMonitoring(qs, defaultRenderConfig).map((o) => o.kind)).toEqual(['PrometheusRule']);
+    expect(renderMonitoring(resolvePlan(qs, defaultRenderConfig)).map((o) => o.kind)).toEqual(['PrometheusRule']);
   });
 
   it('keeps dashboard uids within Grafana\'s 40 characters', () => {
@@ -62,7 +63,7 @@ describe('renderMonitoring', () => {
 describe('dashboard identity: one per (namespace, name) in the cluster', () => {
   const qwenService = (namespace: string, name: string) => parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name, namespace }, spec: {} });
   const identity = (namespace: string, name: string) => {
-    const cm = renderDashboard(qwenService(namespace, name))!;
+    const cm = renderDashboard(resolvePlan(qwenService(namespace, name), defaultRenderConfig))!;
     const [file, json] = Object.entries(cm.data as Record<string, string>)[0]!;
     return { uid: dashboardUid(qwenService(namespace, name)), jsonUid: (JSON.parse(json) as { uid: string }).uid, file };
   };
@@ -101,10 +102,10 @@ describe('dashboard identity: one per (namespace, name) in the cluster', () => {
 
 describe('dashboard', () => {
   const qs = fullSla();
-  const exprs = dashboardPanels(qs).flatMap((p) => p.targets.map((t) => t.expr));
+  const exprs = dashboardPanels(resolvePlan(qs, defaultRenderConfig)).flatMap((p) => p.targets.map((t) => t.expr));
 
   it('covers SLI, budget, burn rate, latency, TTFT, tokens/s, running/waiting, errors, memory', () => {
-    const titles = (renderDashboardJson(qs).panels as { title: string }[]).map((p) => p.title).join(' | ');
+    const titles = (renderDashboardJson(resolvePlan(qs, defaultRenderConfig)).panels as { title: string }[]).map((p) => p.title).join(' | ');
     for (const t of ['SLI', 'budget', 'Burn rate', 'latency', 'first token', 'tokens/s', 'running / waiting', 'Errors by type', 'Memory']) expect(titles).toContain(t);
   });
 

@@ -10,6 +10,7 @@ import { SCALED_OBJECT_KEY } from '../../../src/render/scaledobject.ts';
 import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
 import { parseConfig } from '../../../worker/src/config.ts';
 import { API_KEY_FILE, MODEL_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs } from '../../../src/render/workload.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 type Probe = { httpGet: { path: string; port: string }; periodSeconds: number; failureThreshold: number; timeoutSeconds: number };
 type Container = {
@@ -33,7 +34,7 @@ type DeploymentSpec = { replicas?: number; strategy: { type: string; rollingUpda
 
 const qws = (spec: Record<string, unknown> = {}) =>
   parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: 'team-a', uid: 'uid-1' }, spec });
-const deploymentOf = (spec: Record<string, unknown>, config: RenderConfig = defaultRenderConfig) => renderDeployment(qws(spec), config).spec as DeploymentSpec;
+const deploymentOf = (spec: Record<string, unknown>, config: RenderConfig = defaultRenderConfig) => renderDeployment(resolvePlan(qws(spec), config)).spec as DeploymentSpec;
 const podOf = (spec: Record<string, unknown>, config?: RenderConfig) => deploymentOf(spec, config).template.spec;
 const containerOf = (spec: Record<string, unknown>, config?: RenderConfig) => podOf(spec, config).containers[0]!;
 /** The value of a `--flag=value` word; undefined when the flag is absent. */
@@ -198,7 +199,7 @@ describe('worker arguments', () => {
 
   it('--slo-buckets: the SLA thresholds as the worker histogram\'s extra bucket boundaries', () => {
     const qs = qws({ sla: { latency: { p95: '750ms', p99: '3s' }, timeToFirstToken: { p90: '500ms' } } });
-    const buckets = flag(workerArgs(qs, defaultRenderConfig), '--slo-buckets')!;
+    const buckets = flag(workerArgs(resolvePlan(qs, defaultRenderConfig)), '--slo-buckets')!;
     expect(buckets).toBe(sloBucketBoundaries(slosOf(qs.spec.sla)).join(','));
     expect(buckets.split(',').map(Number)).toEqual(expect.arrayContaining([0.5, 0.75, 3]));
   });
@@ -319,11 +320,11 @@ describe('replicas, Service and PodDisruptionBudget', () => {
     ['0 replicas: no PodDisruptionBudget', { replicas: 0 }, ['Deployment', 'Service']],
     ['2 replicas: a PodDisruptionBudget', { replicas: 2 }, ['Deployment', 'Service', 'PodDisruptionBudget']],
   ] as const)('renderWorkload, %s', (_name, spec, want) => {
-    expect(kinds(renderWorkload(qws(spec), defaultRenderConfig))).toEqual(want);
+    expect(kinds(renderWorkload(resolvePlan(qws(spec), defaultRenderConfig)))).toEqual(want);
   });
 
   it('the PodDisruptionBudget lets one pod go at a time and selects the workers', () => {
-    const pdb = renderPodDisruptionBudget(qws({ replicas: 4 }))!;
+    const pdb = renderPodDisruptionBudget(resolvePlan(qws({ replicas: 4 }), defaultRenderConfig))!;
     expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: deploymentOf({}).selector.matchLabels } });
   });
 
@@ -341,7 +342,7 @@ describe('replicas, Service and PodDisruptionBudget', () => {
   });
 
   it('the Deployment is named after the QwenService, in its namespace, owned by it', () => {
-    const dep = renderDeployment(qws(), defaultRenderConfig);
+    const dep = renderDeployment(resolvePlan(qws(), defaultRenderConfig));
     expect(dep.metadata).toMatchObject({ name: 'chat', namespace: 'team-a', labels: expect.objectContaining({ 'app.kubernetes.io/component': 'worker', 'qwenops.io/qwenservice': 'chat' }) });
     expect(dep.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'QwenService', name: 'chat', uid: 'uid-1', controller: true })]);
   });

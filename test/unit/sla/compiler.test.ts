@@ -1,7 +1,7 @@
 // The SLA compiler's pure parts: bucket boundaries, `le` spellings, tier planning (drops, fast
 // tier, guards, time to page) and the shape of the rules.
 import { describe, it, expect } from '@jest/globals';
-import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
+import { sloBucketBoundaries } from '../../../src/sla/index.ts';
 import { goFormatFloat, leRegex, leSpellings } from '../../../src/sla/le.ts';
 import { slosOf } from '../../../src/sla/slos.ts';
 import { PAGE_WITHIN, SUSTAINED_PAGE_WITHIN, minBadEvents, planSlo, timeToFireAt, timeToPageAt } from '../../../src/sla/tiers.ts';
