@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type QwenService, type QwenServiceStatus } from '../api/qwenservice.ts';
 import { checkQwenService } from '../api/validate.ts';
-import { ConditionType, FIELD_MANAGER, REPLICAS_HANDOFF_MANAGER, Reason } from '../conventions.ts';
+import { FIELD_MANAGER, REPLICAS_HANDOFF_MANAGER, Reason, eventTypeOf, type EventType } from '../conventions.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { conditionTime, transitions } from '../kube/conditions.ts';
 import { isAlreadyExists, isNotFound, isRefusal, KubeApiError } from '../kube/errors.ts';
@@ -57,12 +57,6 @@ export type ReconcilerDeps = {
 };
 
 export type ReconcileResult = { applied: number; pruned: number; statusWritten: boolean };
-
-const WARNING_REASONS = new Set<string>([
-  Reason.WaitingForGPU, Reason.Unschedulable, Reason.ImagePullBackOff, Reason.CrashLoopBackOff, Reason.OOMKilled, Reason.ModelLoadFailed,
-  Reason.InvalidSpec, Reason.ImageNotAllowed, Reason.SmarthostNotAllowed, Reason.PrometheusOperatorMissing, Reason.OwnershipConflict, Reason.ApplyFailed,
-  Reason.CanaryFailedSLO, Reason.BudgetExhausted, Reason.CanaryInconclusive, Reason.RolloutAborted, Reason.RolloutDegraded,
-]);
 
 export type ChildProblem = { reason: 'OwnershipConflict' | 'ApplyFailed'; kind: string; name: string; message: string };
 
@@ -347,18 +341,17 @@ export class Reconciler {
     if (answer?.metadata?.uid) this.lastWritten.set(answer.metadata.uid, answer as unknown as QwenService);
     // One Event per new reason (Ready and Degraded often flip for the same cause).
     const announced = new Set<string>();
-    const record = (type: 'Normal' | 'Warning', reason: string, message: string) =>
+    const record = (type: EventType, reason: string, message: string) =>
       this.deps.events.record(qs as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, reason, message).catch((err: unknown) => log.warn({ err: String(err) }, 'could not record event'));
     for (const c of transitions(qs.status?.conditions, status.conditions ?? [])) {
-      // Events for what needs attention, and for becoming Ready; not for every step of a start.
-      const noteworthy = WARNING_REASONS.has(c.reason) || (c.type === ConditionType.Ready && c.status === 'True');
-      if (!noteworthy) continue;
-      if (announced.has(c.reason)) continue;
+      // Events for what needs attention, and for becoming Ready (conventions.ts REASONS); not for every step of a start.
+      const type = eventTypeOf(c.reason);
+      if (!type || announced.has(c.reason)) continue;
       announced.add(c.reason);
-      await record(WARNING_REASONS.has(c.reason) ? 'Warning' : 'Normal', c.reason, c.message);
+      await record(type, c.reason, c.message);
     }
     if (promoted(qs.status?.rollout, status.rollout)) {
-      await record('Normal', Reason.RolloutPromoted, `canary promoted: every worker now runs version ${status.rollout!.stableHash} (was ${qs.status!.rollout!.stableHash})`);
+      await record(eventTypeOf(Reason.RolloutPromoted)!, Reason.RolloutPromoted, `canary promoted: every worker now runs version ${status.rollout!.stableHash} (was ${qs.status!.rollout!.stableHash})`);
     }
     log.info({ conditions: Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`])) }, 'status updated');
     return true;

@@ -114,7 +114,7 @@ export function rolloutStatus(plan: Plan, observed: RolloutObserved): { conditio
     return { status, condition: { type, status: 'False', reason: Reason.RolloutDegraded, message: rs.message ?? 'the Rollout is degraded' } };
   }
   if (rs.phase === 'Progressing' || rs.phase === 'Paused') {
-    return { status, condition: { type, status: 'True', reason: ConditionType.Progressing, message: `canary ${step ? `at step ${step}` : 'starting'}${rs.message ? `: ${rs.message}` : ''}` } };
+    return { status, condition: { type, status: 'True', reason: Reason.CanaryProgressing, message: `canary ${step ? `at step ${step}` : 'starting'}${rs.message ? `: ${rs.message}` : ''}` } };
   }
   return { status, condition: { type, status: 'True', reason: Reason.Healthy, message: `every worker runs the current version${rs.message ? ` (${rs.message})` : ''}` } };
 }

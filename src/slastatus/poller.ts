@@ -6,7 +6,7 @@
 // only status.sla and the SLACompliant condition, so the reconciler's fields are never touched.
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
-import { ConditionType, Reason, SLA_FIELD_MANAGER } from '../conventions.ts';
+import { ConditionType, SLA_FIELD_MANAGER, eventTypeOf } from '../conventions.ts';
 import type { Cache } from '../controller/informer.ts';
 import type { EventRecorder } from '../controller/events.ts';
 import { sameJson } from '../controller/compare.ts';
@@ -126,8 +126,7 @@ export class SlaStatusPoller {
     const key = `${current.metadata.namespace}/${current.metadata.name}`;
     if (transitions(previous, [condition]).length) {
       this.o.log.info({ qwenservice: key, status: condition.status, reason: condition.reason, message: condition.message }, 'SLACompliant changed');
-      const type = condition.status === 'False' || condition.reason === Reason.PrometheusUnreachable ? 'Warning' : 'Normal';
-      await this.o.events?.record(current as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, condition.status === 'True' ? ConditionType.SLACompliant : condition.reason, condition.message)
+      await this.o.events?.record(current as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, eventTypeOf(condition.reason) ?? 'Normal', condition.reason, condition.message)
         .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'could not record event'));
     } else {
       this.o.log.debug({ qwenservice: key, sla: result.sla }, 'SLA status updated');

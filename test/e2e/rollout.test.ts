@@ -149,7 +149,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     await apply(cluster, { apiVersion: QWS, kind: 'QwenService', metadata: { name: NAME, namespace: ns }, spec: spec({ contextSize: 2048 }) });
     const canary = await canaryHash(stable);
     await startVersion(canary, LOAD.good);
-    const progressing = await waitGated('Progressing', 60_000);
+    const progressing = await waitGated('CanaryProgressing', 60_000);
     log(`good: canary ${canary} started; ${progressing.message}`);
     const started = Date.now();
     await waitFor('promoted (stableRS = canary)', async () => (await rollout())?.status?.stableRS === canary, 240_000, 1_000);
@@ -196,7 +196,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     const canaryRs = await get<Scalable>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${r.status!.currentPodHash}`, ns);
     expect(canaryRs?.spec.replicas ?? 0).toBe(0);
     await apply(cluster, { apiVersion: QWS, kind: 'QwenService', metadata: { name: NAME, namespace: ns, annotations: { 'qwenops.io/rollout-ignore-budget': 'true' } }, spec: spec({ contextSize: 1536 }) });
-    const moving = await waitGated('Progressing', 120_000);
+    const moving = await waitGated('CanaryProgressing', 120_000);
     log(`budget: override: ${moving.message}`);
     await waitFor('canary pods scheduled', async () => {
       const rs = await get<Scalable>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${(await rollout())!.status!.currentPodHash}`, ns);

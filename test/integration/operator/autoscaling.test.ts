@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../../cluster/cluster.ts';
-import { apply, get, kubeRequest, kubectl, newNamespace, waitFor, type KubeObject } from '../../cluster/client.ts';
+import { apply, get, kubeRequest, kubectl, list, newNamespace, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { cacheDir } from '../../support/tools.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
 import { parseQwenService } from '../../../src/api/validate.ts';
@@ -58,6 +58,12 @@ describe('spec.autoscaling', () => {
     expect(dep.spec.replicas).toBe(2);
     expect(await get(cluster, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'scaledobjects.keda.sh')).toBeUndefined();
     await waitFor('status.autoscaling', async () => (await get<Qws>(cluster, QWS, 'QwenService', 'chat', ns))?.status?.autoscaling?.desiredReplicas === 2, 30_000);
+    // A missing dependency is announced once, as a Warning (conventions.ts REASONS).
+    const events = await waitFor('KEDAMissing Event', async () => {
+      const found = (await list<KubeObject & { reason: string; type: string; involvedObject: { name: string } }>(cluster, 'v1', 'Event', ns)).filter((e) => e.involvedObject.name === 'chat' && e.reason === 'KEDAMissing');
+      return found.length ? found : undefined;
+    }, 30_000);
+    expect(events.map((e) => e.type)).toEqual(['Warning']);
   }, 60_000);
 
   it('KEDA appears: the ScaledObject is created without a restart, replicas are handed to the HPA without a dip', async () => {

@@ -37,7 +37,7 @@ describe('RolloutGated', () => {
   it('Healthy, then Progressing with the step in words', () => {
     expect(rolloutStatus(plan, observed(withStatus({ phase: 'Healthy', currentStepIndex: 4 }))).condition).toMatchObject({ status: 'True', reason: 'Healthy' });
     const p = rolloutStatus(plan, observed(withStatus({ phase: 'Paused', currentStepIndex: 2, message: 'CanaryPauseStep' })));
-    expect(p.condition).toMatchObject({ status: 'True', reason: 'Progressing' });
+    expect(p.condition).toMatchObject({ status: 'True', reason: 'CanaryProgressing' });
     expect(p.status).toEqual({ phase: 'Paused', step: '3/4: pause 60s', message: 'CanaryPauseStep' });
   });
 
@@ -68,7 +68,7 @@ describe('RolloutGated', () => {
     expect(s.condition!.message).not.toContain('latency-p95');
     expect(s.condition!.message).toContain('qwenops.io/rollout-ignore-budget');
     // The same numbers on a gate step are no budget verdict.
-    expect(rolloutStatus(plan, observed(withStatus({ phase: 'Progressing', currentStepIndex: 3 }), budget)).condition!.reason).toBe('Progressing');
+    expect(rolloutStatus(plan, observed(withStatus({ phase: 'Progressing', currentStepIndex: 3 }), budget)).condition!.reason).toBe('CanaryProgressing');
   });
 
   it('CanaryInconclusive when Argo paused on too few requests', () => {
