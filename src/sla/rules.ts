@@ -46,14 +46,10 @@ export function compileSla(qs: QwenService, links: Links, sla: NormalizedSla = n
   const alerts: Rule[] = plans.flatMap((p) => p.tiers.map((tier) => burnAlert(qs, t, p.slo, tier, window, links)));
   // Autoscaled services always run workers (minReplicas >= 1), whatever spec.replicas says.
   if (qs.spec.replicas > 0 || qs.spec.autoscaling) alerts.push(absentAlert(qs, t, slos, links));
-  return {
-    plans,
-    window,
-    groups: [
-      { name: `qwen-slo-${qs.metadata.name}-sli`, rules: recording },
-      { name: `qwen-slo-${qs.metadata.name}-alerts`, rules: alerts },
-    ],
-  };
+  // One group: Prometheus evaluates a group's rules in order, within one evaluation, so every alert
+  // reads the recording rules of the same evaluation. (Two groups run on their own timers; on
+  // Prometheus 2.42 their order jittered and an alert sometimes read the previous evaluation.)
+  return { plans, window, groups: [{ name: `qwen-slo-${qs.metadata.name}`, rules: [...recording, ...alerts] }] };
 }
 
 function recordingRules(t: Target, plan: SloPlan, window: number): RecordingRule[] {

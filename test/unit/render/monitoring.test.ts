@@ -35,7 +35,7 @@ describe('renderMonitoring', () => {
     expect(sm!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
     expect(sm!.spec).toEqual({ selector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/instance': 'chat', 'app.kubernetes.io/component': 'worker' }) }, endpoints: [{ port: 'metrics', path: '/metrics', interval: '15s' }] });
     expect(rule!.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
-    expect(rule!.spec.groups.length).toBe(2);
+    expect(rule!.spec.groups.length).toBe(1);
     expect(amc!.spec.route.matchers).toEqual([{ name: 'qwenservice', value: 'chat', matchType: '=' }]);
     expect(amc!.spec.receivers.find((r: { name: string }) => r.name === 'oncall').slackConfigs[0].apiURL).toEqual({ name: 'slack', key: 'url' });
     expect(amc!.spec.inhibitRules[0].equal).toEqual(['namespace', 'qwenservice', 'slo']);

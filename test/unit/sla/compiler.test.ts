@@ -110,6 +110,19 @@ describe('compileSla', () => {
   const alerts = rules.filter((r): r is AlertingRule => 'alert' in r);
   const records = rules.filter((r): r is RecordingRule => 'record' in r);
 
+  it('is one group in dependency order: each rule reads only series recorded before it in that group', () => {
+    // Separate groups are evaluated on their own timers (Prometheus 2.42 ordered ours either way):
+    // an alert could read the previous evaluation's recording rules.
+    expect(compiled.groups.map((g) => g.name)).toEqual(['qwen-slo-chat']);
+    const recorded = new Set(records.map((r) => r.record));
+    const seen = new Set<string>();
+    for (const r of rules) {
+      const reads = [...r.expr.matchAll(/qwen_slo:[a-z0-9_:]+/g)].map((m) => m[0]).filter((n) => recorded.has(n));
+      for (const name of reads) expect([('record' in r ? r.record : r.alert), name, seen.has(name)]).toEqual([('record' in r ? r.record : r.alert), name, true]);
+      if ('record' in r) seen.add(r.record);
+    }
+  });
+
   it('aggregates by (namespace, service) before dividing and selects the service', () => {
     for (const r of records.filter((x) => x.expr.includes('rate('))) {
       expect(r.expr).toMatch(/sum by \(namespace, service\)/);
