@@ -8,7 +8,7 @@ import { formatPercent } from '../api/units.ts';
 import type { Plan } from '../plan/index.ts';
 import { ROLLOUT } from '../plan/kinds.ts';
 import type { GatePlan } from '../sla/gates.ts';
-import { budgetTemplateName } from '../render/rollout.ts';
+import { budgetTemplateName } from '../plan/names.ts';
 import { ConditionType, IGNORE_BUDGET_ANNOTATION, Reason } from '../conventions.ts';
 
 export type RolloutObserved = {

@@ -8,7 +8,7 @@ import { API_VERSION, GROUP, KIND, PLURAL } from '../api/qwenservice.ts';
 import { LABEL_MANAGED_BY, LABEL_QWENSERVICE, OPERATOR_NAME } from '../conventions.ts';
 import { objectKey, type KubeObject } from '../kube/object.ts';
 import { OWNED_KINDS, type OwnedKind } from '../render/index.ts';
-import { ANALYSIS_RUN } from '../render/rollout.ts';
+import { ANALYSIS_RUN } from '../plan/kinds.ts';
 
 /** A kind and the verbs the operator needs on it. */
 export type PermittedKind = { apiVersion: string; kind: string; plural: string; verbs: string[] };

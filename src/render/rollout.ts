@@ -14,20 +14,17 @@
 // every worker to the stable ReplicaSet), Inconclusive while the canary has served too few
 // requests (empty answer): waited through for one more window, then Argo pauses for a human.
 import type { QwenService } from '../api/qwenservice.ts';
-import { formatDuration } from '../api/units.ts';
 import { LABEL_COMPONENT, ROLLOUT_COMPONENT, ROLLOUT_GATE_COMPONENT } from '../conventions.ts';
 import { ANALYSIS_TEMPLATE, ROLLOUT } from '../plan/kinds.ts';
+import { budgetTemplateName, gateTemplateName } from '../plan/names.ts';
 import type { Plan } from '../plan/index.ts';
 import { CANARY_HASH_ARG, type GatePlan } from '../sla/gates.ts';
 import { childMeta, selectorLabels, type KubeObject } from './common.ts';
 
-export { ANALYSIS_RUN, ANALYSIS_TEMPLATE, ROLLOUT, ROLLOUT_KEY } from '../plan/kinds.ts';
 /** How often the budget pre-check asks, and how long it waits for the budget to come back (a day) before Argo pauses. */
 const BUDGET_INTERVAL_S = 60;
 const BUDGET_WAIT_MEASUREMENTS = 24 * 60;
 
-export const gateTemplateName = (qs: QwenService, window: number) => `${qs.metadata.name}-slo-gate-${formatDuration(window)}`;
-export const budgetTemplateName = (qs: QwenService) => `${qs.metadata.name}-error-budget`;
 
 const seconds = (s: number) => `${s}s`;
 

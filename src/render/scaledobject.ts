@@ -17,7 +17,6 @@ import { targetOf } from '../sla/sli.ts';
 import { burnQuery, queueQuery, SCALING_BURN_WINDOW_TEXT, MIN_BURN_EVENTS } from '../sla/triggers.ts';
 import { childMeta, namespaceOf, type KubeObject } from './common.ts';
 
-export { SCALED_OBJECT, SCALED_OBJECT_KEY } from '../plan/kinds.ts';
 export const QUEUE_TRIGGER = 'queue';
 export const BURN_TRIGGER = 'slo-burn';
 /** How often KEDA asks Prometheus (seconds): a scrape interval, so each poll may see new data. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig, type KubeObject, type RenderConfig } from '../../../src/render/common.ts';
 import { OWNED_KINDS, kindKey, renderAll } from '../../../src/render/index.ts';
-import { SCALED_OBJECT_KEY } from '../../../src/render/scaledobject.ts';
+import { SCALED_OBJECT_KEY } from '../../../src/plan/kinds.ts';
 import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
 import { parseConfig } from '../../../worker/src/config.ts';
 import { API_KEY_FILE, MODEL_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs } from '../../../src/render/workload.ts';
