@@ -31,7 +31,7 @@ export type ReplicaOwnership = {
   scaleTarget: { apiVersion: string; kind: string };
 };
 
-type OwnerRow = { name: string; owns: (i: OwnerInputs) => boolean; ownership: (i: OwnerInputs) => ReplicaOwnership };
+export type OwnerRow = { name: string; owns: (i: OwnerInputs) => boolean; ownership: (i: OwnerInputs) => ReplicaOwnership };
 
 export const REPLICA_OWNERS = [
   {
