@@ -8,10 +8,10 @@ import type { KubeObject } from '../kube/object.ts';
 import type { ConditionInput } from '../kube/conditions.ts';
 import type { Plan } from '../plan/index.ts';
 import { SCALED_OBJECT } from '../plan/kinds.ts';
+import { readScaledObjectConditions, type KedaCondition } from './read.ts';
 
 export type AutoscalingObserved = { scaledObject?: KubeObject };
 
-type KedaCondition = { type: string; status?: string; reason?: string; message?: string };
 
 /** `desired`: the worker count the HPA chose (status.ts computes it once, from what runs the pods). */
 export function autoscalingStatus(p: Plan, observed: AutoscalingObserved, desired: number): { condition?: ConditionInput; status?: QwenServiceStatus['autoscaling'] } {
@@ -37,7 +37,7 @@ export function autoscalingStatus(p: Plan, observed: AutoscalingObserved, desire
       },
     };
   }
-  const conditions = ((observed.scaledObject?.status as { conditions?: KedaCondition[] } | undefined)?.conditions) ?? [];
+  const conditions = readScaledObjectConditions(observed.scaledObject);
   const ready = conditions.find((c) => c.type === 'Ready');
   const active = conditions.find((c) => c.type === 'Active');
   if (!ready || ready.status === 'Unknown' || ready.status === undefined) {

@@ -27,6 +27,7 @@ import { isMonitoringKind, renderPlanned, type RenderedObjects } from '../render
 import { resolvePlan, type Plan } from '../plan/index.ts';
 import { ANALYSIS_RUN, DEPLOYMENT_KEY, ROLLOUT_KEY, SCALED_OBJECT_KEY } from '../plan/kinds.ts';
 import { lastFailed, promoted } from './rollout.ts';
+import { readRollout, readSpecReplicas } from './read.ts';
 import { POD_TEMPLATE_HASH_POD_LABEL } from '../sla/gates.ts';
 import { containedIn, sameJson } from './compare.ts';
 import { digestView } from './digest.ts';
@@ -287,11 +288,11 @@ export class Reconciler {
    * caching them all would cost more than this read per Rollout change.
    */
   private async stepAnalysisRun(rollout: KubeObject, log: Logger): Promise<KubeObject | undefined> {
-    const status = rollout.status as { abort?: boolean; currentPodHash?: string; canary?: { currentStepAnalysisRunStatus?: { name?: string } } } | undefined;
-    const name = status?.canary?.currentStepAnalysisRunStatus?.name;
+    const { status } = readRollout(rollout);
+    const name = status.canary?.currentStepAnalysisRunStatus?.name;
     const warn = (err: unknown) => { log.warn({ err: String(err), analysisRun: name }, 'could not read the AnalysisRun'); return undefined; };
     if (name) return this.deps.client.find<KubeObject>(ANALYSIS_RUN.apiVersion, ANALYSIS_RUN.kind, rollout.metadata.namespace, name).catch(warn);
-    if (!status?.abort || !status.currentPodHash) return undefined;
+    if (!status.abort || !status.currentPodHash) return undefined;
     const runs = await this.deps.client.list(ANALYSIS_RUN.apiVersion, ANALYSIS_RUN.kind, { namespace: rollout.metadata.namespace, labelSelector: `${POD_TEMPLATE_HASH_POD_LABEL}=${status.currentPodHash}` }).catch(warn);
     return lastFailed(runs?.items ?? [], rollout.metadata.uid);
   }
@@ -305,7 +306,7 @@ export class Reconciler {
    */
   private async handOffReplicas(obj: KubeObject, current: KubeObject, plan: Plan): Promise<void> {
     if (kindKey(obj) !== DEPLOYMENT_KEY || plan.replicas.deploymentReplicas !== undefined) return;
-    const replicas = (current.spec as { replicas?: number } | undefined)?.replicas;
+    const replicas = readSpecReplicas(current);
     if (replicas === undefined) return;
     const claim = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, uid: current.metadata.uid }, spec: { replicas } };
     const answer = await this.deps.client.apply<KubeObject>(claim, REPLICAS_HANDOFF_MANAGER, undefined, { force: true });

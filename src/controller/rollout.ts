@@ -3,6 +3,7 @@
 // AnalysisRun of the current step (the measured values behind a rollback). Pure.
 import type { QwenServiceStatus } from '../api/qwenservice.ts';
 import { namespaceOf, type KubeObject } from '../kube/object.ts';
+import { readAnalysisRun, readRollout, type CanaryStep, type MetricResult } from './read.ts';
 import type { ConditionInput } from '../kube/conditions.ts';
 import { formatPercent } from '../api/units.ts';
 import type { Plan } from '../plan/index.ts';
@@ -17,22 +18,6 @@ export type RolloutObserved = {
   analysisRun?: KubeObject;
 };
 
-type RolloutStatus = {
-  phase?: string;
-  stableRS?: string;
-  message?: string;
-  abort?: boolean;
-  currentStepIndex?: number;
-  pauseConditions?: { reason: string }[];
-  canary?: { currentStepAnalysisRunStatus?: { name: string; status: string; message?: string } };
-  replicas?: number;
-  readyReplicas?: number;
-  availableReplicas?: number;
-};
-type Measurement = { phase?: string; value?: string };
-type MetricResult = { name: string; phase?: string; measurements?: Measurement[]; message?: string };
-type AnalysisRunView = { metadata: { name: string }; spec?: { metrics?: { name: string; successCondition?: string }[] }; status?: { phase?: string; metricResults?: MetricResult[] } };
-
 /** The numbers of an Argo measurement value: `[0.52]`, `0.52`, `[]`. */
 export function measuredValues(value: string | undefined): number[] {
   return (value ?? '').replace(/[[\]]/g, '').split(/[\s,]+/).filter(Boolean).map(Number).filter((n) => !Number.isNaN(n));
@@ -42,8 +27,7 @@ const lastMeasured = (r: MetricResult) => measuredValues(r.measurements?.at(-1)?
 
 /** Which SLOs failed the canary, with what the canary measured against what the gate allows (the plan's threshold). */
 export function failedGates(run: KubeObject | undefined, gate: GatePlan): string[] {
-  const view = run as AnalysisRunView | undefined;
-  return (view?.status?.metricResults ?? []).filter((r) => r.phase === 'Failed').map((r) => {
+  return readAnalysisRun(run).metricResults.filter((r) => r.phase === 'Failed').map((r) => {
     const value = lastMeasured(r);
     const max = gate.checks.find((c) => c.slo.name === r.name)?.maxBadShare;
     if (value === undefined) return `${r.name} failed${r.message ? ` (${r.message})` : ''}`;
@@ -53,27 +37,25 @@ export function failedGates(run: KubeObject | undefined, gate: GatePlan): string
 
 /** SLOs whose remaining budget the budget check last measured at or below zero. */
 function spentBudgets(run: KubeObject | undefined): string[] {
-  return ((run as AnalysisRunView | undefined)?.status?.metricResults ?? [])
+  return readAnalysisRun(run).metricResults
     .filter((r) => { const v = lastMeasured(r); return v !== undefined && v <= 0; })
     .map((r) => `${r.name} (${formatPercent(lastMeasured(r)!, { significant: 3 })} left)`);
 }
 
-const stepsOf = (rollout: KubeObject) => ((rollout.spec as { strategy?: { canary?: { steps?: Record<string, unknown>[] } } } | undefined)?.strategy?.canary?.steps) ?? [];
-
 /** AnalysisTemplates the current step runs (Argo names the run after the Rollout, not the template). */
-function currentStepTemplates(rollout: KubeObject, index: number | undefined): string[] {
-  const step = index === undefined ? undefined : stepsOf(rollout)[index];
-  return ((step?.analysis as { templates?: { templateName: string }[] } | undefined)?.templates ?? []).map((t) => t.templateName);
+function currentStepTemplates(steps: CanaryStep[], index: number | undefined): string[] {
+  const step = index === undefined ? undefined : steps[index];
+  return (step?.analysis?.templates ?? []).map((t) => t.templateName);
 }
 
 /** "step 3/7: setWeight 25". */
-function stepText(rollout: KubeObject, index: number | undefined): string | undefined {
-  const steps = stepsOf(rollout);
+function stepText(steps: CanaryStep[], index: number | undefined): string | undefined {
   if (index === undefined || !steps.length) return undefined;
   if (index >= steps.length) return `${steps.length}/${steps.length}: done`;
   const step = steps[index]!;
-  const [kind, value] = Object.entries(step)[0] ?? ['?', undefined];
-  const detail = kind === 'setWeight' ? `setWeight ${String(value)}` : kind === 'pause' ? `pause ${(value as { duration?: string }).duration ?? ''}`.trim() : kind === 'analysis' ? `analysis ${((value as { templates?: { templateName: string }[] }).templates ?? []).map((t) => t.templateName).join(',')}` : kind;
+  const detail = step.setWeight !== undefined ? `setWeight ${step.setWeight}`
+    : step.pause ? `pause ${step.pause.duration ?? ''}`.trim()
+      : step.analysis ? `analysis ${step.analysis.templates.map((t) => t.templateName).join(',')}` : '?';
   return `${index + 1}/${steps.length}: ${detail}`;
 }
 
@@ -88,12 +70,12 @@ export function rolloutStatus(plan: Plan, observed: RolloutObserved): { conditio
     return { condition: { type, status: 'False', reason: Reason.PrometheusURLMissing, message: 'the operator has no Prometheus address for the rollout gate; set --prometheus-url (chart value prometheusURL) — until then a change rolls every worker at once, ungated' } };
   }
   const rollout = observed.rollout;
-  const rs = (rollout?.status ?? {}) as RolloutStatus;
+  const { status: rs, steps } = readRollout(rollout);
   if (!rollout || !rs.phase) {
     return { condition: { type, status: 'Unknown', reason: Reason.WaitingForArgoRollouts, message: `Rollout ${qs.metadata.name} has no status yet (is the Argo Rollouts controller running?)` } };
   }
   // After an abort Argo resets the step index: no step to show.
-  const step = rs.abort ? undefined : stepText(rollout, rs.currentStepIndex);
+  const step = rs.abort ? undefined : stepText(steps, rs.currentStepIndex);
   const status = { phase: rs.abort ? 'Aborted' : rs.phase, ...(step ? { step } : {}), ...(rs.message ? { message: rs.message } : {}), ...(rs.stableRS ? { stableHash: rs.stableRS } : {}) };
   const run = observed.analysisRun;
   if (rs.abort) {
@@ -103,7 +85,7 @@ export function rolloutStatus(plan: Plan, observed: RolloutObserved): { conditio
     }
     return { status, condition: { type, status: 'False', reason: Reason.RolloutAborted, message: `rollout aborted: ${rs.message ?? 'by a person or Argo'}; every worker is back on the stable version` } };
   }
-  const spent = currentStepTemplates(rollout, rs.currentStepIndex).includes(budgetTemplateName(qs)) ? spentBudgets(run) : [];
+  const spent = currentStepTemplates(steps, rs.currentStepIndex).includes(budgetTemplateName(qs)) ? spentBudgets(run) : [];
   if (spent.length) {
     return { status, condition: { type, status: 'False', reason: Reason.BudgetExhausted, message: `rollout waits: the error budget is spent for ${spent.join(', ')}; it starts when the budget recovers, or annotate ${IGNORE_BUDGET_ANNOTATION}="true" to let it through` } };
   }
@@ -121,8 +103,9 @@ export function rolloutStatus(plan: Plan, observed: RolloutObserved): { conditio
 
 /** The pods the Rollout runs (the Deployment is scaled to zero under it); undefined until Argo has written a status. */
 export function rolloutReplicas(observed: RolloutObserved | undefined): { replicas: number; readyReplicas: number; updatedReplicas: number; healthy: boolean } | undefined {
-  const rs = observed?.rollout?.status as (RolloutStatus & { updatedReplicas?: number }) | undefined;
-  if (!rs?.phase) return undefined;
+  if (!observed?.rollout) return undefined;
+  const rs = readRollout(observed.rollout).status;
+  if (!rs.phase) return undefined;
   return { replicas: rs.replicas ?? 0, readyReplicas: rs.availableReplicas ?? rs.readyReplicas ?? 0, updatedReplicas: rs.updatedReplicas ?? 0, healthy: rs.phase === 'Healthy' && !rs.abort };
 }
 
@@ -138,7 +121,7 @@ export function promoted(previous: QwenServiceStatus['rollout'], next: QwenServi
 export function lastFailed(runs: KubeObject[], rolloutUid: string | undefined): KubeObject | undefined {
   const created = (r: KubeObject) => String((r.metadata as { creationTimestamp?: string }).creationTimestamp);
   return runs
-    .filter((r) => (r.status as { phase?: string } | undefined)?.phase === 'Failed' && (!rolloutUid || r.metadata.ownerReferences?.some((o) => o.uid === rolloutUid)))
+    .filter((r) => readAnalysisRun(r).phase === 'Failed' && (!rolloutUid || r.metadata.ownerReferences?.some((o) => o.uid === rolloutUid)))
     .sort((a, b) => created(a).localeCompare(created(b)))
     .at(-1);
 }

@@ -8,6 +8,7 @@ import { endpointOf, endpointStatus, selectorLabels } from '../render/common.ts'
 import { mergeConditions, type ConditionInput } from '../kube/conditions.ts';
 import { desiredReplicas, type Plan } from '../plan/index.ts';
 import { diagnosePods } from './diagnose.ts';
+import { readSpecReplicas } from './read.ts';
 import { autoscalingStatus, type AutoscalingObserved } from './autoscaling.ts';
 import { rolloutReplicas, rolloutStatus, type RolloutObserved } from './rollout.ts';
 
@@ -47,7 +48,7 @@ export function computeStatus(plan: Plan, observed: Observed, now: string): Qwen
   const underRollout = rolloutReplicas(observed.rollout);
   const scaled = underRollout ? observed.rollout!.rollout : observed.deployment;
   // Autoscaled: what the HPA asks for now (spec.replicas is ignored then). Computed here only.
-  const desired = desiredReplicas(qs, plan.scaling, (scaled?.spec as { replicas?: number } | undefined)?.replicas);
+  const desired = desiredReplicas(qs, plan.scaling, readSpecReplicas(scaled));
   const dep = (underRollout ?? observed.deployment?.status ?? {}) as DeploymentStatus;
   const depGeneration = (observed.deployment?.metadata as { generation?: number } | undefined)?.generation;
   const ready = dep.readyReplicas ?? 0;
