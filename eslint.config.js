@@ -1,11 +1,16 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** One config per directory: its imports may not match `group` (gitignore patterns; `!` allows). */
+/**
+ * One config per directory: its imports may not match `group` (gitignore patterns; `!` allows).
+ * Every operator directory also keeps out of the worker package but for its contract (a later
+ * config replaces an earlier one's rule options for the same file, so each carries both).
+ */
+const WORKER = { regex: '(^|/)worker/(?!src/contract\\.ts$)', message: 'the operator imports only the worker contract (worker/src/contract.ts) from the worker package.' };
 function layers(rules) {
   return rules.map(([files, group, message]) => ({
     files: [files],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message: `layering (ARCHITECTURE.md): ${message}.` }] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message: `layering (ARCHITECTURE.md): ${message}.` }, ...(files.startsWith('src/') ? [WORKER] : [])] }] },
   }));
 }
 
@@ -22,6 +27,9 @@ export default tseslint.config(
   // The layering of ARCHITECTURE.md: each module imports only what is below it (api/, conventions.ts
   // and log.ts from everywhere). An import that runs back up fails here, with the rule it breaks.
   ...layers([
+    ['src/**', ['../../**/*.ts', '!../../worker/src/contract.ts'], 'src/ imports nothing from outside src/ but the worker contract'],
+    ['worker/src/**', ['../../**'], 'the worker package imports nothing of the operator'],
+    ['worker/src/contract.ts', ['*', '**', './**', '../**'], 'the worker contract is dependency-free: both packages import it'],
     ['src/kube/**', ['../**'], 'kube is a client library: it imports nothing of ours'],
     ['src/api/**', ['../**', '!../conventions.ts'], 'api/ (the schema) imports nothing above it'],
     ['src/sla/**', ['../plan/**', '../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'sla/ is pure SLA -> PromQL: it knows no plan, renderer or loop'],

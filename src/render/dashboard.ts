@@ -7,6 +7,7 @@ import { formatDuration } from '../api/units.ts';
 import { ALERT_NAME_LABEL, NAMESPACE_LABEL, OPERATOR_NAME, QWENSERVICE_LABEL } from '../conventions.ts';
 import { RECORD, REQUEST_DURATION, labelSelector, matcher, quantileExpr, selector, targetOf, type HistogramKind } from '../sla/sli.ts';
 import type { Plan } from '../plan/index.ts';
+import { LABEL, METRIC } from '../../worker/src/contract.ts';
 import { childMeta, namespaceOf, type KubeObject } from './common.ts';
 
 /**
@@ -71,7 +72,7 @@ export function dashboardPanels(plan: Plan): Panel[] {
     {
       title: 'Output tokens/s', type: 'timeseries', unit: 'none',
       targets: [
-        { expr: `sum(rate(gen_ai_server_generated_tokens_total${sel}[5m]))`, legend: 'service total' },
+        { expr: `sum(rate(${METRIC.generatedTokens}${sel}[5m]))`, legend: 'service total' },
         { expr: `1 / ${q('tokens', 0.5)}`, legend: 'per request, median' },
         { expr: `1 / ${q('tokens', 0.95)}`, legend: 'per request, slowest 5%' },
       ],
@@ -80,23 +81,23 @@ export function dashboardPanels(plan: Plan): Panel[] {
     {
       title: 'Requests running / waiting', type: 'timeseries', unit: 'none',
       targets: [
-        { expr: `sum(gen_ai_server_requests_running${sel})`, legend: 'running' },
-        { expr: `sum(gen_ai_server_requests_waiting${sel})`, legend: 'waiting' },
+        { expr: `sum(${METRIC.requestsRunning}${sel})`, legend: 'running' },
+        { expr: `sum(${METRIC.requestsWaiting}${sel})`, legend: 'waiting' },
       ],
     },
-    { title: 'Errors by type', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (error_type) (rate(${REQUEST_DURATION}_count${selector(t, matcher('error_type', '!=', ''))}[5m]))`, legend: '{{error_type}}' }] },
+    { title: 'Errors by type', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (${LABEL.errorType}) (rate(${REQUEST_DURATION}_count${selector(t, matcher(LABEL.errorType, '!=', ''))}[5m]))`, legend: `{{${LABEL.errorType}}}` }] },
     {
       title: 'Memory', type: 'timeseries', unit: 'bytes',
       targets: [
-        { expr: `process_resident_memory_bytes${sel}`, legend: '{{pod}} RSS' },
-        { expr: `gen_ai_server_gpu_memory_used_bytes${sel}`, legend: '{{pod}} GPU' },
+        { expr: `${METRIC.residentMemory}${sel}`, legend: '{{pod}} RSS' },
+        { expr: `${METRIC.gpuMemoryUsed}${sel}`, legend: '{{pod}} GPU' },
       ],
     },
     {
       title: 'Workers up / model load time', type: 'timeseries', unit: 'none',
       targets: [
         { expr: `sum(up${sel})`, legend: 'targets up' },
-        { expr: `max by (pod) (gen_ai_server_model_load_duration_seconds${sel})`, legend: '{{pod}} load s' },
+        { expr: `max by (pod) (${METRIC.modelLoadDuration}${sel})`, legend: '{{pod}} load s' },
       ],
     },
   );

@@ -5,6 +5,7 @@ import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService } from '../api/qwenservice.ts';
 import { LABEL_COMPONENT, REPLICAS_ANNOTATION, WORKER_COMPONENT } from '../conventions.ts';
 import type { Plan } from '../plan/index.ts';
+import { FLAG } from '../../worker/src/contract.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
@@ -51,22 +52,22 @@ export function workerArgs(plan: Plan): string[] {
   const { qs, config } = plan;
   const m = qs.spec.model;
   const flags: [string, string][] = [
-    ['model', modelArgument(qs)],
-    ['model-name', servedModelName(qs)],
-    ['host', '0.0.0.0'],
-    ['port', String(config.workerPort)],
-    ['metrics-port', String(config.metricsPort)],
-    ['parallel', String(m.parallel)],
-    ['context-size', String(m.contextSize)],
-    ['gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false'],
-    ['cache-dir', MODEL_CACHE_PATH],
+    [FLAG.model, modelArgument(qs)],
+    [FLAG.modelName, servedModelName(qs)],
+    [FLAG.host, '0.0.0.0'],
+    [FLAG.port, String(config.workerPort)],
+    [FLAG.metricsPort, String(config.metricsPort)],
+    [FLAG.parallel, String(m.parallel)],
+    [FLAG.contextSize, String(m.contextSize)],
+    [FLAG.gpu, qs.spec.gpu.count > 0 ? 'cuda' : 'false'],
+    [FLAG.cacheDir, MODEL_CACHE_PATH],
     // In-flight generations get the pod's grace period, less a margin for the exit itself.
-    ['drain-timeout', String(GRACE_PERIOD_S - 10)],
+    [FLAG.drainTimeout, String(GRACE_PERIOD_S - 10)],
   ];
-  if (m.sha256) flags.push(['model-sha256', m.sha256]);
-  if (qs.spec.auth) flags.push(['api-key-file', API_KEY_FILE]);
+  if (m.sha256) flags.push([FLAG.modelSha256, m.sha256]);
+  if (qs.spec.auth) flags.push([FLAG.apiKeyFile, API_KEY_FILE]);
   const buckets = sloBucketBoundaries(plan.sla.slos);
-  if (buckets.length) flags.push(['slo-buckets', buckets.join(',')]);
+  if (buckets.length) flags.push([FLAG.sloBuckets, buckets.join(',')]);
   return flags.map(([flag, value]) => `--${flag}=${value}`);
 }
 

@@ -5,10 +5,11 @@
 import { formatDuration } from '../api/units.ts';
 import { RECORD, matcher, selector, type Target } from './sli.ts';
 import type { Slo } from './slos.ts';
+import { METRIC } from '../../worker/src/contract.ts';
 
-/** Worker gauges (worker/src/metrics.ts): requests holding a context sequence, and queued behind them. */
-export const REQUESTS_RUNNING = 'gen_ai_server_requests_running';
-export const REQUESTS_WAITING = 'gen_ai_server_requests_waiting';
+/** Worker gauges (the contract): requests holding a context sequence, and queued behind them. */
+const REQUESTS_RUNNING = METRIC.requestsRunning;
+const REQUESTS_WAITING = METRIC.requestsWaiting;
 
 /** The burn window the autoscaler reacts to: the shortest one recorded for every SLO. */
 export const SCALING_BURN_WINDOW = 300;

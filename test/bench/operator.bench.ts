@@ -17,6 +17,7 @@ import { FIELD_MANAGER } from '../../src/conventions.ts';
 import { defaultRenderConfig } from '../../src/render/common.ts';
 import { computeStatus } from '../../src/controller/status.ts';
 import { resolvePlan } from '../../src/plan/index.ts';
+import type { Qws } from '../support/qws.ts';
 
 const COUNT = Number(process.argv[2] ?? 500);
 const CONCURRENCY = 4;
@@ -28,7 +29,6 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<unknown>): P
   await Promise.all(Array.from({ length: n }, async () => { while (next < items.length) await fn(items[next++]!); }));
 }
 
-type Qws = KubeObject & { status?: { observedGeneration?: number; conditions?: unknown[] } };
 const converged = (items: Qws[]) => items.filter((q) => q.status?.conditions?.length && q.status.observedGeneration === (q.metadata as { generation?: number }).generation).length;
 
 // Two namespaces of ${COUNT} Services each need more than the harness's default /24 of cluster IPs.

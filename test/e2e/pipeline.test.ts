@@ -28,10 +28,11 @@ import {
 } from './support/pipeline.ts';
 import { explainPromise } from './support/explain.ts';
 import { ABSENT_FOR } from '../../src/sla/rules.ts';
+import { DEFAULT_DURATION_BUCKETS } from '../../worker/src/contract.ts';
+import type { Qws } from '../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
 const MODEL = 'gemma3-270m';
-type Qws = KubeObject & { status?: { conditions?: { type: string; status: string; reason: string; message: string }[]; sla?: { p95?: string; objectives?: { slo: string; measured?: string }[] } } };
 
 const alerting = { receivers: [{ name: 'hook', webhook: { url: { secretKeyRef: { name: 'hook', key: 'url' } } } }], routes: { critical: ['hook'], warning: ['hook'] } };
 const spec = (sla: Record<string, unknown>) => ({
@@ -186,8 +187,8 @@ function parseSeconds(text: string): number {
   return Number(m[1]) * (m[2] === 'ms' ? 0.001 : 1);
 }
 
-// The worker's default request-duration buckets (worker/src/metrics.ts).
-const BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.25, 0.32, 0.5, 0.64, 1, 1.28, 2, 2.56, 5, 5.12, 10, 10.24, 20.48, 30, 40.96, 60];
+// The worker's default request-duration buckets (the worker <-> operator contract).
+const BUCKETS = DEFAULT_DURATION_BUCKETS;
 function bucketAround(v: number): [number, number] {
   const i = BUCKETS.findIndex((b) => b >= v);
   return i <= 0 ? [0, BUCKETS[0]!] : [BUCKETS[i - 1]!, BUCKETS[i]!];

@@ -1,14 +1,10 @@
-// Prometheus metrics, OTel GenAI names in Prometheus form (the contract of the SLA rules, [S]).
-// Labels are bounded: `model` is the configured model name, `error_type` one of ERROR_TYPES.
+// Prometheus metrics, OTel GenAI names in Prometheus form: names, labels, error types and default
+// buckets are the operator's contract (contract.ts). Labels are bounded: `model` is the configured
+// model name, `error_type` one of ERROR_TYPES.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_TPOT_BUCKETS, DEFAULT_TTFT_BUCKETS, ERROR_TYPES, LABEL, METRIC, type ErrorType } from './contract.ts';
 
-export const ERROR_TYPES = ['', 'invalid_request', 'cancelled', 'overloaded', 'timeout', 'internal', 'unavailable'] as const;
-export type ErrorType = (typeof ERROR_TYPES)[number];
-
-// OTel GenAI semantic-convention bucket advice, extended.
-export const DEFAULT_DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.25, 0.32, 0.5, 0.64, 1, 1.28, 2, 2.56, 5, 5.12, 10, 10.24, 20.48, 30, 40.96, 60, 81.92, 120, 300];
-export const DEFAULT_TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60];
-export const DEFAULT_TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5];
+export { DEFAULT_DURATION_BUCKETS, DEFAULT_TPOT_BUCKETS, DEFAULT_TTFT_BUCKETS, ERROR_TYPES, type ErrorType } from './contract.ts';
 
 export function mergeBuckets(defaults: readonly number[], extra: readonly number[]): number[] {
   return [...new Set([...defaults, ...extra])].sort((a, b) => a - b);
@@ -22,19 +18,19 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
   // its gauges end in _total, which `promtool check metrics` rejects, and it is slower to scrape.)
   if (opts.defaultMetrics !== false) {
     new Gauge({
-      name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', registers: [registry],
+      name: METRIC.residentMemory, help: 'Resident memory size in bytes.', registers: [registry],
       collect() { this.set(process.memoryUsage.rss()); },
     });
     new Gauge({
-      name: 'nodejs_heap_used_bytes', help: 'V8 heap in use in bytes.', registers: [registry],
+      name: METRIC.heapUsed, help: 'V8 heap in use in bytes.', registers: [registry],
       collect() { this.set(process.memoryUsage().heapUsed); },
     });
     new Gauge({
-      name: 'process_start_time_seconds', help: 'Start time of the process since the Unix epoch in seconds.', registers: [registry],
+      name: METRIC.startTime, help: 'Start time of the process since the Unix epoch in seconds.', registers: [registry],
     }).set(Math.round(Date.now() / 1000 - process.uptime()));
     let lastCpu = 0;
     new Counter({
-      name: 'process_cpu_seconds_total', help: 'Total user and system CPU time spent in seconds.', registers: [registry],
+      name: METRIC.cpuSeconds, help: 'Total user and system CPU time spent in seconds.', registers: [registry],
       collect() {
         const u = process.cpuUsage();
         const now = (u.user + u.system) / 1e6;
@@ -44,44 +40,44 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
   }
   const model = opts.model;
   // The gen_ai series are per model (the request duration adds error_type).
-  const perModel = { labelNames: ['model'] as const, registers: [registry] };
+  const perModel = { labelNames: [LABEL.model] as const, registers: [registry] };
   const requestDuration = new Histogram({
-    name: 'gen_ai_server_request_duration_seconds',
+    name: METRIC.requestDuration,
     help: 'Time from request arrival to the last byte of the response (queue wait included).',
-    labelNames: ['model', 'error_type'] as const,
+    labelNames: [LABEL.model, LABEL.errorType] as const,
     buckets: mergeBuckets(DEFAULT_DURATION_BUCKETS, opts.sloBuckets),
     registers: [registry],
   });
   const ttft = new Histogram({
-    name: 'gen_ai_server_time_to_first_token_seconds',
+    name: METRIC.timeToFirstToken,
     help: 'Time from request arrival to the first generated token (queue wait and prompt evaluation included).',
     ...perModel,
     buckets: mergeBuckets(DEFAULT_TTFT_BUCKETS, opts.sloBuckets),
   });
   const tpot = new Histogram({
-    name: 'gen_ai_server_time_per_output_token_seconds',
+    name: METRIC.timePerOutputToken,
     help: 'Mean time between generated tokens after the first, one observation per request with 2+ tokens.',
     ...perModel,
     buckets: mergeBuckets(DEFAULT_TPOT_BUCKETS, opts.sloBuckets),
   });
-  const promptTokens = new Counter({ ...perModel, name: 'gen_ai_server_prompt_tokens_total', help: 'Prompt (input) tokens evaluated.' });
+  const promptTokens = new Counter({ ...perModel, name: METRIC.promptTokens, help: 'Prompt (input) tokens evaluated.' });
   const cachedTokens = new Counter({
-    ...perModel, name: 'gen_ai_server_prompt_cached_tokens_total',
+    ...perModel, name: METRIC.cachedPromptTokens,
     help: 'Prompt tokens whose state was reused from an earlier request on the same sequence (not evaluated again).',
   });
-  const generatedTokens = new Counter({ ...perModel, name: 'gen_ai_server_generated_tokens_total', help: 'Tokens generated (output).' });
-  const running = new Gauge({ ...perModel, name: 'gen_ai_server_requests_running', help: 'Requests holding a context sequence.' });
-  const waiting = new Gauge({ ...perModel, name: 'gen_ai_server_requests_waiting', help: 'Requests waiting in the queue for a context sequence.' });
+  const generatedTokens = new Counter({ ...perModel, name: METRIC.generatedTokens, help: 'Tokens generated (output).' });
+  const running = new Gauge({ ...perModel, name: METRIC.requestsRunning, help: 'Requests holding a context sequence.' });
+  const waiting = new Gauge({ ...perModel, name: METRIC.requestsWaiting, help: 'Requests waiting in the queue for a context sequence.' });
   const loadDuration = new Gauge({
-    ...perModel, name: 'gen_ai_server_model_load_duration_seconds', help: 'Time to provision (download, verify) and load the model, warm-up included.',
+    ...perModel, name: METRIC.modelLoadDuration, help: 'Time to provision (download, verify) and load the model, warm-up included.',
   });
-  const ready = new Gauge({ ...perModel, name: 'gen_ai_server_ready', help: '1 when the model is loaded and the worker accepts requests.' });
+  const ready = new Gauge({ ...perModel, name: METRIC.ready, help: '1 when the model is loaded and the worker accepts requests.' });
   let gpuRead: (() => Promise<number>) | undefined;
   new Gauge({
-    ...perModel, name: 'gen_ai_server_gpu_memory_used_bytes', help: 'GPU memory in use (only when running on a GPU).',
+    ...perModel, name: METRIC.gpuMemoryUsed, help: 'GPU memory in use (only when running on a GPU).',
     async collect() { if (gpuRead) this.set({ model }, await gpuRead()); },
   });
-  const parallel = new Gauge({ ...perModel, name: 'gen_ai_server_parallel_sequences', help: 'Configured context sequences (--parallel).' });
+  const parallel = new Gauge({ ...perModel, name: METRIC.parallelSequences, help: 'Configured context sequences (--parallel).' });
   // Zero-initialise every series so rates exist before the first request of each kind: Prometheus'
   // increase() never counts a series' first sample, so a series born with its first request would
   // lose that request. (labels() alone does not create a histogram series; zero() does.)

@@ -16,12 +16,11 @@ import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
 import { renderScaledObject } from '../../../src/render/scaledobject.ts';
 import { resolvePlan } from '../../../src/plan/index.ts';
+import type { Qws } from '../../support/qws.ts';
 
 const KEDA_CRDS = join(cacheDir, 'keda-crds');
 const QWS = 'qwenops.io/v1alpha1';
 const PROM = 'http://prometheus.monitoring.svc:9090';
-type Cond = { type: string; status: string; reason: string; message: string };
-type Qws = KubeObject & { status?: { conditions?: Cond[]; autoscaling?: { minReplicas: number; maxReplicas: number; desiredReplicas: number } } };
 type Dep = KubeObject & { spec: { replicas?: number }; metadata: { managedFields?: Array<{ manager: string; fieldsV1?: { 'f:spec'?: Record<string, unknown> } }> } };
 const qws = (ns: string, name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: QWS, kind: 'QwenService', metadata: { name, namespace: ns }, spec });
 const condition = async (cluster: Cluster, ns: string, name: string, type: string) => (await get<Qws>(cluster, QWS, 'QwenService', name, ns))?.status?.conditions?.find((c) => c.type === type);

@@ -8,10 +8,10 @@ import { DEFAULT_NODES, startCluster, type Cluster } from '../../cluster/cluster
 import { apply, get, list, newNamespace, remove, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { cacheDir } from '../../support/tools.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
+import type { Qws } from '../../support/qws.ts';
 
 const PROM_CRDS = join(cacheDir, 'prometheus-operator-crds');
 const QWS = 'qwenops.io/v1alpha1';
-type Qws = KubeObject & { status?: { readyReplicas?: number; conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
 
 let cluster: Cluster;
 let op: RunningOperator;

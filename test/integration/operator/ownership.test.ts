@@ -12,10 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DEFAULT_NODES, startCluster, type Cluster } from '../../cluster/cluster.ts';
 import { apply, create, get, kubeCall, kubeRequest, list, newNamespace, remove, resourcePath, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
+import type { Condition, Qws } from '../../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
-type Condition = { type: string; status: string; reason: string; message: string };
-type Qws = KubeObject & { status?: { conditions?: Condition[] } };
 type Meta = { uid: string; resourceVersion: string; ownerReferences?: Array<{ uid: string; controller?: boolean; kind: string }>; managedFields?: Array<{ manager: string; operation: string; subresource?: string }> };
 type Obj = KubeObject & { metadata: KubeObject['metadata'] & Meta };
 type KubeEvent = KubeObject & { reason: string; type: string; message: string; involvedObject: { name: string } };

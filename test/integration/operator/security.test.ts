@@ -14,6 +14,7 @@ import { KubeClient } from '../../../src/kube/client.ts';
 import { Manager } from '../../../src/controller/manager.ts';
 import { operatorMetrics } from '../../../src/controller/metrics.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
+import type { Qws } from '../../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
 const NP = 'networking.k8s.io/v1';
@@ -24,7 +25,6 @@ type PodSpec = {
   containers: { args: string[]; volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[] }[];
   volumes: { name: string; secret?: { secretName: string; items: { key: string; path: string }[]; defaultMode: number } }[];
 };
-type Qws = KubeObject & { status?: { endpoint?: string; endpointAuth?: string } };
 
 let ns: string;
 let manager: Manager;

@@ -13,10 +13,9 @@ import { startOperator, type RunningOperator } from '../../support/operator.ts';
 import { toolPath } from '../../support/tools.ts';
 import { parseOptions } from '../../../src/commands/command.ts';
 import { RUN_OPTIONS, readRunSettings } from '../../../src/commands/run-settings.ts';
+import type { Condition, Qws } from '../../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
-type Condition = { type: string; status: string; reason: string; message: string };
-type Qws = KubeObject & { status?: { conditions?: Condition[] } };
 type KubeEvent = KubeObject & { reason: string; type: string; involvedObject: { name: string } };
 type Deployment = KubeObject & { spec: { template: { spec: { containers: { image: string }[] } } } };
 

@@ -2,7 +2,6 @@
 // references and CRD shapes; the dashboard's queries read only series the worker or the SLO rules
 // produce. (That they parse, by promtool: test/with-tools/render/dashboard.test.ts.)
 import { describe, it, expect } from '@jest/globals';
-import { existsSync, readFileSync } from 'node:fs';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
 import { renderMonitoring } from '../../../src/render/monitoring.ts';
@@ -10,6 +9,7 @@ import fc from 'fast-check';
 import { dashboardPanels, dashboardUid, renderDashboard, renderDashboardJson } from '../../../src/render/dashboard.ts';
 import { compileSla } from '../../../src/sla/rules.ts';
 import { RECORD } from '../../../src/sla/sli.ts';
+import { METRIC } from '../../../worker/src/contract.ts';
 import { fullSla, LINKS } from '../sla/fixtures.ts';
 import { resolvePlan } from '../../../src/plan/index.ts';
 
@@ -110,10 +110,7 @@ describe('dashboard', () => {
   });
 
   it('reads only series the worker or the SLO rules produce', () => {
-    const workerSrc = new URL('../../../worker/src/metrics.ts', import.meta.url);
-    const worker = existsSync(workerSrc)
-      ? [...readFileSync(workerSrc, 'utf8').matchAll(/name: '([a-z_:]+)'/g)].map((m) => m[1]!)
-      : ['gen_ai_server_request_duration_seconds', 'gen_ai_server_time_to_first_token_seconds', 'gen_ai_server_time_per_output_token_seconds', 'gen_ai_server_generated_tokens_total', 'gen_ai_server_requests_running', 'gen_ai_server_requests_waiting', 'gen_ai_server_model_load_duration_seconds', 'gen_ai_server_gpu_memory_used_bytes', 'process_resident_memory_bytes'];
+    const worker: string[] = Object.values(METRIC);
     const histogramSeries = worker.flatMap((n) => [n, `${n}_bucket`, `${n}_count`, `${n}_sum`]);
     const recorded = compileSla(qs, LINKS).groups.flatMap((g) => g.rules).flatMap((r) => ('record' in r ? [r.record] : []));
     const known = new Set([...histogramSeries, ...recorded, 'up', 'ALERTS']);

@@ -1,0 +1,57 @@
+// The worker <-> operator contract: the names the operator's SLO rules, autoscaling triggers,
+// rollout gates and dashboard read from the worker's /metrics, the error types they count, the
+// default histogram boundaries, and the flags the operator passes. Defined once, here; the worker
+// builds its metrics and the operator (src/, by relative path) its queries and pod args from it.
+// Dependency-free on purpose: both packages import it, and the operator's image copies this one file.
+
+/** Metric names, OTel GenAI semantic conventions in Prometheus form. */
+export const METRIC = {
+  requestDuration: 'gen_ai_server_request_duration_seconds',
+  timeToFirstToken: 'gen_ai_server_time_to_first_token_seconds',
+  timePerOutputToken: 'gen_ai_server_time_per_output_token_seconds',
+  promptTokens: 'gen_ai_server_prompt_tokens_total',
+  cachedPromptTokens: 'gen_ai_server_prompt_cached_tokens_total',
+  generatedTokens: 'gen_ai_server_generated_tokens_total',
+  requestsRunning: 'gen_ai_server_requests_running',
+  requestsWaiting: 'gen_ai_server_requests_waiting',
+  modelLoadDuration: 'gen_ai_server_model_load_duration_seconds',
+  ready: 'gen_ai_server_ready',
+  gpuMemoryUsed: 'gen_ai_server_gpu_memory_used_bytes',
+  parallelSequences: 'gen_ai_server_parallel_sequences',
+  residentMemory: 'process_resident_memory_bytes',
+  heapUsed: 'nodejs_heap_used_bytes',
+  startTime: 'process_start_time_seconds',
+  cpuSeconds: 'process_cpu_seconds_total',
+} as const;
+
+/** Label names on the gen_ai series (bounded: `model` is the configured name, `error_type` one of ERROR_TYPES). */
+export const LABEL = { model: 'model', errorType: 'error_type' } as const;
+
+/** Values of `error_type`; '' is a success. */
+export const ERROR_TYPES = ['', 'invalid_request', 'cancelled', 'overloaded', 'timeout', 'internal', 'unavailable'] as const;
+export type ErrorType = (typeof ERROR_TYPES)[number];
+/** Error types that are the client's doing: never counted against the SLA. */
+export const NOT_SERVICE_FAULT = ['invalid_request', 'cancelled'] as const satisfies readonly ErrorType[];
+
+// OTel GenAI semantic-convention bucket advice, extended; the operator adds each SLO threshold
+// (FLAG.sloBuckets), so a threshold is always a boundary.
+export const DEFAULT_DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.25, 0.32, 0.5, 0.64, 1, 1.28, 2, 2.56, 5, 5.12, 10, 10.24, 20.48, 30, 40.96, 60, 81.92, 120, 300];
+export const DEFAULT_TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60];
+export const DEFAULT_TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5];
+
+/** Flags of `qwen-worker` the operator passes (each as one `--flag=value` word). */
+export const FLAG = {
+  model: 'model',
+  modelName: 'model-name',
+  modelSha256: 'model-sha256',
+  host: 'host',
+  port: 'port',
+  metricsPort: 'metrics-port',
+  parallel: 'parallel',
+  contextSize: 'context-size',
+  gpu: 'gpu',
+  cacheDir: 'cache-dir',
+  drainTimeout: 'drain-timeout',
+  apiKeyFile: 'api-key-file',
+  sloBuckets: 'slo-buckets',
+} as const;
