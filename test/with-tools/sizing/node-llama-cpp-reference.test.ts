@@ -6,12 +6,10 @@
 // it, this test only borrows it from worker/node_modules as the reference.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GgufInsights, readGgufFileInfo } from '../../../worker/node_modules/node-llama-cpp/dist/index.js';
-import { readGgufHead } from '../../../src/sizing/gguf.ts';
-import { modelFacts, type ModelFacts } from '../../../src/sizing/facts.ts';
+import { readLocalFacts } from '../../../src/sizing/local.ts';
 import { estimateMemory } from '../../../src/sizing/estimate.ts';
 import { qwen3Shaped4B } from '../../support/gguf-writer.ts';
 
@@ -35,20 +33,7 @@ const once = <T>(key: string, f: () => Promise<T>): Promise<T> => {
   return memo.get(key) as Promise<T>;
 };
 
-const ours = (path: string) => once(`ours:${path}`, () => readFacts(path));
-
-async function readFacts(path: string): Promise<ModelFacts> {
-  const fh = await open(path);
-  try {
-    return modelFacts(await readGgufHead(async (offset, length) => {
-      const b = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(b, 0, length, offset);
-      return b.subarray(0, bytesRead);
-    }));
-  } finally {
-    await fh.close();
-  }
-}
+const ours = (path: string) => once(`ours:${path}`, () => readLocalFacts(path));
 
 /** Device memory of the worker's configuration (all layers on the GPU, flash attention, full SWA cache) by node-llama-cpp. */
 async function reference(path: string, shapes: Array<[number, number]>) {
