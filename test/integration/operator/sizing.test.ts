@@ -90,7 +90,7 @@ describe('SLAFeasible on a real apiserver', () => {
     const need = estimateMemory(facts, { contextSize: 32768, parallel: 8, kvCacheType: 'f16' }).device;
     expect(c.message).toContain(`needs ${(need / 1024 ** 3).toFixed(1)} GiB`);
     expect(c.message).toContain('but NVIDIA-L4 leaves 22.8 GiB');
-    expect(c.message).toMatch(/at most \d+ tokens of KV cache fit \(contextSize × parallel\): e\.g\. contextSize 32768 × parallel 2, or contextSize \d+ × parallel 8/);
+    expect(c.message).toMatch(/at most \d+ tokens of KV cache fit \(contextSize × parallel\): e\.g\. contextSize 32768 × parallel 4, or contextSize \d+ × parallel 8/);
     const event = await waitFor('Warning Event InsufficientMemory', async () => (await list<KubeEvent>(testCluster(), 'v1', 'Event', ns)).find((e) => e.involvedObject.name === 'big' && e.reason === 'InsufficientMemory' && e.type === 'Warning'), 30_000);
     expect(event.message).toContain('needs');
     const stored = (await get<Qws>(testCluster(), QWS, 'QwenService', 'big', ns))!;
@@ -104,10 +104,10 @@ describe('SLAFeasible on a real apiserver', () => {
   }, 90_000);
 
   it('False/TokensPerSecondUnreachable with the bound and what would reach it; an hf: source resolved and redirected', async () => {
-    await apply(testCluster(), qws('fast', 'hf:acme/Qwen3-4B-GGUF:Q4_K_M', { model: { source: 'hf:acme/Qwen3-4B-GGUF:Q4_K_M', contextSize: 4096, parallel: 1 }, gpu: { count: 1, product: 'NVIDIA-L4' }, sla: { outputTokensPerSecond: { min: 500 } } }));
+    await apply(testCluster(), qws('fast', 'hf:acme/Qwen3-4B-GGUF:Q4_K_M', { model: { source: 'hf:acme/Qwen3-4B-GGUF:Q4_K_M', contextSize: 4096, parallel: 1 }, gpu: { count: 1, product: 'NVIDIA-L4' }, sla: { outputTokensPerSecond: { min: 200 } } }));
     const c = await feasible('fast', 'False', 'TokensPerSecondUnreachable');
-    expect(c.message).toContain(`outputTokensPerSecond.min 500 is above the ${(300e9 / facts.decodeBytes).toFixed(0)} tokens/s per sequence NVIDIA-L4 can reach at parallel 1`);
-    expect(c.message).toMatch(/would reach it: a quantization of at most \d\.\d bits per weight/);
+    expect(c.message).toContain(`outputTokensPerSecond.min 200 is above the ${(300e9 / facts.decodeBytes).toFixed(0)} tokens/s per sequence NVIDIA-L4 can reach at parallel 1`);
+    expect(c.message).toContain(`would reach it: a quantization of at most ${((300e9 / 200) * 8 / facts.parameters).toFixed(1)} bits per weight`);
     expect(seen.some((s) => s.path === '/acme/Qwen3-4B-GGUF/resolve/main/Qwen3-4B-Q4_K_M.gguf')).toBe(true);
   }, 90_000);
 
