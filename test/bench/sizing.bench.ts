@@ -6,7 +6,7 @@
 // runs it (flash attention, one sequence, all CPUs), 128 greedy tokens after the first. Rounds
 // interleave the two so background load hits both alike; the best of each is kept.
 // Not a jest test (timings on shared cores). Run (after scripts/setup.sh):
-//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/sizing.bench.ts [--rounds 3] [--tokens 128]
+//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/sizing.bench.ts [--rounds 3] [--tokens 128] [--threads N]
 // Prints the figures and a JSON line (prefix BENCH_JSON); exits 1 when the bound does not hold.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,11 +21,13 @@ import { decodeBound } from '../../src/sizing/estimate.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cache = process.env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, threads: { type: 'string' } } });
 const ROUNDS = Number(values.rounds ?? 3);
 const TOKENS = Number(values.tokens ?? 128);
 const MODEL = values.model ?? join(cache, 'models', 'gemma-3-270m-q4_k_m.gguf');
-const THREADS = availableCpus();
+// The worker's default (all CPUs); --threads 1 where other processes load the machine (llama.cpp's
+// threads wait for each other at every op, which collapses under contention; one thread does not).
+const THREADS = values.threads ? Number(values.threads) : availableCpus();
 
 const dir = mkdtempSync(join(tmpdir(), 'membw-'));
 const membw = join(dir, 'membw');
