@@ -60,6 +60,12 @@ function fetchRange(url: string, offset: number, length: number, opts: FetchOpti
       }
       if (status === 416) { res.resume(); resolve(new Uint8Array(0)); return; }
       if (status !== 206 && status !== 200) { res.resume(); reject(new GgufError(`${redactModelSource(url)} answered HTTP ${status}`)); return; }
+      const range = /^bytes (\d+)-/.exec(res.headers['content-range'] ?? '');
+      if (status === 206 && Number(range?.[1]) !== offset) {
+        res.resume();
+        reject(new GgufError(`${redactModelSource(url)} answered ${res.headers['content-range'] ?? '(no Content-Range)'} to a request for bytes ${offset}-`));
+        return;
+      }
       // A 200 carries the file from its start: skip to the offset, and stop at length either way.
       let skip = status === 200 ? offset : 0;
       const chunks: Buffer[] = [];

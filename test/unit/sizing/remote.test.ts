@@ -24,6 +24,7 @@ beforeAll(async () => {
       return;
     }
     if (req.url?.startsWith('/silent')) return; // never answers
+    if (req.url?.startsWith('/shifted')) { res.writeHead(206, { 'content-range': `bytes 5-9/${HEAD.length}` }).end(HEAD.subarray(5, 10)); return; }
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -50,5 +51,6 @@ describe('readRemoteFacts', () => {
     const silent = readRemoteFacts(`${base}/silent?sig=secret`, { timeoutMs: 300, allowHttp: true });
     await expect(silent).rejects.toThrow(/no answer within 300 ms/);
     await expect(silent).rejects.not.toThrow(/secret/);
+    await expect(readRemoteFacts(`${base}/shifted`, { timeoutMs: 5000, allowHttp: true })).rejects.toThrow(`${base}/shifted answered bytes 5-9/${HEAD.length} to a request for bytes 0-`);
   });
 });
