@@ -72,6 +72,8 @@ const WARNING_REASONS = new Set<string>([
 export type ChildProblem = { reason: 'OwnershipConflict' | 'ApplyFailed'; kind: string; name: string; message: string };
 
 const DEPLOYMENT_KEY = kindKey({ apiVersion: 'apps/v1', kind: 'Deployment' });
+/** How long a new QwenService's first reconcile waits for its model's header (one reconcile worker held at most this long). */
+const FIRST_READ_WAIT_MS = 10_000;
 
 /** A child by kind and name (`Deployment.apps/v1/chat`): children of one QwenService share its namespace. */
 const childKey = (obj: { apiVersion: string; kind: string; metadata: { name: string } }): string => `${kindKey(obj)}/${obj.metadata.name}`;
@@ -174,7 +176,7 @@ export class Reconciler {
     }
 
     const served = new Set([...this.deps.caches.owned.keys()]);
-    const sizing = this.sizing(qs, key);
+    const sizing = await this.sizing(qs, key);
     const rendered = renderOwned(qs, this.deps.config, { servedMonitoringKinds: served, ...(sizing?.workerMemory ? { workerMemory: sizing.workerMemory } : {}) });
     const children = await this.applyChildren(rendered.objects, uid, log);
     const pruned = await this.prune(rendered.objects, uid, log);
@@ -185,11 +187,18 @@ export class Reconciler {
     return { applied: children.answers.size, pruned, statusWritten };
   }
 
-  /** SLAFeasible, status.model and the worker's default memory, from what the header cache (or status) knows; starts the header read. */
-  private sizing(qs: QwenService, key: string): SizingPlan | undefined {
+  /**
+   * SLAFeasible, status.model and the worker's default memory, from what the header cache (or
+   * status) knows; starts the header read. Before the Deployment exists, a read in progress is
+   * awaited a few seconds, so the workers start with their memory sized rather than restart for it.
+   */
+  private async sizing(qs: QwenService, key: string): Promise<SizingPlan | undefined> {
     const s = this.deps.sizing;
     if (!s) return undefined;
-    return planSizing(qs, s.headers.lookup(qs.spec.model.source, qs.spec.model.sha256, key), s.cpuBandwidthGBps);
+    const { source, sha256 } = qs.spec.model;
+    const created = this.deps.caches.owned.get(DEPLOYMENT_KEY)?.get(namespaceOf(qs), qs.metadata.name) !== undefined;
+    const header = created || qs.status?.model ? s.headers.lookup(source, sha256, key) : await s.headers.lookupWithin(source, sha256, key, FIRST_READ_WAIT_MS);
+    return planSizing(qs, header, s.cpuBandwidthGBps);
   }
 
   /**

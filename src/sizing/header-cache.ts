@@ -22,7 +22,7 @@ export type HeaderCacheOptions = {
   now?: () => number;
 };
 
-type Entry = { state: HeaderState; at: number; waiters: Set<string> };
+type Entry = { state: HeaderState; at: number; waiters: Set<string>; settled?: Promise<void> };
 
 export class HeaderCache {
   private readonly entries = new Map<string, Entry>();
@@ -47,11 +47,25 @@ export class HeaderCache {
     this.entries.delete(key);
     this.entries.set(key, fresh);
     while (this.entries.size > (this.opts.maxEntries ?? 256)) this.entries.delete(this.entries.keys().next().value!);
-    void this.opts.read(url).then(
+    fresh.settled = this.opts.read(url).then(
       (facts) => this.settle(fresh, { state: 'read', facts }),
       (err: unknown) => this.settle(fresh, { state: 'failed', error: err instanceof Error ? err.message : String(err) }),
     );
     return fresh.state;
+  }
+
+  /**
+   * lookup, but a read in progress is awaited for up to `ms`: a new QwenService's Deployment can
+   * then be created with its memory already sized, instead of being changed (a rollout) seconds later.
+   */
+  async lookupWithin(source: string, sha256: string | undefined, waiter: string, ms: number): Promise<HeaderState> {
+    const state = this.lookup(source, sha256, waiter);
+    const entry = this.entries.get(`${source}#${sha256 ?? ''}`);
+    if (state.state !== 'pending' || !entry?.settled) return state;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([entry.settled, new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+    clearTimeout(timer);
+    return entry.state;
   }
 
   private settle(entry: Entry, state: HeaderState): void {

@@ -121,6 +121,8 @@ describe('SLAFeasible on a real apiserver', () => {
       return d?.spec.template.spec.containers[0]!.resources.requests?.memory ? d : undefined;
     }, 30_000);
     expect(dep.spec.template.spec.containers[0]!.resources).toEqual({ requests: { memory, 'nvidia.com/gpu': '1' }, limits: { memory, 'nvidia.com/gpu': '1' } });
+    // Created with it (the first reconcile waited for the header): no second rollout to add it.
+    expect((dep.metadata as { generation?: number }).generation).toBe(1);
   }, 90_000);
 
   it('Unknown with the reason for a truncated or hostile head, and the operator carries on', async () => {

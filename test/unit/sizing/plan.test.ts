@@ -84,6 +84,15 @@ describe('HeaderCache', () => {
     expect(reads).toHaveLength(3);
     expect(cache.lookup('pvc://models/q.gguf', undefined, 'a/four')).toMatchObject({ state: 'unavailable' });
   });
+
+  it('awaits a read in progress for a while when asked to', async () => {
+    let release: (f: ModelFacts) => void = () => {};
+    const cache = new HeaderCache({ read: () => new Promise((r) => { release = r; }), settled: () => {} });
+    expect(await cache.lookupWithin(SOURCE, undefined, 'a/one', 20)).toEqual({ state: 'pending' });
+    const waiting = cache.lookupWithin(SOURCE, undefined, 'a/two', 60_000);
+    release(facts1);
+    expect(await waiting).toEqual({ state: 'read', facts: facts1 });
+  });
 });
 
 describe('sourceURL', () => {
