@@ -108,7 +108,8 @@ export const sizeCommand: Command = {
         text.push(`${name}\n${explainSizing(rows[0]!).map((l) => `  ${l}`).join('\n')}\n`);
       } else {
         const [model, memory] = explainSizing(rows[0]!);
-        text.push(`${name}\n  ${model}\n  ${memory}\n\n${table(rows).join('\n')}\n`);
+        const why = rows.filter((s) => s.feasibility.status === 'False').map((s) => `  ${s.hardware?.name}: ${s.feasibility.message}`);
+        text.push(`${name}\n  ${model}\n  ${memory}\n\n${table(rows).join('\n')}\n${why.length ? `\n${why.join('\n')}\n` : ''}`);
       }
     }
     process.stdout.write(output === 'json' ? `${JSON.stringify(json, null, 2)}\n` : text.join('---\n'));

@@ -93,7 +93,7 @@ export function assess(facts: ModelFacts, spec: SizingSpec, hw: Hardware | { unk
     }
     const bits = bitsPerWeightFor(facts, hw, min);
     ways.push(bits >= 1.5 ? `a quantization of at most ${bits.toFixed(1)} bits per weight (now ${(facts.decodeBytes * 8 / facts.parameters).toFixed(1)})` : 'a smaller model');
-    ways.push('a GPU with more memory bandwidth');
+    ways.push(spec.gpuCount === 0 ? 'a GPU' : 'a GPU with more memory bandwidth');
     problems.push({
       status: 'False', reason: Reason.TokensPerSecondUnreachable,
       message: `outputTokensPerSecond.min ${min} is above the ${tps(bound.tokensPerSecond)} tokens/s per sequence ${hw.name} can reach at parallel ${spec.parallel} (${bound.limitedBy === 'bandwidth' ? `${hw.bandwidthGBps} GB/s ÷ ${gib(facts.decodeBytes)} of weights per token` : `${hw.fp16TFLOPS} TFLOPS ÷ 2 FLOPs × ${facts.parameters} weights × ${spec.parallel} sequences`}; ${tps(bound.atFullContext)} with full caches); would reach it: ${ways.join(', or ')}`,
