@@ -15,6 +15,8 @@ export const ConditionType = {
   MonitoringReady: 'MonitoringReady',
   AutoscalingReady: 'AutoscalingReady',
   RolloutGated: 'RolloutGated',
+  /** Whether the model fits the GPU and its decode speed can reach the SLA's floor (src/sizing/). */
+  SLAFeasible: 'SLAFeasible',
   /** Owned by the SLA status loop (SLA_FIELD_MANAGER), never by the reconciler. */
   SLACompliant: 'SLACompliant',
 } as const;
@@ -69,6 +71,15 @@ export const Reason = {
   RolloutDegraded: 'RolloutDegraded',
   /** The Event (not a condition reason) when a canary is promoted. */
   RolloutPromoted: 'RolloutPromoted',
+  // SLAFeasible (src/sizing/feasibility.ts)
+  ContextExceedsModel: 'ContextExceedsModel',
+  InsufficientMemory: 'InsufficientMemory',
+  TokensPerSecondUnreachable: 'TokensPerSecondUnreachable',
+  WithinPhysicalBounds: 'WithinPhysicalBounds',
+  ReadingModelHeader: 'ReadingModelHeader',
+  ModelHeaderUnreadable: 'ModelHeaderUnreadable',
+  ModelHeaderUnavailable: 'ModelHeaderUnavailable',
+  GPUProductUnknown: 'GPUProductUnknown',
   // SLACompliant
   PrometheusUnreachable: 'PrometheusUnreachable',
   BudgetBurning: 'BudgetBurning',

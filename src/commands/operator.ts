@@ -68,6 +68,7 @@ export async function runOperator(settings: RunSettings): Promise<number> {
     resyncIntervalMs: settings.resyncIntervalMs,
     config: settings.render,
     limits: settings.limits,
+    sizing: settings.sizing,
   });
   if (settings.slaStatus) addSlaStatusLoop(manager, client, settings.slaStatus, log);
 

@@ -17,6 +17,9 @@ import type { TenantLimits } from './tenant-limits.ts';
 import { MANAGED_SELECTOR, PRIMARY, WORKER_PODS, childOwnerKey, podOwnerKey } from './watches.ts';
 import { queueMetricHooks, runWorker, type BackoffOptions } from './worker.ts';
 import { WorkQueue } from './workqueue.ts';
+import { HeaderCache } from '../sizing/header-cache.ts';
+import { redactModelSource } from '../api/model-source.ts';
+import { DEFAULT_FETCH_OPTIONS, readRemoteFacts, type FetchOptions } from '../sizing/remote.ts';
 
 export type ManagerOptions = {
   client: KubeClient;
@@ -36,6 +39,17 @@ export type ManagerOptions = {
    * its QwenService, so the cap is also how long it may take to notice the name is free.
    */
   blockedBackoff?: BackoffOptions;
+  /** Sizing (SLAFeasible, status.model, the worker's default memory); absent: none. */
+  sizing?: SizingOptions;
+};
+
+export type SizingOptions = {
+  /** The CPU path's memory bandwidth (GB/s), for gpu.count 0. */
+  cpuBandwidthGBps: number;
+  /** How model heads are fetched (timeouts, CA, and for tests plain http). */
+  fetch?: FetchOptions;
+  /** Where hf: sources resolve (tests). */
+  hfEndpoint?: string;
 };
 
 /** A loop that runs beside the workers once the caches are synced (controller-runtime's Runnable). */
@@ -72,6 +86,7 @@ export class Manager {
       echoes: this.echoes,
       log: opts.log,
       caches: { qwenServices: this.qwenServices, pods: this.pods, owned: this.owned },
+      ...(opts.sizing ? { sizing: { headers: this.headerCache(opts.sizing), cpuBandwidthGBps: opts.sizing.cpuBandwidthGBps } } : {}),
     });
     this.qwenServices.on((e, obj) => { if (e === 'delete' || !this.echoes.isEcho(obj)) this.queue.add(objectKey(obj)); });
     // A pod's own status changes are news (why workers are not ready): no echo check.
@@ -85,6 +100,26 @@ export class Manager {
   }
 
   /** Starts the caches, waits for their first lists, then starts the workers and the added loops. */
+  /** Model heads read in the background; a settled read requeues the QwenServices that waited for it. */
+  private headerCache(opts: SizingOptions): HeaderCache {
+    const fetch = opts.fetch ?? DEFAULT_FETCH_OPTIONS;
+    return new HeaderCache({
+      read: async (url) => {
+        const log = this.opts.log.child({ model: redactModelSource(url) });
+        try {
+          const facts = await readRemoteFacts(url, fetch);
+          log.info({ architecture: facts.architecture, parameters: facts.parameters, quantization: facts.quantization }, 'read the model header');
+          return facts;
+        } catch (err) {
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the model header');
+          throw err;
+        }
+      },
+      settled: (keys) => { for (const key of keys) this.queue.add(key); },
+      ...(opts.hfEndpoint ? { hfEndpoint: opts.hfEndpoint } : {}),
+    });
+  }
+
   async start(): Promise<void> {
     this.running = true;
     await Promise.all([this.qwenServices.start(), this.pods.start(), this.syncOwnedKinds()]);

@@ -35,6 +35,8 @@ import type { WriteEchoes } from './echo.ts';
 import type { Cache } from './informer.ts';
 import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus, refusedStatus, type Observed, type StoredQwenService } from './status.ts';
 import { NO_TENANT_LIMITS, checkTenantLimits, type TenantLimits } from './tenant-limits.ts';
+import type { HeaderCache } from '../sizing/header-cache.ts';
+import { planSizing, type SizingPlan } from '../sizing/plan.ts';
 import { controllerOwnerUid, qwenServiceKey } from './watches.ts';
 
 export type Caches = {
@@ -54,6 +56,8 @@ export type ReconcilerDeps = {
   echoes: WriteEchoes;
   log: Logger;
   now?: () => Date;
+  /** Model heads and the CPU path's bandwidth: SLAFeasible, status.model, the worker's default memory. None: no sizing. */
+  sizing?: { headers: HeaderCache; cpuBandwidthGBps: number };
 };
 
 export type ReconcileResult = { applied: number; pruned: number; statusWritten: boolean };
@@ -62,11 +66,14 @@ const WARNING_REASONS = new Set<string>([
   Reason.WaitingForGPU, Reason.Unschedulable, Reason.ImagePullBackOff, Reason.CrashLoopBackOff, Reason.OOMKilled, Reason.ModelLoadFailed,
   Reason.InvalidSpec, Reason.ImageNotAllowed, Reason.SmarthostNotAllowed, Reason.PrometheusOperatorMissing, Reason.OwnershipConflict, Reason.ApplyFailed,
   Reason.CanaryFailedSLO, Reason.BudgetExhausted, Reason.CanaryInconclusive, Reason.RolloutAborted, Reason.RolloutDegraded,
+  Reason.InsufficientMemory, Reason.TokensPerSecondUnreachable, Reason.ContextExceedsModel, Reason.ModelHeaderUnreadable,
 ]);
 
 export type ChildProblem = { reason: 'OwnershipConflict' | 'ApplyFailed'; kind: string; name: string; message: string };
 
 const DEPLOYMENT_KEY = kindKey({ apiVersion: 'apps/v1', kind: 'Deployment' });
+/** How long a new QwenService's first reconcile waits for its model's header (one reconcile worker held at most this long). */
+const FIRST_READ_WAIT_MS = 10_000;
 
 /** A child by kind and name (`Deployment.apps/v1/chat`): children of one QwenService share its namespace. */
 const childKey = (obj: { apiVersion: string; kind: string; metadata: { name: string } }): string => `${kindKey(obj)}/${obj.metadata.name}`;
@@ -169,14 +176,29 @@ export class Reconciler {
     }
 
     const served = new Set([...this.deps.caches.owned.keys()]);
-    const rendered = renderOwned(qs, this.deps.config, { servedMonitoringKinds: served });
+    const sizing = await this.sizing(qs, key);
+    const rendered = renderOwned(qs, this.deps.config, { servedMonitoringKinds: served, ...(sizing?.workerMemory ? { workerMemory: sizing.workerMemory } : {}) });
     const children = await this.applyChildren(rendered.objects, uid, log);
     const pruned = await this.prune(rendered.objects, uid, log);
-    const observed = this.observe(qs, rendered, children, served);
+    const observed = { ...this.observe(qs, rendered, children, served), ...(sizing ? { sizing } : {}) };
     if (observed.rollout?.rollout) observed.rollout.analysisRun = await this.stepAnalysisRun(observed.rollout.rollout, log);
     const statusWritten = await this.writeStatus(qs, (fresh, now) => computeStatus(fresh, observed, this.deps.config, now), log);
     if (children.problems.length) throw new BlockedError(children.problems);
     return { applied: children.answers.size, pruned, statusWritten };
+  }
+
+  /**
+   * SLAFeasible, status.model and the worker's default memory, from what the header cache (or
+   * status) knows; starts the header read. Before the Deployment exists, a read in progress is
+   * awaited a few seconds, so the workers start with their memory sized rather than restart for it.
+   */
+  private async sizing(qs: QwenService, key: string): Promise<SizingPlan | undefined> {
+    const s = this.deps.sizing;
+    if (!s) return undefined;
+    const { source, sha256 } = qs.spec.model;
+    const created = this.deps.caches.owned.get(DEPLOYMENT_KEY)?.get(namespaceOf(qs), qs.metadata.name) !== undefined;
+    const header = created || qs.status?.model ? s.headers.lookup(source, sha256, key) : await s.headers.lookupWithin(source, sha256, key, FIRST_READ_WAIT_MS);
+    return planSizing(qs, header, s.cpuBandwidthGBps);
   }
 
   /**

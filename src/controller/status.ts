@@ -9,6 +9,7 @@ import { mergeConditions, type ConditionInput } from '../kube/conditions.ts';
 import { diagnosePods } from './diagnose.ts';
 import { autoscalingStatus, desiredReplicas, type AutoscalingObserved } from './autoscaling.ts';
 import { rolloutReplicas, rolloutStatus, type RolloutObserved } from './rollout.ts';
+import type { SizingPlan } from '../sizing/plan.ts';
 
 /** A QwenService as stored, before (or without) validating its spec. */
 export type StoredQwenService = Pick<QwenService, 'metadata' | 'status'>;
@@ -26,6 +27,8 @@ export type Observed = {
   autoscaling?: AutoscalingObserved;
   /** Argo Rollouts and Prometheus availability, the Rollout and its step's AnalysisRun (only read with spec.rollout). */
   rollout?: RolloutObserved;
+  /** SLAFeasible and status.model (src/sizing/plan.ts); absent when the operator runs without sizing. */
+  sizing?: SizingPlan;
 };
 
 type DeploymentStatus = { replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
@@ -89,6 +92,7 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
   if (scaling.condition) conditions.push(scaling.condition);
   const canary = rolloutStatus(qs, observed.rollout ?? { argoServed: false, prometheusURL: false });
   if (canary.condition) conditions.push(canary.condition);
+  if (observed.sizing) conditions.push(observed.sizing.condition);
 
   const status: QwenServiceStatus = {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
@@ -98,6 +102,7 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     ...endpointStatus(qs, config),
     ...(scaling.status ? { autoscaling: scaling.status } : {}),
     ...(canary.status ? { rollout: canary.status } : {}),
+    ...(observed.sizing?.model ? { model: observed.sizing.model } : {}),
     conditions: mergeConditions(previous?.conditions, conditions, generation, now),
   };
   // SLACompliant and status.sla are the SLA status loop's (its own field manager): not ours to

@@ -37,7 +37,11 @@ const MONITORING_KINDS = new Set(OWNED_KINDS.filter((k) => k.monitoring).map(kin
 export const isMonitoringKind = (o: { apiVersion: string; kind: string }): boolean => MONITORING_KINDS.has(kindKey(o));
 
 /** Which optional kinds (`kindKey`: prometheus-operator's, KEDA's ScaledObject, Argo Rollouts') the cluster serves; the rest are not rendered. */
-export type RenderOptions = { servedMonitoringKinds: ReadonlySet<string> };
+export type RenderOptions = {
+  servedMonitoringKinds: ReadonlySet<string>;
+  /** The worker's memory request and limit when the spec sets none: the sizing estimate (src/sizing/plan.ts), once the model's head is known. */
+  workerMemory?: string;
+};
 
 /** What is rendered for one QwenService, and what the spec asks for but the cluster cannot hold (its kind is not served). */
 export type RenderedObjects = { objects: KubeObject[]; unserved: KubeObject[] };
@@ -51,7 +55,7 @@ export function renderOwned(qs: QwenService, config: RenderConfig, opts: RenderO
   });
   const policy = renderNetworkPolicy(qs, config);
   const scaled = keepServed([renderScaledObject(qs, config)].filter((o): o is KubeObject => o !== undefined));
-  const workload = autoscaledWorkload(qs, renderWorkload(qs, config), scaled.length > 0);
+  const workload = autoscaledWorkload(qs, renderWorkload(qs, config, opts.workerMemory), scaled.length > 0);
   // Argo Rollouts runs the workers when it is served (and a Prometheus is known); otherwise a plain rolling update.
   const rollout = keepServed(renderRollout(qs, config));
   const rolloutApplied = rollout.some((o) => o.kind === ROLLOUT.kind);

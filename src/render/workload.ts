@@ -68,10 +68,15 @@ export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
   return flags.map(([flag, value]) => `--${flag}=${value}`);
 }
 
-function resources(qs: QwenService): Record<string, Record<string, string>> {
+/** The container's resources: the spec's, the GPUs, and `memory` (the sizing estimate) as request and limit when the spec names no memory. */
+function resources(qs: QwenService, memory: string | undefined): Record<string, Record<string, string>> {
   const str = (r: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, String(v)]));
   const requests = str(qs.spec.resources?.requests);
   const limits = str(qs.spec.resources?.limits);
+  if (memory && requests.memory === undefined && limits.memory === undefined) {
+    requests.memory = memory;
+    limits.memory = memory;
+  }
   if (qs.spec.gpu.count > 0) {
     limits['nvidia.com/gpu'] = String(qs.spec.gpu.count);
     requests['nvidia.com/gpu'] = String(qs.spec.gpu.count);
@@ -125,7 +130,7 @@ function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
   return { volumes: vols, mounts };
 }
 
-export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObject {
+export function renderDeployment(qs: QwenService, config: RenderConfig, workerMemory?: string): KubeObject {
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: WORKER_PORT_NAME }, periodSeconds, failureThreshold, timeoutSeconds: 5,
   });
@@ -158,7 +163,7 @@ export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObj
                 { name: METRICS_PORT_NAME, containerPort: config.metricsPort, protocol: 'TCP' },
               ],
               env: [{ name: 'HOME', value: '/tmp' }],
-              resources: resources(qs),
+              resources: resources(qs, workerMemory),
               startupProbe: probe('/readyz', 10, STARTUP_BUDGET_S / 10),
               readinessProbe: probe('/readyz', 5, 2),
               livenessProbe: probe('/healthz', 10, 3),
@@ -206,6 +211,6 @@ export function renderPodDisruptionBudget(qs: QwenService): KubeObject | undefin
   };
 }
 
-export function renderWorkload(qs: QwenService, config: RenderConfig): KubeObject[] {
-  return [renderDeployment(qs, config), renderService(qs, config), renderPodDisruptionBudget(qs)].filter((o): o is KubeObject => o !== undefined);
+export function renderWorkload(qs: QwenService, config: RenderConfig, workerMemory?: string): KubeObject[] {
+  return [renderDeployment(qs, config, workerMemory), renderService(qs, config), renderPodDisruptionBudget(qs)].filter((o): o is KubeObject => o !== undefined);
 }

@@ -1,0 +1,107 @@
+// What sizing gives one reconcile (src/sizing/plan.ts), the header cache behind it
+// (src/sizing/header-cache.ts), the source → URL rule it shares with the worker
+// (src/sizing/remote.ts), and the worker memory the renderer takes from it.
+import { describe, expect, it } from '@jest/globals';
+import { parseQwenService } from '../../../src/api/validate.ts';
+import { defaultRenderConfig } from '../../../src/render/common.ts';
+import { OWNED_KINDS, kindKey, renderAll } from '../../../src/render/index.ts';
+import { parseGgufHead } from '../../../src/sizing/gguf.ts';
+import { modelFacts, type ModelFacts } from '../../../src/sizing/facts.ts';
+import { estimateMemory, RUNTIME_OVERHEAD_BYTES } from '../../../src/sizing/estimate.ts';
+import { HeaderCache } from '../../../src/sizing/header-cache.ts';
+import { modelStatus, planSizing } from '../../../src/sizing/plan.ts';
+import { sourceURL } from '../../../src/sizing/remote.ts';
+import { hfUrl } from '../../../worker/src/model-source.ts';
+import { qwen3Shaped4B } from '../../support/gguf-writer.ts';
+
+const facts = modelFacts(parseGgufHead(qwen3Shaped4B()));
+const SOURCE = 'https://models.example/q.gguf';
+const qws = (spec: Record<string, unknown>, status?: Record<string, unknown>) =>
+  parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: 'a' }, spec: { model: { source: SOURCE }, ...spec }, ...(status ? { status } : {}) });
+const containerResources = (objs: ReturnType<typeof renderAll>) =>
+  (objs.find((o) => o.kind === 'Deployment')!.spec as { template: { spec: { containers: { resources: unknown }[] } } }).template.spec.containers[0]!.resources;
+
+describe('planSizing', () => {
+  it('is Unknown while the head is being read, or cannot be', () => {
+    expect(planSizing(qws({}), { state: 'pending' }, 20).condition).toMatchObject({ type: 'SLAFeasible', status: 'Unknown', reason: 'ReadingModelHeader', message: `reading the GGUF header of ${SOURCE}` });
+    expect(planSizing(qws({}), { state: 'failed', error: 'boom' }, 20).condition).toMatchObject({ status: 'Unknown', reason: 'ModelHeaderUnreadable', message: "cannot read the model's GGUF header: boom" });
+    expect(planSizing(qws({}), { state: 'unavailable', why: 'pvc' }, 20)).toEqual({ condition: expect.objectContaining({ reason: 'ModelHeaderUnavailable' }) });
+  });
+
+  it('gives status.model and the worker memory: on a GPU the process and the logits, on the CPU everything', () => {
+    const gpu = planSizing(qws({ gpu: { count: 1, product: 'NVIDIA-L4' } }), { state: 'read', facts }, 20);
+    expect(gpu.model).toEqual({ source: SOURCE, ...facts });
+    expect(gpu.workerMemory).toBe(`${Math.ceil((RUNTIME_OVERHEAD_BYTES + 4 * facts.vocabSize * 4) / 2 ** 20)}Mi`);
+    const cpu = planSizing(qws({ gpu: { count: 0 } }), { state: 'read', facts }, 20);
+    expect(cpu.workerMemory).toBe(`${Math.ceil(estimateMemory(facts, { contextSize: 8192, parallel: 4, kvCacheType: 'f16' }).host / 2 ** 20)}Mi`);
+    expect(planSizing(qws({ gpu: { count: 0 }, resources: { limits: { memory: '8Gi' } } }), { state: 'read', facts }, 20).workerMemory).toBeUndefined();
+  });
+
+  it('sizes from status.model when the cache has nothing (a restarted operator), for the same source only', () => {
+    const status = { model: modelStatus(SOURCE, facts) };
+    expect(planSizing(qws({ gpu: { count: 0 } }, status), { state: 'pending' }, 20).condition.reason).toBe('WithinPhysicalBounds');
+    expect(planSizing(qws({ gpu: { count: 0 } }, status), { state: 'failed', error: 'offline' }, 20).workerMemory).toBeDefined();
+    const moved = qws({ model: { source: 'https://models.example/other.gguf' }, gpu: { count: 0 } }, status);
+    expect(planSizing(moved, { state: 'pending' }, 20).condition.reason).toBe('ReadingModelHeader');
+  });
+});
+
+describe('the worker memory in the Deployment', () => {
+  it('is the estimate when the spec names no memory, the spec\'s otherwise', () => {
+    const opts = { servedMonitoringKinds: new Set(OWNED_KINDS.map(kindKey)), workerMemory: '1234Mi' };
+    expect(containerResources(renderAll(qws({ gpu: { count: 1 } }), defaultRenderConfig, opts))).toEqual({ requests: { memory: '1234Mi', 'nvidia.com/gpu': '1' }, limits: { memory: '1234Mi', 'nvidia.com/gpu': '1' } });
+    expect(containerResources(renderAll(qws({ gpu: { count: 0 }, resources: { requests: { memory: '2Gi', cpu: '1' } } }), defaultRenderConfig, opts))).toEqual({ requests: { memory: '2Gi', cpu: '1' } });
+    expect(containerResources(renderAll(qws({ gpu: { count: 0 } }), defaultRenderConfig))).toEqual({});
+  });
+});
+
+describe('HeaderCache', () => {
+  const facts1 = facts as ModelFacts;
+  it('reads each source once, tells every waiter, and reads a failed one again after a while', async () => {
+    let now = 0;
+    const reads: string[] = [];
+    const told: string[][] = [];
+    let fail = true;
+    const cache = new HeaderCache({
+      read: async (url) => { reads.push(url); if (fail) throw new Error('unreachable'); return facts1; },
+      settled: (w) => told.push(w),
+      retryAfterMs: 1000,
+      now: () => now,
+    });
+    expect(cache.lookup(SOURCE, undefined, 'a/one')).toEqual({ state: 'pending' });
+    expect(cache.lookup(SOURCE, undefined, 'a/two')).toEqual({ state: 'pending' });
+    await new Promise((r) => setImmediate(r));
+    expect(reads).toEqual([SOURCE]);
+    expect(told).toEqual([['a/one', 'a/two']]);
+    expect(cache.lookup(SOURCE, undefined, 'a/one')).toEqual({ state: 'failed', error: 'unreachable' });
+    fail = false;
+    now = 1000;
+    expect(cache.lookup(SOURCE, undefined, 'a/one')).toEqual({ state: 'pending' });
+    await new Promise((r) => setImmediate(r));
+    expect(cache.lookup(SOURCE, undefined, 'a/one')).toEqual({ state: 'read', facts: facts1 });
+    // A pinned SHA-256 is another entry; pvc:// is never read.
+    cache.lookup(SOURCE, 'ab'.repeat(32), 'a/three');
+    expect(reads).toHaveLength(3);
+    expect(cache.lookup('pvc://models/q.gguf', undefined, 'a/four')).toMatchObject({ state: 'unavailable' });
+  });
+
+  it('awaits a read in progress for a while when asked to', async () => {
+    let release: (f: ModelFacts) => void = () => {};
+    const cache = new HeaderCache({ read: () => new Promise((r) => { release = r; }), settled: () => {} });
+    expect(await cache.lookupWithin(SOURCE, undefined, 'a/one', 20)).toEqual({ state: 'pending' });
+    const waiting = cache.lookupWithin(SOURCE, undefined, 'a/two', 60_000);
+    release(facts1);
+    expect(await waiting).toEqual({ state: 'read', facts: facts1 });
+  });
+});
+
+describe('sourceURL', () => {
+  it.each(['hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M', 'hf:acme/repo/sub dir/model.gguf', 'hf:Qwen/Qwen2.5-7B-Instruct-GGUF:q4_k_m'])('resolves %s as the worker does', (source) => {
+    expect(sourceURL(source)).toBe(hfUrl(source).url);
+  });
+  it('passes https URLs through and has none for pvc:// and file://', () => {
+    expect(sourceURL('https://x.example/m.gguf?sig=1')).toBe('https://x.example/m.gguf?sig=1');
+    expect(sourceURL('pvc://models/m.gguf')).toBeUndefined();
+    expect(sourceURL('file:///models/m.gguf')).toBeUndefined();
+  });
+});
