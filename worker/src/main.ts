@@ -2,7 +2,7 @@
 // model loaded and produced a warm-up token) → model provisioning → engine → signals.
 // First: sizes libuv's pool before anything uses it (see threadpool.ts).
 import { overriddenThreadpoolSize } from './threadpool.ts';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pino } from 'pino';
 import { ApiKeyError, ApiKeys } from './auth.ts';
@@ -11,6 +11,7 @@ import type { WorkerConfig } from './config.ts';
 import { resolveThreads } from './cpus.ts';
 import { Engine } from './engine.ts';
 import { createMetrics } from './metrics.ts';
+import { modelFactsOf, registerModelFacts } from './model-facts.ts';
 import { ModelError, parseModelSpec, provisionModel, redactModelSpec } from './model-source.ts';
 import { WorkerServer } from './server.ts';
 
@@ -52,6 +53,8 @@ export async function startWorker(config: WorkerConfig) {
   const engine = await Engine.load({
     modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu,
   });
+  // What the model's header says, for the operator to size pvc:// and file:// sources it cannot read.
+  registerModelFacts(metrics.registry, modelName, modelFactsOf(engine.model.fileInfo, statSync(modelPath).size));
   engine.onLoad = (running, waiting) => { metrics.running.set(running); metrics.waiting.set(waiting); };
   if (engine.gpuType) {
     const llama = engine.llama;
