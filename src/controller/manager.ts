@@ -20,6 +20,7 @@ import { WorkQueue } from './workqueue.ts';
 import { HeaderCache } from '../sizing/header-cache.ts';
 import { redactModelSource } from '../api/model-source.ts';
 import { DEFAULT_FETCH_OPTIONS, readRemoteFacts, type FetchOptions } from '../sizing/remote.ts';
+import type { ModelFacts } from '../sizing/facts.ts';
 
 export type ManagerOptions = {
   client: KubeClient;
@@ -66,6 +67,7 @@ export class Manager {
   private readonly ownedCaches: OwnedCaches;
   private readonly reconciler: Reconciler;
   private readonly echoes = new WriteEchoes();
+  private readonly headers: HeaderCache | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly runnables: Runnable[] = [];
   private running = false;
@@ -78,6 +80,7 @@ export class Manager {
     this.pods = this.cache({ apiVersion: WORKER_PODS.apiVersion, kind: WORKER_PODS.kind, labelSelector: MANAGED_SELECTOR, indexBy: podOwnerKey });
     this.ownedCaches = new OwnedCaches(opts.client, (target) => this.cache(target), this.enqueueOwner(childOwnerKey));
     this.owned = this.ownedCaches.byKind;
+    this.headers = opts.sizing ? this.headerCache(opts.sizing) : undefined;
     this.reconciler = new Reconciler({
       client: opts.client,
       config: opts.config,
@@ -86,7 +89,7 @@ export class Manager {
       echoes: this.echoes,
       log: opts.log,
       caches: { qwenServices: this.qwenServices, pods: this.pods, owned: this.owned },
-      ...(opts.sizing ? { sizing: { headers: this.headerCache(opts.sizing), cpuBandwidthGBps: opts.sizing.cpuBandwidthGBps } } : {}),
+      ...(opts.sizing && this.headers ? { sizing: { headers: this.headers, cpuBandwidthGBps: opts.sizing.cpuBandwidthGBps } } : {}),
     });
     this.qwenServices.on((e, obj) => { if (e === 'delete' || !this.echoes.isEcho(obj)) this.queue.add(objectKey(obj)); });
     // A pod's own status changes are news (why workers are not ready): no echo check.
@@ -99,7 +102,15 @@ export class Manager {
     if (this.running) runnable.start();
   }
 
-  /** Starts the caches, waits for their first lists, then starts the workers and the added loops. */
+  /**
+   * The model facts the workers of QwenService `key` report for `source` (the SLA loop reads them
+   * from Prometheus): sizing uses them where the operator cannot read the head itself, and the
+   * QwenService is reconciled again when they are news. Ignored when the operator does no sizing.
+   */
+  reportModelFacts(key: string, source: string, sha256: string | undefined, facts: ModelFacts): void {
+    this.headers?.report(key, source, sha256, facts);
+  }
+
   /** Model heads read in the background; a settled read requeues the QwenServices that waited for it. */
   private headerCache(opts: SizingOptions): HeaderCache {
     const fetch = opts.fetch ?? DEFAULT_FETCH_OPTIONS;
@@ -117,9 +128,11 @@ export class Manager {
       },
       settled: (keys) => { for (const key of keys) this.queue.add(key); },
       ...(opts.hfEndpoint ? { hfEndpoint: opts.hfEndpoint } : {}),
+      workerReports: !!this.opts.config.prometheusURL,
     });
   }
 
+  /** Starts the caches, waits for their first lists, then starts the workers and the added loops. */
   async start(): Promise<void> {
     this.running = true;
     await Promise.all([this.qwenServices.start(), this.pods.start(), this.syncOwnedKinds()]);

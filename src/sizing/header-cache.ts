@@ -1,7 +1,10 @@
 // The model heads the operator has read, by source (and SHA-256 when the spec pins one): each is
 // read once, in the background, and the QwenServices that asked are reconciled again when it
 // settles. A failed read is kept (its reason is the SLAFeasible message) and retried after a
-// while; the map is bounded, the oldest entry going first.
+// while; the map is bounded, the oldest entry going first. The heads the operator cannot read
+// (pvc:// and file:// sources, or a read that failed) are reported by the workers that loaded the
+// model (the SLA loop reads their facts from Prometheus): those are kept per QwenService, as the
+// same pvc:// or file:// path may name different files in different namespaces or nodes.
 import { redactModelSource } from '../api/model-source.ts';
 import type { ModelFacts } from './facts.ts';
 import { sourceURL } from './remote.ts';
@@ -17,15 +20,20 @@ export type HeaderCacheOptions = {
   /** Called with the keys of the QwenServices that waited for a read that has now settled. */
   settled: (waiters: string[]) => void;
   hfEndpoint?: string;
+  /** Whether the workers' reports can arrive (the operator reads Prometheus); else their wait is pointless and the condition says so. */
+  workerReports?: boolean;
   retryAfterMs?: number;
   maxEntries?: number;
   now?: () => number;
 };
 
 type Entry = { state: HeaderState; at: number; waiters: Set<string>; settled?: Promise<void> };
+type Report = { source: string; sha256: string | undefined; facts: ModelFacts };
 
 export class HeaderCache {
   private readonly entries = new Map<string, Entry>();
+  /** Facts the workers of a QwenService reported, by its key. */
+  private readonly reports = new Map<string, Report>();
   private readonly opts: HeaderCacheOptions;
   constructor(opts: HeaderCacheOptions) {
     this.opts = opts;
@@ -34,7 +42,37 @@ export class HeaderCache {
   /** What is known of `source`'s head; starts reading it when nothing is (or a failure is old), and remembers `waiter` to requeue. */
   lookup(source: string, sha256: string | undefined, waiter: string): HeaderState {
     const url = sourceURL(source, this.opts.hfEndpoint);
-    if (!url) return { state: 'unavailable', why: `the operator does not read ${redactModelSource(source)} (only hf: and https: sources); \`qwen-operator size --model-file\` sizes it offline` };
+    const report = this.reports.get(waiter);
+    const reported = report && report.source === source && report.sha256 === sha256 ? report.facts : undefined;
+    if (!url) {
+      if (reported) return { state: 'read', facts: reported };
+      const where = redactModelSource(source);
+      return {
+        state: 'unavailable',
+        why: this.opts.workerReports
+          ? `the operator does not read ${where} itself: waiting for a worker to load it and report its facts (gen_ai_server_model_info, read from Prometheus)`
+          : `the operator does not read ${where} itself (only hf: and https: sources); set prometheusURL (--prometheus-url) so the workers' model facts can be read, or size it offline with \`qwen-operator size --model-file\``,
+      };
+    }
+    const known = this.lookupURL(url, source, sha256, waiter);
+    return known.state === 'failed' && reported ? { state: 'read', facts: reported } : known;
+  }
+
+  /**
+   * Facts the workers of QwenService `waiter` report for `source` (they loaded it). True, and the
+   * QwenService is requeued, when they are news.
+   */
+  report(waiter: string, source: string, sha256: string | undefined, facts: ModelFacts): boolean {
+    const before = this.reports.get(waiter);
+    if (before && before.source === source && before.sha256 === sha256 && JSON.stringify(before.facts) === JSON.stringify(facts)) return false;
+    this.reports.delete(waiter);
+    this.reports.set(waiter, { source, sha256, facts });
+    while (this.reports.size > (this.opts.maxEntries ?? 256)) this.reports.delete(this.reports.keys().next().value!);
+    this.opts.settled([waiter]);
+    return true;
+  }
+
+  private lookupURL(url: string, source: string, sha256: string | undefined, waiter: string): HeaderState {
     const key = `${source}#${sha256 ?? ''}`;
     const now = this.opts.now?.() ?? Date.now();
     const entry = this.entries.get(key);
