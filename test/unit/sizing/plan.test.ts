@@ -85,6 +85,35 @@ describe('HeaderCache', () => {
     expect(cache.lookup('pvc://models/q.gguf', undefined, 'a/four')).toMatchObject({ state: 'unavailable' });
   });
 
+  it('sizes pvc:// and file:// sources from what their workers report, per QwenService; says why it waits', () => {
+    const told: string[][] = [];
+    const PVC = 'pvc://models/q.gguf';
+    const read = async (): Promise<ModelFacts> => { throw new Error('not read'); };
+    const without = new HeaderCache({ read, settled: () => {} });
+    expect(without.lookup(PVC, undefined, 'a/one')).toEqual({ state: 'unavailable', why: expect.stringContaining('set prometheusURL (--prometheus-url) so the workers\' model facts can be read') });
+    const cache = new HeaderCache({ read, settled: (w) => told.push(w), workerReports: true });
+    expect(cache.lookup(PVC, undefined, 'a/one')).toEqual({ state: 'unavailable', why: expect.stringContaining('waiting for a worker to load it') });
+    expect(cache.report('a/one', PVC, undefined, facts1)).toBe(true);
+    expect(told).toEqual([['a/one']]);
+    expect(cache.lookup(PVC, undefined, 'a/one')).toEqual({ state: 'read', facts: facts1 });
+    // The same report again is no news; another QwenService (the same path in another namespace
+    // may be another file) and another source or SHA-256 are not sized from it.
+    expect(cache.report('a/one', PVC, undefined, facts1)).toBe(false);
+    expect(told).toHaveLength(1);
+    expect(cache.lookup(PVC, undefined, 'b/one')).toMatchObject({ state: 'unavailable' });
+    expect(cache.lookup('file:///models/q.gguf', undefined, 'a/one')).toMatchObject({ state: 'unavailable' });
+    expect(cache.lookup(PVC, 'ab'.repeat(32), 'a/one')).toMatchObject({ state: 'unavailable' });
+  });
+
+  it('uses what the workers report when the operator\'s own read of the head failed, not while it is in progress', async () => {
+    const cache = new HeaderCache({ read: async () => { throw new Error('no egress'); }, settled: () => {}, workerReports: true });
+    cache.report('a/one', SOURCE, undefined, facts1);
+    expect(cache.lookup(SOURCE, undefined, 'a/one')).toEqual({ state: 'pending' });
+    await new Promise((r) => setImmediate(r));
+    expect(cache.lookup(SOURCE, undefined, 'a/one')).toEqual({ state: 'read', facts: facts1 });
+    expect(cache.lookup(SOURCE, undefined, 'a/two')).toEqual({ state: 'failed', error: 'no egress' });
+  });
+
   it('awaits a read in progress for a while when asked to', async () => {
     let release: (f: ModelFacts) => void = () => {};
     const cache = new HeaderCache({ read: () => new Promise((r) => { release = r; }), settled: () => {} });
