@@ -247,7 +247,7 @@ describe('metrics', () => {
     expect(out).toBe('');
   });
 
-  it('exports the model header\'s facts as the operator\'s reader reads them (src/sizing/local.ts on the same file)', async () => {
+  it('exports the model header\'s facts as the operator\'s own reader (src/sizing) reads them from the same file', async () => {
     const t = await metricsText(w.url);
     expect(sample(t, `gen_ai_server_model_info{model="${MODEL}",architecture="gemma3",quantization="Q4_K_M"}`)).toBe(1);
     // `qwen-operator size --model-file` on the test model reads exactly these.
