@@ -17,6 +17,7 @@ import { modelFactsOf, registerModelFacts } from '../../../worker/src/model-fact
 import { apply, get, installCrds, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { testCluster, testNamespace } from '../../cluster/testing.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
+import { waitCondition, type Condition } from '../../support/qws-condition.ts';
 import { startPrometheus, type Prometheus } from '../../e2e/support/monitoring.ts';
 import { addSlaStatusLoop } from '../../../src/commands/operator.ts';
 import { readLocalFacts } from '../../../src/sizing/local.ts';
@@ -24,7 +25,6 @@ import { readLocalFacts } from '../../../src/sizing/local.ts';
 const QWS = 'qwenops.io/v1alpha1';
 const MODEL_PATH = join(process.env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator'), 'models', 'gemma-3-270m-q4_k_m.gguf');
 const SOURCE = 'file:///models/gemma-3-270m-q4_k_m.gguf';
-type Condition = { type: string; status: string; reason: string; message: string };
 type Qws = KubeObject & { status?: { conditions?: Condition[]; model?: Record<string, unknown> } };
 type Deployment = KubeObject & { spec: { template: { spec: { containers: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[] } } } };
 
@@ -36,12 +36,7 @@ let ns: string;
 
 const qws = (name: string): KubeObject => ({ apiVersion: QWS, kind: 'QwenService', metadata: { name, namespace: ns }, spec: { model: { source: SOURCE, contextSize: 1024, parallel: 2 }, gpu: { count: 0 } } });
 
-async function feasible(name: string, status: string, reason: string): Promise<Condition> {
-  return waitFor(`${name} SLAFeasible=${status}/${reason}`, async () => {
-    const c = (await get<Qws>(testCluster(), QWS, 'QwenService', name, ns))?.status?.conditions?.find((x) => x.type === 'SLAFeasible');
-    return c?.status === status && c.reason === reason ? c : undefined;
-  }, 60_000, 250);
-}
+const feasible = (name: string, status: string, reason: string) => waitCondition(ns, name, 'SLAFeasible', status, reason);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'model-facts-'));

@@ -13,13 +13,13 @@ import { apply, get, installCrds, list, waitFor, type KubeObject } from '../../c
 import { makePki } from '../../cluster/pki.ts';
 import { testCluster, testNamespace } from '../../cluster/testing.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
+import { waitCondition, type Condition } from '../../support/qws-condition.ts';
 import { gguf, qwen3Shaped4B } from '../../support/gguf-writer.ts';
 import { parseGgufHead } from '../../../src/sizing/gguf.ts';
 import { modelFacts } from '../../../src/sizing/facts.ts';
 import { estimateMemory, RUNTIME_OVERHEAD_BYTES } from '../../../src/sizing/estimate.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
-type Condition = { type: string; status: string; reason: string; message: string };
 type Qws = KubeObject & { status?: { conditions?: Condition[]; model?: Record<string, unknown> } };
 type KubeEvent = KubeObject & { reason: string; type: string; message: string; involvedObject: { name: string } };
 type Deployment = KubeObject & { spec: { template: { spec: { containers: { resources: { requests?: Record<string, string>; limits?: Record<string, string> } }[] } } } };
@@ -56,12 +56,7 @@ function rangeServer(key: string, cert: string): Server {
 
 const qws = (name: string, source: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: QWS, kind: 'QwenService', metadata: { name, namespace: ns }, spec: { model: { source }, ...spec } });
 
-async function feasible(name: string, status: string, reason: string): Promise<Condition> {
-  return waitFor(`${name} SLAFeasible=${status}/${reason}`, async () => {
-    const c = (await get<Qws>(testCluster(), QWS, 'QwenService', name, ns))?.status?.conditions?.find((x) => x.type === 'SLAFeasible');
-    return c?.status === status && c.reason === reason ? c : undefined;
-  }, 60_000, 250);
-}
+const feasible = (name: string, status: string, reason: string) => waitCondition(ns, name, 'SLAFeasible', status, reason);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sizing-https-'));
