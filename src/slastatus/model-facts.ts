@@ -4,8 +4,10 @@
 // failed. They go to the sizing header cache (through the manager), and the reconciler, which owns
 // status.model and SLAFeasible, sizes from them; this loop writes nothing itself.
 //   The series are input from pods: every value is checked (positive whole numbers, a plain
-// architecture name), and the workers of one QwenService must agree (during a rollout that changes
-// the model they may not: then nothing is reported until they do).
+// architecture name), and the workers of one QwenService must agree. For a pvc:// or file://
+// source only the workers that loaded a file of its name count: during a rollout to another model
+// the old workers still report the old one, whose facts must not be taken for the new source's
+// (status.model keeps them). Workers that disagree all the same report nothing until they agree.
 import type { Logger } from 'pino';
 import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService } from '../api/qwenservice.ts';
@@ -49,16 +51,26 @@ function factsOfPod(pod: string, samples: Sample[]): ParsedFacts {
   return { facts: facts as ModelFacts };
 }
 
-/** The facts all workers of a QwenService report alike; `undefined` when none report any. */
-export function parseModelFacts(samples: Sample[]): ParsedFacts | undefined {
+/** The name of the file a pvc:// or file:// source names (what the worker loads); none for other sources. */
+export function sourceFileName(source: string): string | undefined {
+  return /^(?:pvc|file):\/\/.*\/([^/]+)$/.exec(source)?.[1];
+}
+
+/**
+ * The facts all workers of a QwenService report alike — only those that loaded a file named
+ * `file`, when given; `undefined` when none report any.
+ */
+export function parseModelFacts(samples: Sample[], file?: string): ParsedFacts | undefined {
   const byPod = new Map<string, Sample[]>();
   for (const s of samples) {
     const pod = s.metric.pod ?? s.metric.instance ?? '';
     byPod.set(pod, [...(byPod.get(pod) ?? []), s]);
   }
-  if (!byPod.size) return undefined;
+  const loaded = (series: Sample[]) => series.some((s) => s.metric.__name__ === MODEL_INFO_METRIC && s.metric.file === file);
+  const pods = [...byPod].filter(([, series]) => file === undefined || loaded(series));
+  if (!pods.length) return undefined;
   let agreed: ModelFacts | undefined;
-  for (const [pod, series] of [...byPod].sort((a, b) => a[0].localeCompare(b[0]))) {
+  for (const [pod, series] of pods.sort((a, b) => a[0].localeCompare(b[0]))) {
     const parsed = factsOfPod(pod || 'a worker', series);
     if ('problem' in parsed) return parsed;
     if (agreed && JSON.stringify(agreed) !== JSON.stringify(parsed.facts)) return { problem: 'the workers report different models (a rollout in progress?)' };
@@ -82,7 +94,7 @@ export async function readWorkerModelFacts(o: { prometheus: PrometheusClient; qw
     .filter((q) => q.spec?.model?.source && !(q.metadata as { deletionTimestamp?: string }).deletionTimestamp && wantsFacts(q));
   for (const qs of wanting) {
     const key = `${qs.metadata.namespace}/${qs.metadata.name}`;
-    const parsed = parseModelFacts(await o.prometheus.query(modelFactsQuery(qs)));
+    const parsed = parseModelFacts(await o.prometheus.query(modelFactsQuery(qs)), sourceFileName(qs.spec.model.source));
     if (!parsed) continue;
     if ('problem' in parsed) {
       o.log.debug({ qwenservice: key, problem: parsed.problem }, 'model facts reported by the workers not used');

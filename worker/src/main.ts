@@ -54,7 +54,7 @@ export async function startWorker(config: WorkerConfig) {
     modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu,
   });
   // What the model's header says, for the operator to size pvc:// and file:// sources it cannot read.
-  registerModelFacts(metrics.registry, modelName, modelFactsOf(engine.model.fileInfo, statSync(modelPath).size));
+  registerModelFacts(metrics.registry, modelName, basename(modelPath), modelFactsOf(engine.model.fileInfo, statSync(modelPath).size));
   engine.onLoad = (running, waiting) => { metrics.running.set(running); metrics.waiting.set(waiting); };
   if (engine.gpuType) {
     const llama = engine.llama;

@@ -91,13 +91,17 @@ export function modelFactsOf(info: GgufFileInfo, fileSize: number): ModelFacts {
   };
 }
 
-/** `gen_ai_server_model_info{model,architecture,quantization} 1` and `gen_ai_server_model_fact{model,fact} value`. */
-export function registerModelFacts(registry: Registry, model: string, facts: ModelFacts): void {
+/**
+ * `gen_ai_server_model_info{model,file,architecture,quantization} 1` and
+ * `gen_ai_server_model_fact{model,fact} value`. `file` (the loaded file's name) lets the operator
+ * tell, during a rollout to another model, the workers still serving the old one.
+ */
+export function registerModelFacts(registry: Registry, model: string, file: string, facts: ModelFacts): void {
   const { architecture, quantization, ...numbers } = facts;
   new Gauge({
-    name: MODEL_INFO_METRIC, help: 'The loaded model file (1): its architecture and quantization, as its GGUF header says.',
-    labelNames: ['model', 'architecture', 'quantization'] as const, registers: [registry],
-  }).set({ model, architecture, quantization }, 1);
+    name: MODEL_INFO_METRIC, help: 'The loaded model file (1): its name, architecture and quantization, as its GGUF header says.',
+    labelNames: ['model', 'file', 'architecture', 'quantization'] as const, registers: [registry],
+  }).set({ model, file, architecture, quantization }, 1);
   const fact = new Gauge({
     name: MODEL_FACT_METRIC, help: 'A number the loaded model\'s GGUF header gives (fact: layers, kvHeads, headDim, weightsBytes, ...), for sizing.',
     labelNames: ['model', 'fact'] as const, registers: [registry],

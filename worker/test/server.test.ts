@@ -249,7 +249,7 @@ describe('metrics', () => {
 
   it('exports the model header\'s facts as the operator\'s own reader (src/sizing) reads them from the same file', async () => {
     const t = await metricsText(w.url);
-    expect(sample(t, `gen_ai_server_model_info{model="${MODEL}",architecture="gemma3",quantization="Q4_K_M"}`)).toBe(1);
+    expect(sample(t, `gen_ai_server_model_info{model="${MODEL}",file="gemma-3-270m-q4_k_m.gguf",architecture="gemma3",quantization="Q4_K_M"}`)).toBe(1);
     // `qwen-operator size --model-file` on the test model reads exactly these.
     const operatorReads = {
       parameters: 268098176, fileSize: 253113024, weightsBytes: 246587904, decodeBytes: 246587904, layers: 18, kvHeads: 1, heads: 4,

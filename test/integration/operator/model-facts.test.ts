@@ -30,6 +30,7 @@ type Deployment = KubeObject & { spec: { template: { spec: { containers: { resou
 
 let dir: string;
 let exporter: Server;
+let oldExporter: Server;
 let prom: Prometheus;
 let op: RunningOperator;
 let ns: string;
@@ -38,16 +39,31 @@ const qws = (name: string): KubeObject => ({ apiVersion: QWS, kind: 'QwenService
 
 const feasible = (name: string, status: string, reason: string) => waitCondition(ns, name, 'SLAFeasible', status, reason);
 
+/** A /metrics server for one registry (what a worker's metrics port answers). */
+async function serve(registry: Registry): Promise<Server> {
+  const server = createServer((_req, res) => { void registry.metrics().then((t) => res.writeHead(200, { 'content-type': registry.contentType }).end(t)); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'model-facts-'));
+  const facts = modelFactsOf(await readGgufFileInfo(MODEL_PATH), statSync(MODEL_PATH).size);
   const registry = new Registry();
-  registerModelFacts(registry, 'gemma', modelFactsOf(await readGgufFileInfo(MODEL_PATH), statSync(MODEL_PATH).size));
-  exporter = createServer((_req, res) => { void registry.metrics().then((t) => res.writeHead(200, { 'content-type': registry.contentType }).end(t)); });
-  await new Promise<void>((r) => exporter.listen(0, '127.0.0.1', r));
+  registerModelFacts(registry, 'gemma', 'gemma-3-270m-q4_k_m.gguf', facts);
+  // A worker still serving the model before (as during a rollout to this one).
+  const previous = new Registry();
+  registerModelFacts(previous, 'gemma', 'previous.gguf', { ...facts, layers: 36 });
+  exporter = await serve(registry);
+  oldExporter = await serve(previous);
   await installCrds(testCluster(), [join(import.meta.dirname, '..', '..', '..', 'crds', 'qwenops.io_qwenservices.yaml')]);
   ns = await testNamespace('op-model-facts');
-  // Only `reported` has a scraped worker; `waiting` has none yet.
-  prom = await startPrometheus({ dir: join(dir, 'prom'), targets: [{ address: `127.0.0.1:${(exporter.address() as { port: number }).port}`, namespace: ns, service: 'reported', pod: 'reported-0' }] });
+  // `reported` has a worker that loaded its file; `waiting` only one serving another file.
+  const address = (server: Server) => `127.0.0.1:${(server.address() as { port: number }).port}`;
+  prom = await startPrometheus({
+    dir: join(dir, 'prom'),
+    targets: [{ address: address(exporter), namespace: ns, service: 'reported', pod: 'reported-0' }, { address: address(oldExporter), namespace: ns, service: 'waiting', pod: 'waiting-old' }],
+  });
   op = await startOperator(testCluster().kubeconfigPath, { namespaces: [ns], config: { prometheusURL: prom.url }, sizing: { cpuBandwidthGBps: 20 } });
   addSlaStatusLoop(op.manager, op.client, { prometheusURL: prom.url, intervalMs: 1_000 }, pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }));
 }, 120_000);
@@ -55,7 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await op?.stop();
   await prom?.stop();
-  await new Promise((resolve) => (exporter ? exporter.close(resolve) : resolve(undefined)));
+  for (const server of [exporter, oldExporter]) await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 
@@ -74,10 +90,15 @@ describe('a file:// model sized from its worker\'s report', () => {
     expect(r.requests?.memory).toBe(r.limits!.memory);
   }, 90_000);
 
-  it('stays Unknown/ModelHeaderUnavailable, saying what it waits for, while no worker reports', async () => {
+  it('stays Unknown/ModelHeaderUnavailable, saying what it waits for, while no worker that loaded its file reports', async () => {
+    await waitFor('the other file\'s worker scraped', async () => (await prom.query(`gen_ai_server_model_info{namespace="${ns}",service="waiting"}`)).length > 0, 30_000, 250);
     await apply(testCluster(), qws('waiting'));
     const c = await feasible('waiting', 'Unknown', 'ModelHeaderUnavailable');
     expect(c.message).toContain('waiting for a worker to load it and report its facts');
-    expect((await get<Qws>(testCluster(), QWS, 'QwenService', 'waiting', ns))!.status!.model).toBeUndefined();
+    // Five SLA loop periods: the other file's facts, read each period, are never taken for this one's.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const after = (await get<Qws>(testCluster(), QWS, 'QwenService', 'waiting', ns))!.status!;
+    expect(after.model).toBeUndefined();
+    expect(after.conditions!.find((x) => x.type === 'SLAFeasible')).toMatchObject({ status: 'Unknown', reason: 'ModelHeaderUnavailable' });
   }, 90_000);
 });

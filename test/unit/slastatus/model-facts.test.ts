@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { checkQwenService } from '../../../src/api/validate.ts';
 import type { ModelFacts } from '../../../src/sizing/facts.ts';
 import type { Sample } from '../../../src/slastatus/prometheus.ts';
-import { modelFactsQuery, parseModelFacts } from '../../../src/slastatus/model-facts.ts';
+import { modelFactsQuery, parseModelFacts, sourceFileName } from '../../../src/slastatus/model-facts.ts';
 
 // The test model's facts, as `qwen-operator size --model-file` reads them.
 const GEMMA: ModelFacts = {
@@ -14,11 +14,11 @@ const GEMMA: ModelFacts = {
 };
 
 /** The series one worker exports, with the target labels Prometheus adds. */
-function series(pod: string, facts: ModelFacts, edit: (s: Sample[]) => Sample[] = (s) => s): Sample[] {
+function series(pod: string, facts: ModelFacts, edit: (s: Sample[]) => Sample[] = (s) => s, file = 'gemma-3-270m-q4_k_m.gguf'): Sample[] {
   const target = { namespace: 'team-a', service: 'chat', pod, model: 'gemma' };
   const { architecture, quantization, ...numbers } = facts;
   return edit([
-    { metric: { __name__: 'gen_ai_server_model_info', ...target, architecture, quantization }, value: 1 },
+    { metric: { __name__: 'gen_ai_server_model_info', ...target, file, architecture, quantization }, value: 1 },
     ...Object.entries(numbers).map(([fact, value]) => ({ metric: { __name__: 'gen_ai_server_model_fact', ...target, fact }, value: value as number })),
   ]);
 }
@@ -39,6 +39,15 @@ describe('parseModelFacts', () => {
 
   it('refuses workers that disagree (a rollout changing the model)', () => {
     expect(parseModelFacts([...series('chat-0', GEMMA), ...series('chat-1', { ...GEMMA, layers: 36 })])).toEqual({ problem: expect.stringContaining('different models') });
+  });
+
+  it('counts, for a pvc:// or file:// source, only the workers that loaded a file of its name (not the old ones of a rollout)', () => {
+    const old = series('chat-old', { ...GEMMA, layers: 36 }, undefined, 'previous.gguf');
+    expect(parseModelFacts([...old, ...series('chat-new', GEMMA)], 'gemma-3-270m-q4_k_m.gguf')).toEqual({ facts: GEMMA });
+    expect(parseModelFacts(old, 'gemma-3-270m-q4_k_m.gguf')).toBeUndefined();
+    expect(sourceFileName('pvc://models/team/gemma-3-270m-q4_k_m.gguf')).toBe('gemma-3-270m-q4_k_m.gguf');
+    expect(sourceFileName('file:///models/gemma-3-270m-q4_k_m.gguf')).toBe('gemma-3-270m-q4_k_m.gguf');
+    expect(sourceFileName('hf:unsloth/Qwen3-4B-GGUF:Q4_K_M')).toBeUndefined();
   });
 
   it.each<[string, (s: Sample[]) => Sample[], RegExp]>([
