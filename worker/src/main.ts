@@ -32,7 +32,7 @@ export async function startWorker(config: WorkerConfig) {
   }
   metrics.parallel.set(config.parallel);
   // An unreadable or empty key file stops the start: the worker never runs open by accident.
-  const apiKeys = config.apiKeyFile === undefined ? undefined : new ApiKeys(config.apiKeyFile, log);
+  const apiKeys = config.apiKeyFile === undefined ? undefined : new ApiKeys(config.apiKeyFile, { log, onFault: () => metrics.apiKeyFileErrors.inc() });
   const server = new WorkerServer({
     host: config.host, port: config.port, metricsPort: config.metricsPort, modelName,
     requestTimeoutS: config.requestTimeoutS, drainTimeoutS: config.drainTimeoutS, maxBodyBytes: config.maxBodyBytes,
