@@ -26,17 +26,21 @@ export type GbnfSchema = Record<string, unknown>;
 
 /**
  * What one request's grammars cost to compile, counted as llama.cpp's parser expands them: it
- * writes out a repetition `x{m,n}` as about max(m, n) rules, and each schema node as a few more.
- * The grammar is compiled on the event loop (synchronously, in the native addon), so the sum over
- * response_format and every tool of a request is bounded: measured at about 2 µs a rule, the
- * bound keeps a compilation of the largest accepted request near 30 ms.
+ * writes out a repetition `x{m,n}` as about max(m, n) rules. The grammar is compiled on the event
+ * loop (synchronously: node-llama-cpp writes the GBNF, the native addon parses it, and parses it
+ * again for each generation's evaluation state), so the sum over response_format and every tool of
+ * a request is bounded. Measured on 2 busy cores (node-llama-cpp 3.21.1), per "rule": ~2 µs for
+ * a repetition, a schema node ~8 (node-llama-cpp's writer), an enum value ~15 (each is an
+ * alternative the parser starts a stack for), 32 characters of literal text ~1; at the bound, a
+ * compilation took 30-70 ms and an evaluation state 30 ms (docs/security.md).
  */
 export class GrammarBudget {
   static readonly MAX_RULES = 15_000;
   /** Rules a schema node costs beyond its repetitions (the rule, its alternatives and separators). */
-  static readonly NODE_RULES = 4;
+  static readonly NODE_RULES = 8;
+  static readonly ENUM_VALUE_RULES = 15;
   /** Literal text (property names, enum and const values) costs a rule per this many characters. */
-  static readonly CHARS_PER_RULE = 64;
+  static readonly CHARS_PER_RULE = 32;
   rules = 0;
 
   /** Adds `rules`; past the bound, a 400 naming `where` and the limit. */
@@ -44,8 +48,8 @@ export class GrammarBudget {
     this.rules += rules;
     if (this.rules > GrammarBudget.MAX_RULES) {
       throw new ApiError(400, `'${clip(where, 160)}' brings the grammar of this request over its limit of ${GrammarBudget.MAX_RULES} rules `
-        + `(each schema node counts ${GrammarBudget.NODE_RULES}, each minLength, maxLength, minItems, maxItems, minProperties and maxProperties its value, `
-        + 'summed over response_format and every tool)', { param: clip(where, 160), code: 'grammar_too_large' });
+        + `(each schema node counts ${GrammarBudget.NODE_RULES}, each enum value ${GrammarBudget.ENUM_VALUE_RULES}, each minLength, maxLength, minItems, `
+        + `maxItems, minProperties and maxProperties its value, literal text 1 per ${GrammarBudget.CHARS_PER_RULE} characters; summed over response_format and every tool)`, { param: clip(where, 160), code: 'grammar_too_large' });
     }
   }
 
@@ -121,7 +125,7 @@ export function toGrammarSchema(schema: unknown, param: string, budget = new Gra
     if (has('enum')) {
       if (!Array.isArray(s.enum) || s.enum.length === 0 || !s.enum.every(isJsonScalar)) throw fail(`${where}.enum`, 'must be a non-empty array of strings, numbers, booleans or nulls');
       for (const v of s.enum) literal(v, `${where}.enum`);
-      budget.charge(s.enum.length, `${where}.enum`);
+      budget.charge(s.enum.length * GrammarBudget.ENUM_VALUE_RULES, `${where}.enum`);
       out.enum = s.enum;
       return out;
     }
