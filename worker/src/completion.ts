@@ -1,5 +1,5 @@
 // One completion on the engine, from the checked request to the generated result: the prompt's
-// admission checks, grammars, a sequence from the queue, tokenization and generation (streamed
+// admission checks, a sequence from the queue, grammars, tokenization and generation (streamed
 // pieces go to the CompletionResponse as they come). Every refusal is the ApiError to answer with.
 import type { LlamaContextSequence, LlamaGrammar, Token } from 'node-llama-cpp';
 import { ApiError, clip } from './api-error.ts';
@@ -16,8 +16,8 @@ export type ParsedRequest = ChatRequest | CompletionRequest;
 const promptParam = (parsed: ParsedRequest) => (parsed.kind === 'chat' ? 'messages' : 'prompt');
 
 /**
- * Refuses a prompt that cannot fit before any tokenization: the event loop never spends more than
- * tokenizing about one context's worth of text on a request.
+ * Refuses a prompt that cannot fit before any tokenization: the tokenizer (its own thread, or the
+ * event loop without it) never spends more than about one context's worth of text on a request.
  */
 export function checkPromptFits(engine: Engine, parsed: ParsedRequest): void {
   const ctx = engine.sequenceContextSize;
