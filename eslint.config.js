@@ -33,6 +33,7 @@ export default tseslint.config(
     ['src/kube/**', ['../**'], 'kube is a client library: it imports nothing of ours'],
     ['src/api/**', ['../**', '!../conventions.ts'], 'api/ (the schema) imports nothing above it'],
     ['src/sla/**', ['../plan/**', '../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'sla/ is pure SLA -> PromQL: it knows no plan, renderer or loop'],
+    ['src/sizing/**', ['../sla/**', '../plan/**', '../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'sizing/ is GGUF header -> estimate -> SLAFeasible: it knows no SLO rule, plan, renderer or loop'],
     ['src/plan/**', ['../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'the plan is below the renderers and the loops that read it'],
     ['src/render/**', ['../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'renderers are pure: they know no loop'],
     // The controller reads the plan and the render entry point (render/index.ts) and shared names

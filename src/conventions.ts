@@ -15,6 +15,8 @@ export const ConditionType = {
   MonitoringReady: 'MonitoringReady',
   AutoscalingReady: 'AutoscalingReady',
   RolloutGated: 'RolloutGated',
+  /** Whether the model fits the GPU and its decode speed can reach the SLA's floor (src/sizing/). */
+  SLAFeasible: 'SLAFeasible',
   /** Owned by the SLA status loop (SLA_FIELD_MANAGER), never by the reconciler. */
   SLACompliant: 'SLACompliant',
 } as const;
@@ -81,6 +83,15 @@ export const REASONS = {
   RolloutDegraded: { conditions: ['RolloutGated'], event: 'Warning' },
   /** An Event only (no condition): a canary was promoted. */
   RolloutPromoted: { conditions: [], event: 'Normal' },
+  // SLAFeasible (src/sizing/feasibility.ts, src/sizing/plan.ts): a Warning where the spec cannot be met or the head not read
+  ContextExceedsModel: { conditions: ['SLAFeasible'], event: 'Warning' },
+  InsufficientMemory: { conditions: ['SLAFeasible'], event: 'Warning' },
+  TokensPerSecondUnreachable: { conditions: ['SLAFeasible'], event: 'Warning' },
+  WithinPhysicalBounds: { conditions: ['SLAFeasible'] },
+  ReadingModelHeader: { conditions: ['SLAFeasible'] },
+  ModelHeaderUnreadable: { conditions: ['SLAFeasible'], event: 'Warning' },
+  ModelHeaderUnavailable: { conditions: ['SLAFeasible'] },
+  GPUProductUnknown: { conditions: ['SLAFeasible'] },
   // SLACompliant (the SLA status loop announces every transition)
   PrometheusUnreachable: { conditions: ['SLACompliant'], event: 'Warning' },
   BudgetBurning: { conditions: ['SLACompliant'], event: 'Warning' },

@@ -459,7 +459,7 @@ export const status = z
     selector: z.string().optional().describe('Label selector of the worker pods (scale subresource).'),
     endpoint: z.string().optional().describe('OpenAI-compatible base URL inside the cluster (when endpointAuth is set, every /v1 call needs an API key).'),
     endpointAuth: z.string().optional().describe('How to authenticate to the endpoint: the Secret key holding the API keys (absent when the API is open).'),
-    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLACompliant, AutoscalingReady (with spec.autoscaling), RolloutGated (with spec.rollout).').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLAFeasible, SLACompliant, AutoscalingReady (with spec.autoscaling), RolloutGated (with spec.rollout).').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
     autoscaling: z
       .object({
         minReplicas: z.number().int().optional().describe('spec.autoscaling.minReplicas in effect.'),
@@ -477,6 +477,28 @@ export const status = z
       })
       .optional()
       .describe('Canary rollout state (only with spec.rollout).'),
+    model: z
+      .object({
+        source: z.string().describe('The model source these facts were read for (URLs without credentials or query string).'),
+        architecture: z.string().describe('general.architecture, e.g. qwen3.'),
+        parameters: z.number().int().describe('Weights in the file.'),
+        quantization: z.string().describe('File type, e.g. Q4_K_M.'),
+        fileSize: z.number().int().describe('Bytes of the GGUF file.'),
+        layers: z.number().int().describe('Transformer blocks.'),
+        kvHeads: z.number().int().describe('KV heads (the most of any layer).'),
+        headDim: z.number().int().describe('Key head size.'),
+        trainedContext: z.number().int().optional().describe('Context length the model was trained with.'),
+        heads: z.number().int().describe('Query heads.'),
+        valueHeadDim: z.number().int().describe('Value head size.'),
+        embeddingLength: z.number().int().describe('Hidden size.'),
+        feedForwardLength: z.number().int().describe('FFN size.'),
+        vocabSize: z.number().int().describe('Tokens in the vocabulary.'),
+        weightsBytes: z.number().int().describe('Bytes of tensor data.'),
+        decodeBytes: z.number().int().describe('Weight bytes one decode step reads.'),
+        slidingWindow: z.number().int().optional().describe('Sliding-window attention width, when the model has one.'),
+      })
+      .optional()
+      .describe('What the model file\'s GGUF header says, read by the operator (hf: and https: sources); the SLAFeasible condition is computed from it.'),
     sla: z
       .object({
         p95: z.string().optional().describe('Measured p95 latency over the last hour (display only).'),

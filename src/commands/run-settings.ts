@@ -8,13 +8,14 @@ import { DEFAULT_NAMESPACE } from '../kube/object.ts';
 import { defaultRenderConfig, type RenderConfig } from '../render/common.ts';
 import { isSmarthostEntry, type TenantLimits } from '../controller/tenant-limits.ts';
 import { CliError } from './command.ts';
+import { DEFAULT_CPU_BANDWIDTH_GBPS } from '../sizing/feasibility.ts';
 
 /** Flags that take a value; `leader-elect` is the only switch. */
 export const VALUE_FLAGS = [
   'kubeconfig', 'namespaces', 'worker-image', 'concurrency', 'log-level', 'health-addr',
   'lease-namespace', 'lease-name', 'identity', 'lease-duration', 'renew-deadline', 'retry-period',
   'monitoring-check-interval', 'resync-interval', 'runbook-url', 'prometheus-namespaces', 'prometheus-url',
-  'sla-status-interval', 'allowed-image-prefixes', 'allowed-smarthosts',
+  'sla-status-interval', 'allowed-image-prefixes', 'allowed-smarthosts', 'cpu-memory-bandwidth',
 ] as const;
 
 export type RunFlags = { [F in (typeof VALUE_FLAGS)[number]]?: string } & { 'leader-elect'?: boolean };
@@ -42,6 +43,8 @@ export type RunSettings = {
   health: { host: string; port: number; addr: string };
   /** The SLA status loop; absent without a Prometheus to read. */
   slaStatus?: { prometheusURL: string; intervalMs: number };
+  /** Sizing: the CPU path's memory bandwidth (GB/s). */
+  sizing: { cpuBandwidthGBps: number };
   /** Leader election; absent unless --leader-elect. */
   leaderElection?: LeaderOptions & Required<Pick<LeaderOptions, 'leaseDurationS' | 'renewDeadlineMs' | 'retryPeriodMs'>>;
 };
@@ -90,6 +93,7 @@ export function readRunSettings(flags: RunFlags, env: NodeJS.ProcessEnv = proces
     },
     limits,
     health,
+    sizing: { cpuBandwidthGBps: positive('cpu-memory-bandwidth', flags['cpu-memory-bandwidth'] ?? env.CPU_MEMORY_BANDWIDTH_GBPS, DEFAULT_CPU_BANDWIDTH_GBPS) },
     ...(slaStatus ? { slaStatus } : {}),
     ...(flags['leader-elect']
       ? {

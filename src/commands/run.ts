@@ -1,6 +1,7 @@
 // `qwen-operator run`: the controller process (in-cluster, or with a kubeconfig). Flags are
 // read in run-settings.ts, the process is wired in operator.ts.
 import { defaultRenderConfig } from '../render/common.ts';
+import { DEFAULT_CPU_BANDWIDTH_GBPS } from '../sizing/feasibility.ts';
 import { parseOptions, type Command } from './command.ts';
 import { runOperator } from './operator.ts';
 import { RUN_OPTIONS, readRunSettings } from './run-settings.ts';
@@ -38,7 +39,9 @@ Options (each also from the environment variable in brackets):
                                 e.g. ghcr.io/qwenops/) [ALLOWED_IMAGE_PREFIXES]; any image when empty
   --allowed-smarthosts a,b      e-mail receivers' smarthost must be one of these (host or host:port)
                                 [ALLOWED_SMARTHOSTS]; any when empty. A QwenService asking for more is
-                                refused (Ready=False ImageNotAllowed / SmarthostNotAllowed), nothing applied`;
+                                refused (Ready=False ImageNotAllowed / SmarthostNotAllowed), nothing applied
+  --cpu-memory-bandwidth GB/S   memory bandwidth of the nodes CPU workers (gpu.count 0) run on, for
+                                SLAFeasible's decode bound [CPU_MEMORY_BANDWIDTH_GBPS] (default ${DEFAULT_CPU_BANDWIDTH_GBPS})`;
 
 export const runCommand: Command = {
   help: HELP,

@@ -24,7 +24,7 @@ import { kindKey, namespaceOf, type KubeObject } from '../kube/object.ts';
 import { applyStatus } from '../kube/status.ts';
 import { selectorLabels, type RenderConfig } from '../render/common.ts';
 import { isMonitoringKind, renderPlanned, type RenderedObjects } from '../render/index.ts';
-import { resolvePlan, type Plan } from '../plan/index.ts';
+import { resolvePlan, type HeaderInput, type Plan } from '../plan/index.ts';
 import { ANALYSIS_RUN, DEPLOYMENT_KEY, ROLLOUT_KEY, SCALED_OBJECT_KEY } from '../plan/kinds.ts';
 import { lastFailed, promoted } from './rollout.ts';
 import { readRollout, readSpecReplicas } from './read.ts';
@@ -36,6 +36,7 @@ import type { WriteEchoes } from './echo.ts';
 import type { Cache } from './informer.ts';
 import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus, refusedStatus, type Observed, type StoredQwenService } from './status.ts';
 import { NO_TENANT_LIMITS, checkTenantLimits, type TenantLimits } from './tenant-limits.ts';
+import type { HeaderCache } from '../sizing/header-cache.ts';
 import { controllerOwnerUid, qwenServiceKey } from './watches.ts';
 
 export type Caches = {
@@ -55,11 +56,16 @@ export type ReconcilerDeps = {
   echoes: WriteEchoes;
   log: Logger;
   now?: () => Date;
+  /** Model heads and the CPU path's bandwidth: SLAFeasible, status.model, the worker's default memory. None: no sizing. */
+  sizing?: { headers: HeaderCache; cpuBandwidthGBps: number };
 };
 
 export type ReconcileResult = { applied: number; pruned: number; statusWritten: boolean };
 
 export type ChildProblem = { reason: 'OwnershipConflict' | 'ApplyFailed'; kind: string; name: string; message: string };
+
+/** How long a new QwenService's first reconcile waits for its model's header (one reconcile worker held at most this long). */
+const FIRST_READ_WAIT_MS = 10_000;
 
 /** A child by kind and name (`Deployment.apps/v1/chat`): children of one QwenService share its namespace. */
 const childKey = (obj: { apiVersion: string; kind: string; metadata: { name: string } }): string => `${kindKey(obj)}/${obj.metadata.name}`;
@@ -161,8 +167,9 @@ export class Reconciler {
       return { applied: 0, pruned: 0, statusWritten };
     }
 
-    // What the QwenService means here and now, resolved once: everything below reads it.
-    const plan = resolvePlan(qs, this.deps.config, new Set([...this.deps.caches.owned.keys()]));
+    // What the QwenService means here and now, resolved once: everything below reads it. The
+    // model's header (an async read, cached) is an input to it, like the kinds the cluster serves.
+    const plan = resolvePlan(qs, this.deps.config, new Set([...this.deps.caches.owned.keys()]), await this.sizingInput(qs, key));
     const rendered = renderPlanned(plan);
     const children = await this.applyChildren(rendered.objects, plan, uid, log);
     const pruned = await this.prune(rendered.objects, uid, log);
@@ -171,6 +178,21 @@ export class Reconciler {
     const statusWritten = await this.writeStatus(qs, (fresh, now) => computeStatus({ ...plan, qs: fresh }, observed, now), log);
     if (children.problems.length) throw new BlockedError(children.problems);
     return { applied: children.answers.size, pruned, statusWritten };
+  }
+
+  /**
+   * What the header cache (an async read) knows of the model, for the plan's sizing (SLAFeasible,
+   * status.model, the worker's default memory); starts the header read. Before the Deployment
+   * exists, a read in progress is awaited a few seconds, so the workers start with their memory
+   * sized rather than restart for it. Undefined: the operator runs without sizing.
+   */
+  private async sizingInput(qs: QwenService, key: string): Promise<HeaderInput | undefined> {
+    const s = this.deps.sizing;
+    if (!s) return undefined;
+    const { source, sha256 } = qs.spec.model;
+    const created = this.deps.caches.owned.get(DEPLOYMENT_KEY)?.get(namespaceOf(qs), qs.metadata.name) !== undefined;
+    const header = created || qs.status?.model ? s.headers.lookup(source, sha256, key) : await s.headers.lookupWithin(source, sha256, key, FIRST_READ_WAIT_MS);
+    return { header, cpuBandwidthGBps: s.cpuBandwidthGBps };
   }
 
   /**

@@ -93,6 +93,7 @@ export function computeStatus(plan: Plan, observed: Observed, now: string): Qwen
   if (scaling.condition) conditions.push(scaling.condition);
   const canary = rolloutStatus(plan, observed.rollout ?? {});
   if (canary.condition) conditions.push(canary.condition);
+  if (plan.sizing) conditions.push(plan.sizing.condition);
 
   const status: QwenServiceStatus = {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
@@ -102,6 +103,7 @@ export function computeStatus(plan: Plan, observed: Observed, now: string): Qwen
     ...endpointStatus(qs, config),
     ...(scaling.status ? { autoscaling: scaling.status } : {}),
     ...(canary.status ? { rollout: canary.status } : {}),
+    ...(plan.sizing?.model ? { model: plan.sizing.model } : {}),
     conditions: mergeConditions(previous?.conditions, conditions, generation, now),
   };
   // SLACompliant and status.sla are the SLA status loop's (its own field manager): not ours to

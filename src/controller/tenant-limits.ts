@@ -62,7 +62,7 @@ export function checkTenantLimits(qs: QwenService, limits: TenantLimits, workerI
   const prefixes = limits.allowedImagePrefixes;
   if (image !== undefined && image !== workerImage && prefixes.length && !prefixes.some((p) => imageAllowed(image, p))) {
     out.push({
-      reason: 'ImageNotAllowed',
+      reason: Reason.ImageNotAllowed,
       message: `spec.image ${JSON.stringify(image)} is not allowed: images must start with ${prefixes.join(' or ')} (${LIMIT_SETTING.allowedImagePrefixes}), or be the operator's worker image ${workerImage}`,
     });
   }
@@ -72,7 +72,7 @@ export function checkTenantLimits(qs: QwenService, limits: TenantLimits, workerI
       const smarthost = r.email?.smarthost;
       if (smarthost === undefined || hosts.some((h) => smarthostAllowed(smarthost, h))) return;
       out.push({
-        reason: 'SmarthostNotAllowed',
+        reason: Reason.SmarthostNotAllowed,
         message: `spec.alerting.receivers[${i}].email.smarthost ${JSON.stringify(smarthost)} is not allowed: smarthosts must be ${hosts.join(' or ')} (${LIMIT_SETTING.allowedSmarthosts}); leave it empty for Alertmanager's own`,
       });
     });

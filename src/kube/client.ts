@@ -296,32 +296,36 @@ export class KubeClient {
    * never a merge into an object someone else created meanwhile, as an apply would do), then
    * records the fields it set as applied by `fieldManager`. A create is an Update operation: its
    * fields stay owned by that entry, so a later apply by the same manager that drops one would
-   * never remove it. Converting the entry to Apply is what client-go's csaupgrade does; the
-   * tests keep it to the object created (uid) and to the entry found at its index.
+   * never remove it. Converting the entry to Apply is what client-go's csaupgrade does.
    */
   async createApplied<T extends KubeObject>(obj: KubeObject, fieldManager: string, opts: WriteOptions = {}): Promise<T> {
     const created = await this.create<T>(obj, fieldManager, opts);
-    const entries = (created.metadata.managedFields ?? []) as Array<{ manager?: string; operation?: string; subresource?: string }>;
-    const i = entries.findIndex((m) => m.manager === fieldManager && m.operation === 'Update' && !m.subresource);
-    if (i < 0) return created;
-    const entry = `/metadata/managedFields/${i}`;
-    const patch = [
-      { op: 'test', path: '/metadata/uid', value: created.metadata.uid },
-      { op: 'test', path: `${entry}/manager`, value: fieldManager },
-      { op: 'test', path: `${entry}/operation`, value: 'Update' },
-      { op: 'replace', path: `${entry}/operation`, value: 'Apply' },
-    ];
-    try {
-      return await this.request<T>('PATCH', await this.objectPath(obj), {
-        query: { fieldManager }, body: patch, contentType: 'application/json-patch+json',
-        signal: opts.signal, write: { verb: 'patch', kind: obj.kind, unfenced: opts.unfenced },
-      });
-    } catch (e) {
-      // Another writer moved the entries first (a failed test): the object is created and ours;
-      // only a field later dropped from what is rendered could then stay behind.
-      if (e instanceof KubeApiError && (e.status === 409 || e.status === 422)) return created;
-      throw e;
+    let current: T | undefined = created;
+    // The entries are sorted (operation, time, manager): another writer's entry (the Deployment
+    // controller's status, a second after the create) can move ours. The patch tests that it
+    // still addresses our entry of this object; when it no longer does, read it again.
+    for (let attempt = 0; current && attempt < 5; attempt++) {
+      const entries = (current.metadata.managedFields ?? []) as Array<{ manager?: string; operation?: string; subresource?: string }>;
+      const i = entries.findIndex((m) => m.manager === fieldManager && m.operation === 'Update' && !m.subresource);
+      if (i < 0 || current.metadata.uid !== created.metadata.uid) return current;
+      const entry = `/metadata/managedFields/${i}`;
+      try {
+        return await this.request<T>('PATCH', await this.objectPath(obj), {
+          query: { fieldManager }, contentType: 'application/json-patch+json',
+          body: [
+            { op: 'test', path: '/metadata/uid', value: created.metadata.uid },
+            { op: 'test', path: `${entry}/manager`, value: fieldManager },
+            { op: 'test', path: `${entry}/operation`, value: 'Update' },
+            { op: 'replace', path: `${entry}/operation`, value: 'Apply' },
+          ],
+          signal: opts.signal, write: { verb: 'patch', kind: obj.kind, unfenced: opts.unfenced },
+        });
+      } catch (e) {
+        if (!(e instanceof KubeApiError && (e.status === 409 || e.status === 422))) throw e;
+      }
+      current = await this.find<T>(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
     }
+    return current ?? created;
   }
 
   async replace<T extends KubeObject>(obj: KubeObject, fieldManager?: string, opts: WriteOptions = {}): Promise<T> {

@@ -71,10 +71,15 @@ export function workerArgs(plan: Plan): string[] {
   return flags.map(([flag, value]) => `--${flag}=${value}`);
 }
 
-function resources(qs: QwenService): Record<string, Record<string, string>> {
+/** The container's resources: the spec's, the GPUs, and `memory` (the sizing estimate) as request and limit when the spec names no memory. */
+function resources(qs: QwenService, memory: string | undefined): Record<string, Record<string, string>> {
   const str = (r: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, String(v)]));
   const requests = str(qs.spec.resources?.requests);
   const limits = str(qs.spec.resources?.limits);
+  if (memory && requests.memory === undefined && limits.memory === undefined) {
+    requests.memory = memory;
+    limits.memory = memory;
+  }
   if (qs.spec.gpu.count > 0) {
     limits['nvidia.com/gpu'] = String(qs.spec.gpu.count);
     requests['nvidia.com/gpu'] = String(qs.spec.gpu.count);
@@ -168,7 +173,7 @@ export function renderDeployment(plan: Plan): KubeObject {
                 { name: METRICS_PORT_NAME, containerPort: config.metricsPort, protocol: 'TCP' },
               ],
               env: [{ name: 'HOME', value: '/tmp' }],
-              resources: resources(qs),
+              resources: resources(qs, plan.sizing?.workerMemory),
               startupProbe: probe('/readyz', 10, STARTUP_BUDGET_S / 10),
               readinessProbe: probe('/readyz', 5, 2),
               livenessProbe: probe('/healthz', 10, 3),

@@ -4,6 +4,8 @@
 // Prometheus being slow or down delays this loop (bounded by per-query timeouts), never a reconcile.
 // Writes are server-side applies of the status subresource by their own field manager, holding
 // only status.sla and the SLACompliant condition, so the reconciler's fields are never touched.
+// Each cycle first reads the model facts the workers report (model-facts.ts), for the sizing of
+// QwenServices whose model head the operator cannot read itself.
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
 import { ConditionType, SLA_FIELD_MANAGER, eventTypeOf } from '../conventions.ts';
@@ -16,6 +18,7 @@ import { namespaceOf } from '../kube/object.ts';
 import { applyStatus } from '../kube/status.ts';
 import { computeSla, type FiringAlert, type Measurement, type SlaReading, type SlaResult } from './compute.ts';
 import { PrometheusClient, PrometheusUnreachableError } from './prometheus.ts';
+import { readWorkerModelFacts, type ModelFactsSink } from './model-facts.ts';
 import { normalizeSla } from '../sla/slos.ts';
 import { firingAlertsQuery, p95Query, queriesFor } from './slos.ts';
 
@@ -26,6 +29,8 @@ export type SlaStatusOptions = {
   events?: EventRecorder;
   log: Logger;
   intervalMs: number;
+  /** Where the workers' model facts go (the manager's sizing); absent: they are not read. */
+  modelFacts?: ModelFactsSink;
   /** QwenServices read at once (each issues a handful of queries). */
   concurrency?: number;
   now?: () => Date;
@@ -69,6 +74,10 @@ export class SlaStatusPoller {
 
   /** One pass over every QwenService with an SLA. */
   async pollOnce(): Promise<PollResult> {
+    if (this.o.modelFacts) {
+      await readWorkerModelFacts({ prometheus: this.o.prometheus, qwenServices: this.o.qwenServices, sink: this.o.modelFacts, log: this.o.log })
+        .catch((err: unknown) => this.o.log.debug({ err: String(err) }, 'model facts not read'));
+    }
     const targets = this.o.qwenServices.list().map((o) => o as unknown as QwenService).filter((q) => q.spec?.sla && !(q.metadata as { deletionTimestamp?: string }).deletionTimestamp);
     let written = 0;
     let unreachable = false;

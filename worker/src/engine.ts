@@ -4,13 +4,17 @@
 import { getLlama, LlamaChat, LlamaGrammarEvaluationState, LlamaLogLevel, resolveChatWrapper } from 'node-llama-cpp';
 import type {
   ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, GbnfJsonSchema, Llama, LlamaContext, LlamaContextSequence,
-  LlamaGrammar, LlamaModel, Token,
+  LlamaGrammar, LlamaModel, LlamaText, Token,
 } from 'node-llama-cpp';
 import { CONTIGUITY_TOKENS, microBatchesAdded, sequenceIdOf, sequenceOrderStrategy } from './batch-order.ts';
 import type { GpuMode } from './config.ts';
 import type { Penalties, ToolDef } from './openai.ts';
+import { GrammarCache } from './grammar-cache.ts';
 import { DecodeLockstep } from './lockstep.ts';
 import type { GbnfSchema } from './schema.ts';
+import { StopMatcher } from './stop-matcher.ts';
+import { TokenizerThreadGone } from './tokenizer-thread.ts';
+import type { TokenizerThread } from './tokenizer-thread.ts';
 
 export class OverloadedError extends Error {}
 export class AbortedError extends Error {}
@@ -188,6 +192,11 @@ export class Engine {
   /** Generation loops in step, so each decode batch carries every generating sequence's token. */
   private readonly lockstep = new DecodeLockstep();
   private jsonAny: Promise<LlamaGrammar> | undefined;
+  /** JSON-schema grammars by schema digest. */
+  readonly grammars: GrammarCache;
+  /** Tokenizes prompts off the event loop (main.ts starts it); undefined: on the main thread. */
+  tokenizerThread: TokenizerThread | undefined;
+  onTokenizerThreadGone: (e: Error) => void = () => {};
   /** Called whenever running/waiting change (metrics). */
   onLoad: (running: number, waiting: number) => void = () => {};
 
@@ -197,6 +206,8 @@ export class Engine {
     this.context = context;
     this.options = options;
     this.free = Array.from({ length: options.parallel }, () => context.getSequence());
+    // The schema is checked at run time (schema.ts); its static type is the library's generic maze.
+    this.grammars = new GrammarCache((schema) => this.llama.createGrammarForJsonSchema(schema as never));
     this.chatWrapper = resolveChatWrapper(model);
     const vocab: readonly string[] | undefined = model.fileInfo.metadata.tokenizer?.ggml?.tokens;
     this.vocabularySize = Array.isArray(vocab) ? vocab.length : Number.MAX_SAFE_INTEGER;
@@ -258,18 +269,49 @@ export class Engine {
 
   tokenizeCompletion(prompt: string | number[]): Token[] {
     if (Array.isArray(prompt)) return prompt as Token[];
-    const toks = this.model.tokenize(prompt, false);
+    return this.withBos(this.model.tokenize(prompt, false));
+  }
+
+  private withBos(toks: Token[]): Token[] {
     const bos = this.model.tokens.bos;
     return bos != null && this.model.tokens.shouldPrependBosToken && toks[0] !== bos ? [bos, ...toks] : toks;
   }
 
   /** The prompt of a chat; `tools` are rendered into it the chat wrapper's way. */
   tokenizeChat(messages: ChatMessage[], tools: ToolDef[] = []): { tokens: Token[]; stops: string[] } {
-    const state = this.chatWrapper.generateContextState({
+    return { tokens: this.chatText(messages, tools).tokenize(this.model.tokenizer), stops: this.chatStops };
+  }
+
+  private chatText(messages: ChatMessage[], tools: ToolDef[]): LlamaText {
+    return this.chatWrapper.generateContextState({
       chatHistory: toHistory(messages),
       ...(tools.length > 0 ? { availableFunctions: toFunctions(tools) } : {}),
-    });
-    return { tokens: state.contextText.tokenize(this.model.tokenizer), stops: this.chatStops };
+    }).contextText;
+  }
+
+  /** tokenizeCompletion, on the tokenizer thread when there is one. */
+  async tokenizeCompletionOffLoop(prompt: string | number[]): Promise<Token[]> {
+    if (Array.isArray(prompt) || !this.tokenizerThread) return this.tokenizeCompletion(prompt);
+    return this.withBos(await this.offLoop((t) => t.tokenize(prompt), () => this.model.tokenize(prompt, false)));
+  }
+
+  /** tokenizeChat, on the tokenizer thread when there is one. */
+  async tokenizeChatOffLoop(messages: ChatMessage[], tools: ToolDef[] = []): Promise<{ tokens: Token[]; stops: string[] }> {
+    if (!this.tokenizerThread) return this.tokenizeChat(messages, tools);
+    const text = this.chatText(messages, tools);
+    return { tokens: await this.offLoop((t) => t.tokenizeText(text), () => text.tokenize(this.model.tokenizer)), stops: this.chatStops };
+  }
+
+  /** On the thread; here when it is gone (the worker logs that once, main.ts). */
+  private async offLoop(there: (t: TokenizerThread) => Promise<Token[]>, here: () => Token[]): Promise<Token[]> {
+    try {
+      return await there(this.tokenizerThread!);
+    } catch (e) {
+      if (!(e instanceof TokenizerThreadGone)) throw e;
+      this.tokenizerThread = undefined;
+      this.onTokenizerThreadGone(e);
+      return here();
+    }
   }
 
   /**
@@ -284,11 +326,10 @@ export class Engine {
     return { open, close, inThought: tail.trimEnd().endsWith(open) };
   }
 
-  /** Compiles a JSON-schema grammar (throws on a schema node-llama-cpp cannot compile). */
+  /** A JSON-schema grammar, compiled or from the cache (throws on a schema node-llama-cpp cannot compile). */
   async jsonGrammar(schema: GbnfSchema | 'any'): Promise<LlamaGrammar> {
     if (schema === 'any') return (this.jsonAny ??= this.llama.getGrammarFor('json'));
-    // The schema is checked at run time (schema.ts); its static type is the library's generic maze.
-    return this.llama.createGrammarForJsonSchema(schema as never);
+    return this.grammars.get(schema);
   }
 
   /**
@@ -387,8 +428,7 @@ export class Engine {
     const room = ctxSize - p.tokens.length;
     const maxTokens = Math.max(0, Math.min(p.maxTokens ?? room, room));
     const cachedTokens = await this.reusePrefix(seq, p.tokens, p.reusePrefix);
-    const stops = p.stop.filter((s) => s !== '');
-    const maxStop = stops.reduce((m, s) => Math.max(m, s.length), 0);
+    const stops = new StopMatcher(p.stop);
     const generated: Token[] = [];
     let text = '';
     let sent = 0;
@@ -411,25 +451,15 @@ export class Engine {
     // Appends decoded text; returns true when a stop string ended the generation.
     const push = (piece: string): boolean => {
       text += piece;
-      if (maxStop === 0) { emitUpTo(text.length); return false; }
-      let hit = -1;
-      for (const s of stops) {
-        const i = text.indexOf(s, Math.max(0, sent - s.length + 1));
-        if (i >= 0 && (hit < 0 || i < hit)) hit = i;
-      }
+      if (stops.empty) { emitUpTo(text.length); return false; }
+      const hit = stops.push(piece);
       if (hit >= 0) {
         emitUpTo(hit);
         text = text.slice(0, hit);
         return true;
       }
       // Hold back a tail that could still become a stop string.
-      let hold = 0;
-      for (const s of stops) {
-        for (let k = Math.min(s.length - 1, text.length); k > hold; k--) {
-          if (text.endsWith(s.slice(0, k))) { hold = k; break; }
-        }
-      }
-      emitUpTo(text.length - hold);
+      emitUpTo(text.length - stops.held);
       return false;
     };
 
@@ -567,6 +597,7 @@ export class Engine {
   }
 
   async dispose(): Promise<void> {
+    await this.tokenizerThread?.close();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();

@@ -1,6 +1,7 @@
 // Prometheus metrics, OTel GenAI names in Prometheus form: names, labels, error types and default
 // buckets are the operator's contract (contract.ts). Labels are bounded: `model` is the configured
 // model name, `error_type` one of ERROR_TYPES.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DEFAULT_DURATION_BUCKETS, DEFAULT_TPOT_BUCKETS, DEFAULT_TTFT_BUCKETS, ERROR_TYPES, LABEL, METRIC, type ErrorType } from './contract.ts';
 
@@ -11,6 +12,33 @@ export function mergeBuckets(defaults: readonly number[], extra: readonly number
 }
 
 export type WorkerMetrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The event loop's delay since the previous scrape, under prom-client's default names
+ * (nodejs_eventloop_lag_*_seconds; sampled every 10 ms by perf_hooks): what a request, a token of
+ * another sequence or /healthz waited for the main thread.
+ */
+function eventLoopLag(registry: Registry): void {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const stats = {
+    min: () => delay.min, max: () => delay.max, mean: () => delay.mean, stddev: () => delay.stddev,
+    p50: () => delay.percentile(50), p90: () => delay.percentile(90), p99: () => delay.percentile(99),
+  };
+  // Registered first, so its collect sets every gauge below from one snapshot before they are
+  // written out, then starts the next window.
+  new Gauge({
+    name: 'nodejs_eventloop_lag_samples', help: 'Event loop delay samples recorded since the previous scrape.', registers: [registry],
+    collect() {
+      this.set(delay.count);
+      for (const [g, read] of gauges) g.set(delay.count > 0 ? read() / 1e9 : 0);
+      delay.reset();
+    },
+  });
+  const gauges = Object.entries(stats).map(([stat, read]) => [new Gauge({
+    name: `nodejs_eventloop_lag_${stat}_seconds`, help: `The ${stat} of the event loop delays recorded since the previous scrape.`, registers: [registry],
+  }), read] as const);
+}
 
 export function createMetrics(opts: { model: string; sloBuckets: readonly number[]; defaultMetrics?: boolean }) {
   const registry = new Registry();
@@ -37,7 +65,12 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
         if (now > lastCpu) { this.inc(now - lastCpu); lastCpu = now; }
       },
     });
+    eventLoopLag(registry);
   }
+  const apiKeyFileErrors = new Counter({
+    name: 'qwen_worker_api_key_file_errors_total', registers: [registry],
+    help: 'Times the --api-key-file became unreadable (the last keys then stay valid for a grace period, see docs/security.md).',
+  });
   const model = opts.model;
   // The gen_ai series are per model (the request duration adds error_type).
   const perModel = { labelNames: [LABEL.model] as const, registers: [registry] };
@@ -101,6 +134,7 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     loadDuration: loadDuration.labels(model),
     ready: ready.labels(model),
     parallel: parallel.labels(model),
+    apiKeyFileErrors,
     /** Only on GPU: the gauge is then read from the backend at each scrape. */
     setGpuMemorySource(read: () => Promise<number>) { gpuRead = read; },
   };

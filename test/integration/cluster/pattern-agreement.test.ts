@@ -6,7 +6,8 @@
 // same generated strings go through both, for every field of the CRD that has a pattern or a CEL
 // rule of its own: through checkQwenService, and through a dry-run create (validation and
 // admission, nothing stored). The strings are grown from valid examples by single edits with
-// characters chosen where the engines could differ, plus free strings of those characters.
+// characters chosen where the engines could differ, padded to about the field's maxLength, or
+// free strings of those characters.
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { buildCrd } from '../../../src/api/crd.ts';
@@ -23,12 +24,12 @@ let qwsPath: string;
 
 type Schema = { [k: string]: unknown; properties?: Record<string, Schema>; items?: Schema; additionalProperties?: Schema | boolean };
 
-/** CRD paths (as `spec.a.b[]`, `spec.m{}`) of string fields with a pattern or string-level CEL rules. */
-function patternedFields(): string[] {
+/** CRD paths (as `spec.a.b[]`, `spec.m{}`) of string fields with a pattern or string-level CEL rules, with their maxLength. */
+function patternedFields(): Map<string, number | undefined> {
   const spec = ((buildCrd() as { spec: { versions: { schema: { openAPIV3Schema: Schema } }[] } }).spec.versions[0]!.schema.openAPIV3Schema.properties!).spec!;
-  const out: string[] = [];
+  const out = new Map<string, number | undefined>();
   const walk = (s: Schema, path: string) => {
-    if ((s.type === 'string' || s['x-kubernetes-int-or-string']) && (s.pattern || s['x-kubernetes-validations'])) out.push(path);
+    if ((s.type === 'string' || s['x-kubernetes-int-or-string']) && (s.pattern || s['x-kubernetes-validations'])) out.set(path, s.maxLength as number | undefined);
     for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
     if (s.items) walk(s.items, `${path}[]`);
     if (s.additionalProperties && typeof s.additionalProperties === 'object') walk(s.additionalProperties, `${path}{}`);
@@ -102,8 +103,18 @@ const TRICKY = [' ', '\t', '\n', '\v', '\f', '\r', '\u0085', '\u00a0', '\u1680',
   '{', '}', '{{', '}}', '@', ':', '/', '.', '..', '-', '_', '%', '?', '#', '[', ']', '+', 'é', 'K', '\u{1F600}', '\0', 'a', 'Z', '0', '9', 's', 'm', 'h', 'i'];
 const piece = fc.constantFrom(...TRICKY);
 
-/** One edit of a valid example (insert, replace, delete, append), or a free string of tricky pieces. */
-const valueFrom = (examples: string[]) => fc.oneof(
+const codePoints = (t: string) => [...t].length;
+/** What a value may be padded with: ASCII, a BMP letter, a character beyond the BMP. */
+const padding = fc.constantFrom('a', '0', 'é', '\u{1F600}');
+
+/**
+ * One edit of a valid example (insert, replace, delete, append), an example padded with one piece
+ * to about its field's maxLength (OpenAPI and CEL count code points, JavaScript's length UTF-16
+ * units), or a free string of tricky pieces.
+ */
+const valueFrom = (examples: string[], maxLength = 64) => fc.oneof(
+  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...examples), padding, fc.integer({ min: -1, max: 1 })).map(([ex, p, d]) =>
+    ex + p.repeat(Math.max(0, Math.floor((maxLength - codePoints(ex)) / codePoints(p)) + d))) },
   { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...examples), fc.nat(), piece, fc.constantFrom('insert', 'replace', 'delete', 'append')).map(([ex, at, p, op]) => {
     const i = ex.length ? at % (ex.length + 1) : 0;
     if (op === 'insert') return ex.slice(0, i) + p + ex.slice(i);
@@ -131,7 +142,7 @@ beforeAll(async () => {
 
 describe('zod and the apiserver agree on every patterned field', () => {
   test('the table names exactly the CRD\'s patterned fields, and each example is valid in both', async () => {
-    expect(Object.keys(FIELDS).sort()).toEqual(patternedFields().sort());
+    expect(Object.keys(FIELDS).sort()).toEqual([...patternedFields().keys()].sort());
     for (const [path, f] of Object.entries(FIELDS)) {
       for (const ex of f.examples) {
         const doc = documentWith(f.place(ex));
@@ -140,9 +151,10 @@ describe('zod and the apiserver agree on every patterned field', () => {
     }
   }, 120_000);
 
+  const maxLengths = patternedFields();
   test.each(Object.keys(FIELDS))('%s', async (path) => {
     const f = FIELDS[path]!;
-    await fc.assert(fc.asyncProperty(valueFrom(f.examples), async (v) => {
+    await fc.assert(fc.asyncProperty(valueFrom(f.examples, maxLengths.get(path)), async (v) => {
       const doc = documentWith(f.place(v));
       const zod = checkQwenService(doc);
       const verdicts = { zod: zod.ok, apiserver: await apiserverAccepts(doc) };

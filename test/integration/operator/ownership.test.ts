@@ -186,12 +186,13 @@ describe('refused applies', () => {
     const probe = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe', namespace: ns, labels: { 'qwenops.io/qwenservice': 'probe' } }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } };
     await waitFor('policy in force', async () => (await kubeRequest(cluster, 'POST', await resourcePath(cluster, 'apps/v1', 'Deployment', ns), probe, { query: { dryRun: 'All' } })).status === 422, 30_000);
 
+    // The Deployment never exists, so every attempt is a create.
     const attempts: number[] = [];
-    const original = op.client.apply.bind(op.client);
-    op.client.apply = ((obj: KubeObject, ...rest: unknown[]) => {
+    const original = op.client.create.bind(op.client);
+    op.client.create = ((obj: KubeObject, ...rest: unknown[]) => {
       if (obj.kind === 'Deployment' && obj.metadata.namespace === ns) attempts.push(Date.now());
       return (original as (...a: unknown[]) => Promise<unknown>)(obj, ...rest);
-    }) as typeof op.client.apply;
+    }) as typeof op.client.create;
     try {
       await apply(cluster, qws(ns, 'refused'));
       const c = await waitReady(ns, 'refused', 'False', 'ApplyFailed');
@@ -215,7 +216,7 @@ describe('refused applies', () => {
       await waitFor('Deployment created', () => get(cluster, 'apps/v1', 'Deployment', 'refused', ns), 90_000, 500);
       await waitReady(ns, 'refused', 'True', 'AllWorkersReady', 60_000);
     } finally {
-      op.client.apply = original;
+      op.client.create = original;
     }
   }, 180_000);
 });

@@ -1,7 +1,7 @@
 // The client's connection rules against a local HTTP server standing in for the apiserver (no
 // cluster in unit tests; plain http is what `kubectl proxy` serves): watches never hold a socket a
 // request needs, and every write leaves with a deadline, enforced here and sent to the server.
-// On the real apiserver: test/integration/operator/leader-load.test.ts.
+// On the real apiserver: test/integration/operator/leader.test.ts (six watched namespaces).
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
