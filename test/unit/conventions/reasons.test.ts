@@ -9,6 +9,7 @@ import { defaultRenderConfig } from '../../../src/plan/config.ts';
 import { resolvePlan } from '../../../src/plan/index.ts';
 import { OPTIONAL_KIND_KEYS } from '../../../src/plan/kinds.ts';
 import { wholeQwenService } from '../golden/arbitrary.ts';
+import type { HeaderState } from '../../../src/sizing/header-cache.ts';
 
 const table = REASONS as Record<string, ReasonMeaning>;
 
@@ -52,5 +53,22 @@ describe('REASONS', () => {
     }
     // The sample reaches the reasons this test is about.
     for (const r of [Reason.KEDAMissing, Reason.ArgoRolloutsMissing, Reason.PrometheusOperatorMissing, Reason.WaitingForKEDA]) expect(seen).toContain(r);
+  });
+
+  it('SLAFeasible: status uses the declared reasons; a spec that cannot be met, or a head that cannot be read, is a Warning', () => {
+    const config = { ...defaultRenderConfig, prometheusURL: 'http://prometheus:9090' };
+    const observed: Observed = { pods: [], missingMonitoringKinds: [], monitoringRequested: false, autoscaling: {} };
+    const headers: HeaderState[] = [{ state: 'pending' }, { state: 'failed', error: 'offline' }, { state: 'unavailable', why: 'no worker reported' }];
+    const seen = new Set<string>();
+    for (const qs of fc.sample(wholeQwenService, { seed: 7, numRuns: 20 })) {
+      for (const header of headers) {
+        const c = computeStatus(resolvePlan(qs, config, OPTIONAL_KIND_KEYS, { header, cpuBandwidthGBps: 20 }), observed, 'now').conditions?.find((x) => x.type === ConditionType.SLAFeasible);
+        expect(table[c!.reason]?.conditions).toContain('SLAFeasible');
+        seen.add(c!.reason);
+      }
+    }
+    expect([...seen].sort()).toEqual(['ModelHeaderUnavailable', 'ModelHeaderUnreadable', 'ReadingModelHeader']);
+    for (const r of [Reason.InsufficientMemory, Reason.TokensPerSecondUnreachable, Reason.ContextExceedsModel, Reason.ModelHeaderUnreadable]) expect([r, eventTypeOf(r)]).toEqual([r, 'Warning']);
+    for (const r of [Reason.WithinPhysicalBounds, Reason.ReadingModelHeader, Reason.ModelHeaderUnavailable, Reason.GPUProductUnknown]) expect([r, eventTypeOf(r)]).toEqual([r, undefined]);
   });
 });
