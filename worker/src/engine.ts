@@ -6,7 +6,7 @@ import type {
   ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, GbnfJsonSchema, Llama, LlamaContext, LlamaContextSequence,
   LlamaGrammar, LlamaModel, LlamaText, Token,
 } from 'node-llama-cpp';
-import { CONTIGUITY_TOKENS, microBatchesAdded, sequenceIdOf, sequenceOrderStrategy } from './batch-order.ts';
+import { CONTIGUITY_TOKENS, microBatchesAdded, SequenceOrder, sequenceIdOf } from './batch-order.ts';
 import type { GpuMode } from './config.ts';
 import type { Penalties, ToolDef } from './openai.ts';
 import { GrammarCache } from './grammar-cache.ts';
@@ -189,6 +189,8 @@ export class Engine {
    */
   readonly maxPieceChars: number | undefined;
   running = 0;
+  /** Why decode batches keep the library's order (its internals changed shape); main.ts warns. */
+  batchOrderMismatch: string | undefined;
   /** Generation loops in step, so each decode batch carries every generating sequence's token. */
   private readonly lockstep = new DecodeLockstep();
   private jsonAny: Promise<LlamaGrammar> | undefined;
@@ -233,7 +235,7 @@ export class Engine {
     });
     const model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: options.gpu === false ? 0 : 'auto' });
     // The batching strategy reads the context's queue, and is needed to create the context.
-    const created: { context?: LlamaContext } = {};
+    const order = new SequenceOrder();
     const context = await model.createContext({
       sequences: options.parallel,
       contextSize: options.contextSize,
@@ -241,14 +243,15 @@ export class Engine {
       // On CPU too: fewer graph nodes per step than the plain attention (~5% more tokens/s at 4
       // concurrent requests here), as llama-server's default ("auto") also chooses.
       flashAttention: true,
-      batching: { itemPrioritizationStrategy: sequenceOrderStrategy(() => created.context) },
+      batching: { itemPrioritizationStrategy: order.strategy },
       // With a sliding-window KV cache a kept prefix could not be reused (its window is gone):
       // keep the whole context's state so prompt-prefix reuse works on such models (Gemma 3) too.
       swaFullCache: true,
       failedCreationRemedy: false,
     });
-    created.context = context;
-    return new Engine(llama, model, context, options);
+    const engine = new Engine(llama, model, context, options);
+    engine.batchOrderMismatch = order.enable(context, engine.free[0]!);
+    return engine;
   }
 
   /**

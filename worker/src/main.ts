@@ -54,6 +54,9 @@ export async function startWorker(config: WorkerConfig) {
   const engine = await Engine.load({
     modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu,
   });
+  if (engine.batchOrderMismatch) {
+    log.warn({ reason: engine.batchOrderMismatch }, 'node-llama-cpp internals changed shape: decode batches keep the library\'s order (slower at concurrent requests)');
+  }
   // What the model's header says, for the operator to size pvc:// and file:// sources it cannot read.
   registerModelFacts(metrics.registry, modelName, basename(modelPath), modelFactsOf(engine.model.fileInfo, statSync(modelPath).size));
   engine.onLoad = (running, waiting) => { metrics.running.set(running); metrics.waiting.set(waiting); };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { BatchItem, Token } from 'node-llama-cpp';
 import { ApiKeyError, ApiKeys, parseKeys } from '../src/auth.ts';
 import { ConfigError, DEFAULT_MODEL, parseConfig, parseSloBuckets } from '../src/config.ts';
-import { fairShareInSequenceOrder, microBatchesAdded } from '../src/batch-order.ts';
+import { fairShareInSequenceOrder, microBatchesAdded, SequenceOrder } from '../src/batch-order.ts';
 import { codePoints } from '../src/engine.ts';
 import { availableCpus, cgroupCpuLimit, resolveThreads } from '../src/cpus.ts';
 import { DEFAULT_DURATION_BUCKETS, mergeBuckets } from '../src/metrics.ts';
@@ -290,5 +290,21 @@ describe('decode batch order', () => {
     const out = fairShareInSequenceOrder(items, 2, (it) => ids.get(it));
     expect(out.map((p) => p.item)).toEqual([items[0], items[1]]);
     expect(out.map((p) => p.processAmount)).toEqual([1, 1]);
+  });
+  // Fakes of a LlamaContext and a sequence: the pinned node-llama-cpp has the shape read here
+  // (lockstep.test.ts checks the order on the real one), so only a fake can show a changed one.
+  it('orders by sequence only once the context\'s internals have the expected shape; else keeps the queue order', () => {
+    const items = [item(1), item(1), item(1)];
+    const queue = items.map((it, i) => ({ tokens: it.tokens, sequenceId: [2, 0, 1][i] }));
+    const run = (order: SequenceOrder) => order.strategy({ items, size: 512 }).map((p) => items.indexOf(p.item));
+    const expected = new SequenceOrder();
+    expect(expected.enable({ _queuedDecodes: queue } as never, { _sequenceId: 0 } as never)).toBeUndefined();
+    expect(run(expected)).toEqual([1, 2, 0]);
+    const renamed = new SequenceOrder();
+    expect(renamed.enable({ _decodeQueue: queue } as never, { _sequenceId: 0 } as never)).toMatch(/_queuedDecodes is not an array/);
+    expect(run(renamed)).toEqual([0, 1, 2]);
+    const retyped = new SequenceOrder();
+    expect(retyped.enable({ _queuedDecodes: queue } as never, { _sequenceId: '0' } as never)).toMatch(/_sequenceId is not a number/);
+    expect(run(retyped)).toEqual([0, 1, 2]);
   });
 });
