@@ -40,6 +40,11 @@ export type Plan = {
 /** What the reconciler's header cache (an async read) knows of the model, and the CPU path's memory bandwidth. */
 export type HeaderInput = { header: HeaderState | undefined; cpuBandwidthGBps: number };
 
+/** The SLA part of the plan: spec.sla normalized, as the alerts, the scaling, the gate and the SLA status loop read it. */
+export function planSla(qs: QwenService): NormalizedSla {
+  return normalizeSla(qs.spec.sla);
+}
+
 /**
  * `served`: the optional kinds (kindKey) the cluster serves; every one of them when not given (`render`).
  * `header`: what is known of the model's header; none: no sizing (no SLAFeasible, the spec's memory only).
@@ -47,7 +52,7 @@ export type HeaderInput = { header: HeaderState | undefined; cpuBandwidthGBps: n
 export function resolvePlan(qs: QwenService, config: RenderConfig, served: ReadonlySet<string> = OPTIONAL_KIND_KEYS, header?: HeaderInput): Plan {
   const isServed = (o: { apiVersion: string; kind: string }) => !OPTIONAL_KIND_KEYS.has(kindKey(o)) || served.has(kindKey(o));
   const presence = (asked: boolean, key: string): Presence => (!asked || !config.prometheusURL ? 'absent' : served.has(key) ? 'applied' : 'unserved');
-  const sla = normalizeSla(qs.spec.sla);
+  const sla = planSla(qs);
   const scaling = scalingPlan(qs, sla.slos);
   const gate = gatePlan(qs, sla.slos);
   const objects = { scaledObject: presence(scaling !== undefined, SCALED_OBJECT_KEY), rollout: presence(gate !== undefined, ROLLOUT_KEY) };
@@ -62,3 +67,4 @@ export { desiredReplicas, REPLICA_OWNERS, type ReplicaOwnerName, type ReplicaPla
 export type { ScalingPlan } from './scaling.ts';
 export type { SizingPlan } from '../sizing/plan.ts';
 export type { GatePlan } from '../sla/gates.ts';
+export type { NormalizedSla } from '../sla/slos.ts';

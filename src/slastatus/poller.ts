@@ -19,7 +19,7 @@ import { applyStatus } from '../kube/status.ts';
 import { computeSla, type FiringAlert, type Measurement, type SlaReading, type SlaResult } from './compute.ts';
 import { PrometheusClient, PrometheusUnreachableError } from './prometheus.ts';
 import { readWorkerModelFacts, type ModelFactsSink } from './model-facts.ts';
-import { normalizeSla } from '../sla/slos.ts';
+import { planSla } from '../plan/index.ts';
 import { firingAlertsQuery, p95Query, queriesFor } from './slos.ts';
 
 export type SlaStatusOptions = {
@@ -101,7 +101,8 @@ export class SlaStatusPoller {
   async read(qs: QwenService): Promise<SlaReading> {
     const prom = this.o.prometheus;
     const one = async (expr: string) => (await prom.query(expr))[0]?.value;
-    const { window, slos } = normalizeSla(qs.spec.sla);
+    // The SLOs as the plan resolves them: the ones the alerts and the rules were compiled from.
+    const { window, slos } = planSla(qs);
     try {
       const measurements: Measurement[] = [];
       for (const slo of slos) {

@@ -47,6 +47,7 @@ describe('layering lint', () => {
     ['src/controller/probe.ts', '../render/index.ts'],
     ['src/controller/probe.ts', '../render/common.ts'],
     ['src/slastatus/probe.ts', '../controller/informer.ts'],
+    ['src/slastatus/probe.ts', '../plan/index.ts'],
     ['src/commands/probe.ts', '../render/scaledobject.ts'],
     ['src/api/probe.ts', '../conventions.ts'],
     ['src/sla/probe.ts', '../../worker/src/contract.ts'],
