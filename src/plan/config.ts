@@ -1,4 +1,5 @@
 // The operator-wide settings a plan (and every renderer) is resolved with: from flags / Helm values.
+import { WORKER_DEFAULT } from '../../worker/src/contract.ts';
 
 export type RenderConfig = {
   /** Worker image used when the QwenService does not override it. */
@@ -19,7 +20,7 @@ export type RenderConfig = {
 
 export const defaultRenderConfig: RenderConfig = {
   workerImage: 'ghcr.io/qwenops/qwen-worker:0.1.0-cuda',
-  workerPort: 8080,
+  workerPort: WORKER_DEFAULT.port,
   metricsPort: 9090,
   prometheusNamespaces: [],
   runbookBaseURL: 'https://github.com/qwenops/qwen-operator/blob/main/docs/runbook.md',

@@ -5,7 +5,7 @@ import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService } from '../api/qwenservice.ts';
 import { LABEL_COMPONENT, REPLICAS_ANNOTATION, WORKER_COMPONENT } from '../conventions.ts';
 import type { Plan } from '../plan/index.ts';
-import { FLAG } from '../../worker/src/contract.ts';
+import { FLAG, WORKER_DEFAULT } from '../../worker/src/contract.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
@@ -54,7 +54,7 @@ export function workerArgs(plan: Plan): string[] {
   const flags: [string, string][] = [
     [FLAG.model, modelArgument(qs)],
     [FLAG.modelName, servedModelName(qs)],
-    [FLAG.host, '0.0.0.0'],
+    [FLAG.host, WORKER_DEFAULT.host],
     [FLAG.port, String(config.workerPort)],
     [FLAG.metricsPort, String(config.metricsPort)],
     [FLAG.parallel, String(m.parallel)],

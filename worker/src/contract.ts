@@ -1,6 +1,6 @@
 // The worker <-> operator contract: the names the operator's SLO rules, autoscaling triggers,
 // rollout gates and dashboard read from the worker's /metrics, the error types they count, the
-// default histogram boundaries, and the flags the operator passes. Defined once, here; the worker
+// default histogram boundaries, and the flags the operator passes with the worker's defaults. Defined once, here; the worker
 // builds its metrics and the operator (src/, by relative path) its queries and pod args from it.
 // Dependency-free on purpose: both packages import it, and the operator's image copies this one file.
 
@@ -104,4 +104,17 @@ export const FLAG = {
   drainTimeout: 'drain-timeout',
   apiKeyFile: 'api-key-file',
   sloBuckets: 'slo-buckets',
+} as const;
+
+/**
+ * The worker's defaults the operator relies on: the listen address and port its pods and probes
+ * use (it passes them, and its own default port is this one), and the queue it leaves to the
+ * worker (`--queue-size`, not passed: queuePerSequence × `--parallel`).
+ */
+export const WORKER_DEFAULT = {
+  host: '0.0.0.0',
+  port: 8080,
+  parallel: 1,
+  contextSize: 4096,
+  queuePerSequence: 4,
 } as const;

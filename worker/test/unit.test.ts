@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { BatchItem, Token } from 'node-llama-cpp';
 import { ApiKeyError, ApiKeys, parseKeys } from '../src/auth.ts';
 import { ConfigError, DEFAULT_MODEL, parseConfig, parseSloBuckets } from '../src/config.ts';
+import { WORKER_DEFAULT } from '../src/contract.ts';
 import { fairShareInSequenceOrder, microBatchesAdded, SequenceOrder } from '../src/batch-order.ts';
 import { codePoints } from '../src/engine.ts';
 import { availableCpus, cgroupCpuLimit, resolveThreads } from '../src/cpus.ts';
@@ -27,6 +28,9 @@ describe('flags', () => {
     expect(c.model).toBe(DEFAULT_MODEL);
     expect(c.model).toBe('hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M');
     expect(c).toMatchObject({ port: 8080, parallel: 1, queueSize: 4, gpu: 'auto', metricsPort: undefined });
+    // The defaults are the contract's (the operator's default port and the queue it leaves to the worker).
+    expect(c).toMatchObject({ host: WORKER_DEFAULT.host, port: WORKER_DEFAULT.port, contextSize: WORKER_DEFAULT.contextSize });
+    expect(parseConfig(['--parallel', '3'], {}).queueSize).toBe(WORKER_DEFAULT.queuePerSequence * 3);
   });
   it('has secure defaults for the shared-cluster flags', () => {
     const c = parseConfig([], {});

@@ -9,6 +9,7 @@ import { OWNED_KINDS, kindKey, renderAll } from '../../../src/render/index.ts';
 import { SCALED_OBJECT_KEY } from '../../../src/plan/kinds.ts';
 import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
 import { parseConfig } from '../../../worker/src/config.ts';
+import { WORKER_DEFAULT } from '../../../worker/src/contract.ts';
 import { API_KEY_FILE, MODEL_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs } from '../../../src/render/workload.ts';
 import { resolvePlan } from '../../../src/plan/index.ts';
 
@@ -214,6 +215,11 @@ describe('worker arguments', () => {
     const args = containerOf(spec, config).args;
     expect(args.filter((a) => !/^--[a-z0-9-]+=/.test(a))).toEqual([]);
     expect(parseConfig(args, {})).toMatchObject({ ...expected, port: 8123, metricsPort: 9123 });
+  });
+
+  it('with the default config the worker listens where its own defaults say, and queues its default per sequence', () => {
+    const c = parseConfig(containerOf({ model: { source: 'hf:owner/repo:Q4', parallel: 3 } }, defaultRenderConfig).args, {});
+    expect(c).toMatchObject({ host: WORKER_DEFAULT.host, port: WORKER_DEFAULT.port, parallel: 3, queueSize: WORKER_DEFAULT.queuePerSequence * 3 });
   });
 
   it('the container runs the configured image unless spec.image overrides it', () => {
