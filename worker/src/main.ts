@@ -51,6 +51,10 @@ export async function startWorker(config: WorkerConfig) {
   });
   const engine = await Engine.load({
     modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu,
+    promptCache: {
+      dir: config.promptCacheDir, maxBytes: config.promptCacheBytes, events: metrics.hostCacheEvents,
+      onError: (err, what) => log.warn({ err }, what),
+    },
   });
   engine.onLoad = (running, waiting) => { metrics.running.set(running); metrics.waiting.set(waiting); };
   if (engine.gpuType) {
@@ -70,6 +74,7 @@ export async function startWorker(config: WorkerConfig) {
   log.info({
     modelPath, loadS: Number(loadS.toFixed(3)), gpu: engine.gpuType, threads: engine.context.currentThreads,
     contextSizePerSequence: engine.sequenceContextSize,
+    promptCache: config.promptCacheBytes > 0 ? { dir: config.promptCacheDir, maxBytes: config.promptCacheBytes } : 'off',
   }, 'ready');
   return { server, engine, log, ports };
 }
