@@ -2,11 +2,14 @@
 // The pods pass Pod Security "restricted": non-root, no privilege escalation, no capabilities,
 // RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
 import type { QwenService } from '../api/qwenservice.ts';
+import { formatBytes, parseQuantity } from '../api/units.ts';
 import { LABEL_COMPONENT, WORKER_COMPONENT } from '../conventions.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
 export const MODEL_CACHE_PATH = '/models';
+/** The host prompt cache's memory-backed emptyDir (spec.model.promptCache). */
+export const PROMPT_CACHE_PATH = '/prompt-cache';
 const PVC_MOUNT = '/models-pvc';
 /** Long enough for a multi-GB model download on a slow link before the kubelet gives up. */
 const STARTUP_BUDGET_S = 60 * 60;
@@ -40,6 +43,12 @@ function modelArgument(qs: QwenService): string {
   return file ? file[1]! : qs.spec.model.source;
 }
 
+/** spec.model.promptCache in whole bytes (0: off). */
+export function promptCacheBytes(qs: QwenService): number {
+  const q = qs.spec.model.promptCache;
+  return q === undefined ? 0 : Math.floor(parseQuantity(q));
+}
+
 export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
   const m = qs.spec.model;
   const args = [
@@ -56,6 +65,8 @@ export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
     '--drain-timeout', String(GRACE_PERIOD_S - 10),
   ];
   if (m.sha256) args.push('--model-sha256', m.sha256);
+  const cacheBytes = promptCacheBytes(qs);
+  if (cacheBytes > 0) args.push('--prompt-cache-bytes', String(cacheBytes), '--prompt-cache-dir', PROMPT_CACHE_PATH);
   if (qs.spec.auth) args.push('--api-key-file', API_KEY_FILE);
   const buckets = sloBucketBoundaries(qs.spec.sla);
   if (buckets.length) args.push('--slo-buckets', buckets.join(','));
@@ -66,6 +77,15 @@ function resources(qs: QwenService): Record<string, Record<string, string>> {
   const str = (r: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, String(v)]));
   const requests = str(qs.spec.resources?.requests);
   const limits = str(qs.spec.resources?.limits);
+  // The prompt cache's files live in memory (tmpfs) charged to the container: the memory it asks
+  // for and may use grows by the cache's size. With neither given, the request is the cache's size;
+  // with a limit only, Kubernetes takes the request from the (grown) limit.
+  const cacheBytes = promptCacheBytes(qs);
+  if (cacheBytes > 0) {
+    const grown = (q: string | undefined) => formatBytes((q === undefined ? 0 : Math.ceil(parseQuantity(q))) + cacheBytes);
+    if (requests.memory !== undefined || limits.memory === undefined) requests.memory = grown(requests.memory);
+    if (limits.memory !== undefined) limits.memory = grown(limits.memory);
+  }
   if (qs.spec.gpu.count > 0) {
     limits['nvidia.com/gpu'] = String(qs.spec.gpu.count);
     requests['nvidia.com/gpu'] = String(qs.spec.gpu.count);
@@ -105,6 +125,12 @@ function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
     : { name: 'model-cache', emptyDir: qs.spec.modelCache?.sizeLimit ? { sizeLimit: qs.spec.modelCache.sizeLimit } : {} };
   const vols: unknown[] = [cache, { name: 'tmp', emptyDir: {} }];
   const mounts: unknown[] = [{ name: 'model-cache', mountPath: MODEL_CACHE_PATH }, { name: 'tmp', mountPath: '/tmp' }];
+  const cacheBytes = promptCacheBytes(qs);
+  if (cacheBytes > 0) {
+    // tmpfs: the saved states cost memory, never disk I/O; the worker keeps within the size.
+    vols.push({ name: 'prompt-cache', emptyDir: { medium: 'Memory', sizeLimit: formatBytes(cacheBytes) } });
+    mounts.push({ name: 'prompt-cache', mountPath: PROMPT_CACHE_PATH });
+  }
   const pvc = /^pvc:\/\/([^/]+)\//.exec(qs.spec.model.source);
   if (pvc) {
     vols.push({ name: 'model-source', persistentVolumeClaim: { claimName: pvc[1], readOnly: true } });
