@@ -42,6 +42,8 @@ export class HostPromptCache {
   private bytes = 0;
   private counter = 0;
   private clock = 0;
+  /** The most bytes per token a saved state took so far (the next file's size is estimated from it). */
+  private bytesPerToken = 0;
 
   private constructor(dir: string, maxBytes: number, swaSize: number, events: HostCacheEvents) {
     this.dir = dir;
@@ -99,6 +101,10 @@ export class HostPromptCache {
   async save(seq: LlamaContextSequence): Promise<void> {
     const tokens = seq.contextTokens.slice();
     if (this.covers(tokens)) return;
+    for (const e of this.entries.filter((x) => commonPrefix(x.tokens, tokens) === x.tokens.length)) await this.drop(e, false);
+    // Room first, from the largest size per token seen: on a tmpfs with a size limit (an emptyDir)
+    // the files must stay within it while the new one is written, not only after.
+    await this.evictTo(this.maxBytes - Math.min(this.maxBytes, tokens.length * this.bytesPerToken));
     const file = join(this.dir, `${process.pid}-${++this.counter}${STATE_SUFFIX}`);
     let bytes: number;
     try {
@@ -109,15 +115,19 @@ export class HostPromptCache {
       await rm(file, { force: true });
       throw e;
     }
+    this.bytesPerToken = Math.max(this.bytesPerToken, bytes / Math.max(1, tokens.length));
     if (bytes > this.maxBytes) { await rm(file, { force: true }); return; }
-    for (const e of this.entries.filter((x) => x.tokens.length <= tokens.length && commonPrefix(x.tokens, tokens) === x.tokens.length)) this.drop(e, false);
     this.entries.push({ tokens, file, bytes, lastUsed: ++this.clock, readers: 0, evicted: false });
     this.bytes += bytes;
-    while (this.bytes > this.maxBytes) {
-      const lru = this.entries.reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
-      this.drop(lru, true);
-    }
+    await this.evictTo(this.maxBytes);
     this.events.onSize(this.bytes, this.entries.length);
+  }
+
+  /** Evicts the least recently used entries until the files take at most `bytes`. */
+  private async evictTo(bytes: number): Promise<void> {
+    while (this.bytes > bytes && this.entries.length > 0) {
+      await this.drop(this.entries.reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a)), true);
+    }
   }
 
   /** Loads the entry into the sequence (its tokens become the sequence's). */
@@ -132,13 +142,16 @@ export class HostPromptCache {
     }
   }
 
-  private drop(entry: HostCacheEntry, eviction: boolean): void {
+  private async drop(entry: HostCacheEntry, eviction: boolean): Promise<void> {
+    // Two saves finishing together may both pick it.
+    if (entry.evicted) return;
     this.entries = this.entries.filter((e) => e !== entry);
     this.bytes -= entry.bytes;
     entry.evicted = true;
     if (eviction) this.events.onEviction();
-    if (entry.readers === 0) void rm(entry.file, { force: true });
     this.events.onSize(this.bytes, this.entries.length);
+    // A restore reading it removes it when done.
+    if (entry.readers === 0) await rm(entry.file, { force: true });
   }
 
   /** Removes every file of the cache. */

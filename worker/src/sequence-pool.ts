@@ -1,16 +1,19 @@
 // The pool of context sequences: a bounded wait queue, and which free sequence a request runs on.
 // A sequence keeps its tokens' state after a request, so the choice decides whether a prompt's
-// prefix is evaluated again. The rule, in order:
-//   1. the free sequence whose kept tokens share the longest useful prefix with the prompt (one
-//      that would sit apart from the busy sequences counts CONTIGUITY_TOKENS less, batch-order.ts);
-//   2. none does: a sequence whose content costs nothing to lose — empty, short, or saved in the
-//      host cache — preferring one beside the busy sequences (one micro-batch per decode step);
-//   3. else the least recently used: never a sequence holding another conversation's long prefix
-//      while an older one is free.
+// prefix is evaluated again. In order:
+//   1. a sequence the prompt continues (its conversation's previous turn): the longest such;
+//   2. a sequence whose state costs nothing to lose (empty, short, or saved in the host cache)
+//      sharing a useful prefix (e.g. the system prompt): the longest such;
+//   3. any sequence cheap to lose: beside the busy ones (one micro-batch per decode step,
+//      batch-order.ts), empty, least recently used — never one holding another conversation while
+//      such a one is free (its next turn would be cold);
+//   4. the one sharing the longest useful prefix, though it holds another conversation;
+//   5. the least recently used.
+// A prefix counts CONTIGUITY_TOKENS less for a sequence that would sit apart from the busy ones.
 // With a host cache (prompt-cache.ts), a sequence's state is saved when its request ends, and a
-// prompt that a saved state covers better than any live sequence is restored into the sequence of
-// rule 2/3 instead of being evaluated. Both happen in `assign`, this file's one entry point for the
-// choice; `acquire`/`release` are the queue.
+// prompt that a saved state covers better than the chosen live sequence is restored into the
+// sequence cheapest to lose instead of being evaluated. Both happen in `assign`, this file's one
+// entry point for the choice; `acquire`/`release` are the queue.
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
 import { CONTIGUITY_TOKENS, microBatchesAdded, sequenceIdOf } from './batch-order.ts';
 import type { HostPromptCache } from './prompt-cache.ts';
@@ -25,6 +28,13 @@ export class AbortedError extends Error {}
  * history is hundreds of tokens. It is also the bar for a prompt-cache hit in the metrics.
  */
 export const USEFUL_PREFIX_TOKENS = 64;
+
+/**
+ * A sequence holding at most this many tokens beyond what the prompt shares is the prompt's own
+ * conversation going on: the client sent its answer back, maybe cut at a stop string or tokenized
+ * otherwise at the end. One holding more is another conversation, kept while a cheaper one is free.
+ */
+export const CONTINUATION_SLACK_TOKENS = 8;
 
 /**
  * When restoring a saved state pays: loading it costs RESTORE_FIXED_TOKENS plus
@@ -50,6 +60,44 @@ export function cacheOutcome(assignment: Assignment | undefined, cachedTokens: n
   if (!assignment || cachedTokens < USEFUL_PREFIX_TOKENS) return 'miss';
   return assignment.restored ? 'host' : 'sequence';
 }
+
+/** A free sequence as the choice sees it. */
+type Candidate = {
+  seq: LlamaContextSequence;
+  id: number | undefined;
+  /** Tokens it holds. */
+  held: number;
+  /** Tokens of the prompt it holds (at most all but the prompt's last). */
+  prefix: number;
+  /** Micro-batches per decode step it would add beside the busy sequences (batch-order.ts). */
+  added: number;
+  lastUsed: number;
+  /** Its state costs nothing to lose: empty, short, or saved in the host cache. */
+  expendable: boolean;
+};
+
+/** Lexicographic comparison of sort keys (lower first). */
+function before(a: readonly number[], b: readonly number[]): boolean {
+  const k = a.findIndex((v, j) => v !== b[j]);
+  return k >= 0 && a[k]! < b[k]!;
+}
+
+function minBy(xs: Candidate[], key: (x: Candidate) => number[]): Candidate | undefined {
+  let best: Candidate | undefined;
+  for (const x of xs) if (!best || before(key(x), key(best))) best = x;
+  return best;
+}
+
+/** The longest shared prefix, less CONTIGUITY_TOKENS per added micro-batch; ties to the least recently used, then the lowest id. */
+const longestPrefix = (xs: Candidate[]) => minBy(xs, (x) => [-(x.prefix - CONTIGUITY_TOKENS * x.added), x.lastUsed, x.id ?? Infinity]);
+
+/**
+ * The sequence whose state is cheapest to lose: an expendable one (beside the busy sequences
+ * first, then empty, then least recently used), else the least recently used.
+ */
+const cheapestToLose = (xs: Candidate[]) => minBy(xs, (x) => (x.expendable
+  ? [0, x.added, x.held === 0 ? 0 : 1, x.lastUsed, x.id ?? Infinity]
+  : [1, x.lastUsed, x.added, x.id ?? Infinity]))!;
 
 export class SequencePool {
   private readonly all: readonly LlamaContextSequence[];
@@ -142,19 +190,37 @@ export class SequencePool {
     // Sequences neither acquired nor free are generating; unknown if the library hides the ids.
     const busy = ids.every((id) => id !== undefined) ? new Set(this.all.map(sequenceIdOf).filter((id): id is number => id !== undefined && !ids.includes(id)))
       : undefined;
-    const added = ids.map((id) => (busy && id !== undefined ? microBatchesAdded(id, busy) : 0));
-    const prefixes = candidates.map((s) => (reuse ? Math.max(0, Math.min(commonPrefix(s.contextTokens, tokens), tokens.length - 1)) : 0));
-    const fallback = this.fallbackIndex(candidates, ids, added);
-    let chosen = this.longestUsefulIndex(candidates, ids, added, prefixes) ?? fallback;
+    const c: Candidate[] = candidates.map((seq, i) => {
+      const held = seq.contextTokens.length;
+      const prefix = reuse ? Math.max(0, Math.min(commonPrefix(seq.contextTokens, tokens), tokens.length - 1)) : 0;
+      return {
+        seq, id: ids[i], held, prefix,
+        added: busy && ids[i] !== undefined ? microBatchesAdded(ids[i], busy) : 0,
+        lastUsed: this.lastUsed.get(seq) ?? 0,
+        // Losing a state the host cache holds costs a restore, not a prefill.
+        expendable: held < USEFUL_PREFIX_TOKENS || this.saving.has(seq) || this.host?.covers(seq.contextTokens) === true,
+      };
+    });
+    const useful = (x: Candidate) => x.prefix >= USEFUL_PREFIX_TOKENS;
+    // The prompt goes on from where the sequence stopped (the same conversation): only the tail the
+    // client may have rendered differently (an answer cut at a stop string) is lost.
+    const continued = (x: Candidate) => useful(x) && x.held - x.prefix <= CONTINUATION_SLACK_TOKENS;
+    const cheapest = cheapestToLose(c);
+    let chosen = longestPrefix(c.filter(continued))
+      ?? longestPrefix(c.filter((x) => x.expendable && useful(x)))
+      ?? (c.some((x) => x.expendable) ? cheapest : undefined)
+      ?? longestPrefix(c.filter(useful))
+      ?? cheapest;
     let restore: ReturnType<HostPromptCache['best']>;
     if (reuse && this.host) {
       const hit = this.host.best(tokens);
       const cost = (n: number) => RESTORE_FIXED_TOKENS + n * RESTORE_TOKENS_PER_SAVED_TOKEN;
-      // Into the sequence rule 2/3 picks: a live sequence with a shorter useful prefix stays as it is.
-      if (hit && hit.prefix - prefixes[chosen]! > cost(hit.entry.tokens.length)) { restore = hit; chosen = fallback; }
+      // Into the sequence cheapest to lose: a live sequence holding a shorter useful prefix stays.
+      if (hit && hit.prefix - chosen.prefix > cost(hit.entry.tokens.length)) { restore = hit; chosen = cheapest; }
     }
-    const seq = candidates[chosen]!;
-    if (chosen !== 0) this.free[chosen - 1] = acquired;
+    const seq = chosen.seq;
+    const k = candidates.indexOf(seq);
+    if (k !== 0) this.free[k - 1] = acquired;
     await this.whenSaved(seq);
     if (!restore) return { sequence: seq, restored: false };
     try {
@@ -166,49 +232,6 @@ export class SequencePool {
       await seq.clearHistory();
       return { sequence: seq, restored: false };
     }
-  }
-
-  /** Index of the candidate with the longest useful prefix (less the contiguity cost); undefined when none. */
-  private longestUsefulIndex(candidates: LlamaContextSequence[], ids: (number | undefined)[], added: number[], prefixes: number[]): number | undefined {
-    let best: number | undefined;
-    let bestScore = -Infinity;
-    candidates.forEach((s, i) => {
-      if (prefixes[i]! < USEFUL_PREFIX_TOKENS) return;
-      const score = prefixes[i]! - CONTIGUITY_TOKENS * added[i]!;
-      if (best === undefined || score > bestScore || (score === bestScore && this.olderOrLower(s, ids[i], candidates[best]!, ids[best]))) { best = i; bestScore = score; }
-    });
-    return best;
-  }
-
-  /**
-   * Index of the candidate whose state is cheapest to lose: one that costs nothing (empty, shorter
-   * than a useful prefix, or saved in the host cache), beside the busy sequences first, empty
-   * first; else the least recently used.
-   */
-  private fallbackIndex(candidates: LlamaContextSequence[], ids: (number | undefined)[], added: number[]): number {
-    const key = (s: LlamaContextSequence, i: number): number[] => {
-      const n = s.contextTokens.length;
-      // Losing a state the host cache holds costs a restore, not a prefill.
-      const expendable = n < USEFUL_PREFIX_TOKENS || this.saving.has(s) || this.host?.covers(s.contextTokens) === true;
-      return expendable
-        ? [0, added[i]!, n === 0 ? 0 : 1, this.lastUsed.get(s) ?? 0, ids[i] ?? 0]
-        : [1, this.lastUsed.get(s) ?? 0, added[i]!, ids[i] ?? 0];
-    };
-    const keys = candidates.map(key);
-    let best = 0;
-    for (let i = 1; i < keys.length; i++) {
-      const a = keys[i]!;
-      const b = keys[best]!;
-      const k = a.findIndex((v, j) => v !== b[j]);
-      if (k >= 0 && a[k]! < b[k]!) best = i;
-    }
-    return best;
-  }
-
-  private olderOrLower(a: LlamaContextSequence, aId: number | undefined, b: LlamaContextSequence, bId: number | undefined): boolean {
-    const ta = this.lastUsed.get(a) ?? 0;
-    const tb = this.lastUsed.get(b) ?? 0;
-    return ta !== tb ? ta < tb : (aId ?? Infinity) < (bId ?? Infinity);
   }
 
   private saveInBackground(seq: LlamaContextSequence): void {

@@ -174,17 +174,12 @@ describe('interleaved conversations through the worker', () => {
     const w = await startWorker(args(PARALLEL));
     try {
       expectHistoryCached(await interleave(w, PARALLEL, 3));
-    } finally { await w.stop(); }
-  }, 240_000);
-
-  it(`reference: N = 4 x parallel conversations without the host cache (turns mostly re-evaluated)`, async () => {
-    const w = await startWorker(args(PARALLEL));
-    try {
+      // The reference for the greedy outputs below, on the same worker: more conversations than
+      // sequences and no host cache, so their histories are evaluated again.
       reference = await interleave(w, 4 * PARALLEL, 2);
-      // Only a shared system prompt is reused: more conversations than sequences.
-      expect(reference.some((conv) => conv[1]!.cached < conv[0]!.prompt)).toBe(true);
+      expect(reference.filter((conv) => conv[1]!.cached < conv[0]!.prompt).length).toBeGreaterThanOrEqual(4 * PARALLEL - PARALLEL);
     } finally { await w.stop(); }
-  }, 300_000);
+  }, 600_000);
 
   it('N = 4 x parallel conversations with the host cache: turns 2+ reuse the whole history, greedy outputs unchanged, metrics', async () => {
     const dir = tempDir();
@@ -225,5 +220,5 @@ describe('interleaved conversations through the worker', () => {
     } finally { await w.stop(); }
     // A drained worker leaves no state behind.
     expect(readdirSync(dir)).toEqual([]);
-  }, 300_000);
+  }, 600_000);
 });
