@@ -96,12 +96,15 @@ describe('sequence choice and the host cache (in process)', () => {
       expect(readdirSync(dir)).toHaveLength(2);
       // The least recently used went: the first prompt finds no more than its first token.
       expect(host.best(more(prompts[0]!))!.prefix).toBeLessThan(USEFUL_PREFIX_TOKENS);
-      // A longer state of the same conversation replaces the shorter one.
-      const longer = more(prompts[2]!, ' Fact 31 is 3.');
-      await greedy(seq, longer, true);
+      // The same conversation going on (its state, generated tokens included, then more): the
+      // longer state replaces the shorter one, which is not an eviction.
+      const saved = seq.contextTokens.slice();
+      await greedy(seq, more(saved, ' Fact 31 is 3.'), true);
       await host.save(seq);
       expect(host.size.entries).toBe(2);
-      expect(host.covers(prompts[2]!)).toBe(true);
+      expect(evictions).toBe(1);
+      expect(host.covers(saved)).toBe(true);
+      expect(readdirSync(dir)).toHaveLength(2);
 
       const next = more(prompts[1]!);
       const hit = host.best(next)!;
