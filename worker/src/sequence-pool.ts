@@ -38,12 +38,13 @@ export const CONTINUATION_SLACK_TOKENS = 8;
 
 /**
  * When restoring a saved state pays: loading it costs RESTORE_FIXED_TOKENS plus
- * RESTORE_TOKENS_PER_SAVED_TOKEN per token of the saved state, in units of prompt tokens
- * evaluated, measured on 2 shared cores (AMD EPYC, AVX-512, gemma 3 270M Q4_K_M, files on tmpfs):
- * a load takes ~0.5 ms + ~15 µs per saved token (the file of a state past the sliding window
- * stops growing: ~18 KB per token up to 512 tokens, then ~3 KB), against ~2-3 ms per prompt token
- * evaluated. So restoring beats evaluating from a gain of a few tokens (break-even ≈ 8 tokens for a
- * 2,000-token state); below USEFUL_PREFIX_TOKENS nothing is saved anyway.
+ * RESTORE_TOKENS_PER_SAVED_TOKEN per token of the saved state, in prompt tokens evaluated.
+ * Measured on 2 shared cores (AMD EPYC, AVX-512, gemma 3 270M Q4_K_M, files on /dev/shm): a load
+ * takes ~0.7 ms plus ~0.6 ms per MB (2.2 ms for 256 tokens, 4 ms for 512, 8 ms for a 2,048-token
+ * state: ~18 KB per token up to the 512-token sliding window, ~3 KB beyond), while evaluating a
+ * prompt costs ~3.4 ms per token on the idle machine (19-50 ms under the load of other jobs). So
+ * the break-even gain is 1-3 tokens; the rule asks 2 + tokens/200 (12 for 2,000 tokens), a margin
+ * for slower directories. Below USEFUL_PREFIX_TOKENS nothing is saved anyway.
  */
 export const RESTORE_FIXED_TOKENS = 2;
 export const RESTORE_TOKENS_PER_SAVED_TOKEN = 1 / 200;
