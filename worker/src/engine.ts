@@ -183,6 +183,7 @@ export class Engine {
   /** Generation loops in step, so each decode batch carries every generating sequence's token. */
   private readonly lockstep = new DecodeLockstep();
   private jsonAny: Promise<LlamaGrammar> | undefined;
+
   private constructor(llama: Llama, model: LlamaModel, context: LlamaContext, options: EngineOptions, host: HostPromptCache | undefined) {
     this.llama = llama;
     this.model = model;
