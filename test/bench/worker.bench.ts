@@ -13,7 +13,7 @@
 //   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn|interleaved] [--baseline DIR]
 // Prints a table and a JSON line (prefix BENCH_JSON).
 import { spawn } from 'node:child_process';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -233,7 +233,8 @@ if (existsSync(llamaServerBin)) {
   // budget); the slot choice by prompt similarity is its default.
   const help = spawnSync(llamaServerBin, ['--help'], { encoding: 'utf8' }).stdout ?? '';
   const best = [...(help.includes('--cache-reuse') ? ['--cache-reuse', '256'] : []), ...(help.includes('--cache-ram') ? ['--cache-ram', String(CACHE_MIB)] : [])];
-  console.error(`llama-server ${execFileSync(llamaServerBin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0] ?? ''} ${best.join(' ')}`);
+  const version = spawnSync(llamaServerBin, ['--version'], { encoding: 'utf8' });
+  console.error(`llama-server ${`${version.stdout ?? ''}${version.stderr ?? ''}`.trim().split('\n')[0] ?? ''} ${best.join(' ')}`);
   // -c is shared by the -np slots: 4 × 4096, the worker's per-sequence context.
   llamaServer = await startServer(llamaServerBin, ['-m', MODEL, '--host', '127.0.0.1', '--port', String(LLAMA_SERVER_PORT), '-np', '4', '-c', '16384',
     '-t', String(THREADS), '--no-webui', '--log-disable', ...best], `${llamaServerUrl}/health`);
