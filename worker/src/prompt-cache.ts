@@ -67,9 +67,14 @@ export class HostPromptCache {
 
   get size(): { bytes: number; entries: number } { return { bytes: this.bytes, entries: this.entries.length }; }
 
-  /** An entry holds `tokens` as its prefix already: saving them again adds nothing. */
+  /**
+   * An entry holds `tokens` as its prefix and can serve any prompt that continues them: saving them
+   * again adds nothing. Past the sliding window an entry serves only prompts that continue its own
+   * end (usablePrefix), so a longer one (the same conversation replayed further) does not count.
+   */
   covers(tokens: readonly Token[]): boolean {
-    return this.entries.some((e) => e.tokens.length >= tokens.length && commonPrefix(e.tokens, tokens) === tokens.length);
+    return this.entries.some((e) => e.tokens.length >= tokens.length && commonPrefix(e.tokens, tokens) === tokens.length
+      && (this.swaSize === 0 || e.tokens.length <= this.swaSize || e.tokens.length - tokens.length <= 1));
   }
 
   /**

@@ -120,10 +120,10 @@ describe('sequence choice and the host cache (in process)', () => {
     } finally { engine.release(seq); }
   }, 180_000);
 
-  it('uses a saved state longer than the sliding window only from its end', async () => {
+  it('uses a saved state longer than the sliding window only from its end, and counts it as covering only itself', async () => {
     const swa = engine.model.fileInsights.swaSize ?? 0;
     expect(swa).toBeGreaterThan(0);
-    const host = await HostPromptCache.open(tempDir(), 1 << 20, swa, { onSize: () => {}, onEviction: () => {} });
+    const host = await HostPromptCache.open(tempDir(), 1 << 30, swa, { onSize: () => {}, onEviction: () => {} });
     const long = Array.from({ length: swa + 100 }, (_, i) => (1000 + i) as Token);
     const entry = { tokens: long, file: '', bytes: 0, lastUsed: 0, readers: 0, evicted: false };
     expect(host.usablePrefix(entry, [...long, 7 as Token])).toBe(long.length);
@@ -132,7 +132,19 @@ describe('sequence choice and the host cache (in process)', () => {
     expect(host.usablePrefix(entry, [...long.slice(0, -20), 7 as Token])).toBe(0);
     const short = long.slice(0, swa - 10);
     expect(host.usablePrefix({ ...entry, tokens: short }, [...short.slice(0, 50), 7 as Token])).toBe(50);
-  });
+    // A saved state past the window covers (makes a save redundant for) only itself: a prompt
+    // continuing an earlier point of it could not use it (the bench's replayed conversations).
+    const seq = await engine.acquire(ac.signal);
+    try {
+      const tokens = prompt('Kelp').concat(prompt('Lakes').slice(1), prompt('Moors').slice(1));
+      expect(tokens.length).toBeGreaterThan(swa + 20);
+      await greedy(seq, tokens, false);
+      await host.save(seq);
+      expect(host.covers(seq.contextTokens)).toBe(true);
+      expect(host.covers(tokens.slice(0, -10))).toBe(false);
+      expect(host.covers(tokens.slice(0, swa - 10))).toBe(false);
+    } finally { engine.release(seq); await host.clear(); }
+  }, 180_000);
 });
 
 type Turn = { cached: number; prompt: number; tokens: OpenAI.ChatCompletionTokenLogprob[] };
