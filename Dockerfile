@@ -12,6 +12,8 @@ WORKDIR /build
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY scripts/image-build.sh scripts/
 COPY src src
+# The worker <-> operator contract (metric names, flags): the one file of the worker package src/ imports.
+COPY worker/src/contract.ts worker/src/contract.ts
 RUN bash scripts/image-build.sh operator /out
 
 FROM ${NODE_IMAGE} AS operator

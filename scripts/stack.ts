@@ -18,6 +18,7 @@ import { explainPromise } from '../test/e2e/support/explain.ts';
 import { checkQwenService } from '../src/api/validate.ts';
 import { namespaceOf } from '../src/kube/object.ts';
 import { slosOf } from '../src/sla/slos.ts';
+import { RECORD_LEVEL } from '../src/sla/sli.ts';
 import { deploymentArgs, flagValue, MODEL_PATH, mergeAlertmanagerConfigs, renderCli, ROOT, ruleGroupsOf, startLocalWorker, steadyLoad, writeYaml, type Load, type LocalWorker } from '../test/e2e/support/pipeline.ts';
 
 const { values: opts } = parseArgs({
@@ -166,7 +167,7 @@ ${bold('qwen-operator local stack is up')} (${Math.round((Date.now() - t0) / 100
   OpenAI API:  ${worker.url}/v1   (model ${modelName}, the test model on CPU)
     curl -s ${worker.url}/v1/chat/completions -H 'content-type: application/json' \\
       -d '{"model":"${modelName}","messages":[{"role":"user","content":"Say hi"}],"max_tokens":16}'
-  Prometheus:  ${prom.url}   (rules of PrometheusRule ${ns}/${name}; try ALERTS or slo:* series)
+  Prometheus:  ${prom.url}   (rules of PrometheusRule ${ns}/${name}; try ALERTS or ${RECORD_LEVEL}:* series)
   Alertmanager: ${am.url}   alerts print here as they reach the webhook receiver
   Load:        ${opts['no-load'] ? 'none (--no-load): send requests yourself' : 'one chat completion every 3 s (the SLA needs traffic to be measured)'}
   Logs:        ${dir}

@@ -7,6 +7,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   crd: { summary: 'print the QwenService CustomResourceDefinition (generated from the API schema)', load: async () => (await import('./commands/crd.ts')).crdCommand },
   validate: { summary: 'check QwenService YAML files and print every problem with its field path', load: async () => (await import('./commands/validate.ts')).validateCommand },
   render: { summary: 'print the objects, rules, routes and dashboard generated for a QwenService', load: async () => (await import('./commands/render.ts')).renderCommand },
+  size: { summary: 'before deploying: the memory a QwenService\'s model needs and its decode-speed bound, per GPU product (SLAFeasible)', load: async () => (await import('./commands/size.ts')).sizeCommand },
   run: { summary: 'run the operator (reconcile QwenServices in a cluster)', load: async () => (await import('./commands/run.ts')).runCommand },
 };
 

@@ -15,64 +15,100 @@ export const ConditionType = {
   MonitoringReady: 'MonitoringReady',
   AutoscalingReady: 'AutoscalingReady',
   RolloutGated: 'RolloutGated',
+  /** Whether the model fits the GPU and its decode speed can reach the SLA's floor (src/sizing/). */
+  SLAFeasible: 'SLAFeasible',
   /** Owned by the SLA status loop (SLA_FIELD_MANAGER), never by the reconciler. */
   SLACompliant: 'SLACompliant',
 } as const;
 
-/** Condition reasons (also the reasons of the Events announcing them). */
-export const Reason = {
-  // Ready / Progressing / Degraded
-  InvalidSpec: 'InvalidSpec',
-  OwnershipConflict: 'OwnershipConflict',
-  ApplyFailed: 'ApplyFailed',
-  ScaledToZero: 'ScaledToZero',
-  AllWorkersReady: 'AllWorkersReady',
-  WorkersStarting: 'WorkersStarting',
-  Creating: 'Creating',
-  Complete: 'Complete',
-  RollingOut: 'RollingOut',
-  AsExpected: 'AsExpected',
+type ConditionTypeName = (typeof ConditionType)[keyof typeof ConditionType];
+export type EventType = 'Normal' | 'Warning';
+
+/**
+ * What a reason means: the conditions it explains, and the Event that announces a transition to it
+ * (none: not worth an Event, e.g. every step of a start). Events and status derive from this one
+ * table; a reason is never a condition type. `*Missing` (a dependency the cluster lacks) is a Warning.
+ */
+export type ReasonMeaning = { conditions: readonly ConditionTypeName[]; event?: EventType };
+
+const BLOCKING = ['Ready', 'Progressing', 'Degraded'] as const;
+
+export const REASONS = {
+  // Ready / Progressing / Degraded: nothing applied, or a child not written
+  InvalidSpec: { conditions: BLOCKING, event: 'Warning' },
+  /** The QwenService asks for what the operator's tenant limits refuse (controller/tenant-limits.ts). */
+  ImageNotAllowed: { conditions: BLOCKING, event: 'Warning' },
+  SmarthostNotAllowed: { conditions: BLOCKING, event: 'Warning' },
+  OwnershipConflict: { conditions: BLOCKING, event: 'Warning' },
+  ApplyFailed: { conditions: BLOCKING, event: 'Warning' },
+  ScaledToZero: { conditions: ['Ready'], event: 'Normal' },
+  AllWorkersReady: { conditions: ['Ready'], event: 'Normal' },
+  WorkersStarting: { conditions: ['Ready'] },
+  Creating: { conditions: ['Ready'] },
+  Complete: { conditions: ['Progressing'] },
+  RollingOut: { conditions: ['Progressing'] },
+  AsExpected: { conditions: ['Degraded'] },
   // What the worker pods say (controller/diagnose.ts)
-  WaitingForGPU: 'WaitingForGPU',
-  Unschedulable: 'Unschedulable',
-  ImagePullBackOff: 'ImagePullBackOff',
-  OOMKilled: 'OOMKilled',
-  ModelLoadFailed: 'ModelLoadFailed',
-  CrashLoopBackOff: 'CrashLoopBackOff',
-  ModelDownloading: 'ModelDownloading',
-  PodsPending: 'PodsPending',
+  WaitingForGPU: { conditions: BLOCKING, event: 'Warning' },
+  Unschedulable: { conditions: BLOCKING, event: 'Warning' },
+  ImagePullBackOff: { conditions: BLOCKING, event: 'Warning' },
+  OOMKilled: { conditions: BLOCKING, event: 'Warning' },
+  ModelLoadFailed: { conditions: [...BLOCKING, 'ModelReady'], event: 'Warning' },
+  CrashLoopBackOff: { conditions: BLOCKING, event: 'Warning' },
+  ModelDownloading: { conditions: ['Ready', 'ModelReady'] },
+  PodsPending: { conditions: ['Ready'] },
   // ModelReady
-  ModelLoaded: 'ModelLoaded',
-  WaitingForWorkers: 'WaitingForWorkers',
+  ModelLoaded: { conditions: ['ModelReady'] },
+  WaitingForWorkers: { conditions: ['ModelReady'] },
   // MonitoringReady
-  NotRequested: 'NotRequested',
-  PrometheusOperatorMissing: 'PrometheusOperatorMissing',
-  Configured: 'Configured',
-  // AutoscalingReady
-  KEDAMissing: 'KEDAMissing',
-  PrometheusURLMissing: 'PrometheusURLMissing',
-  WaitingForKEDA: 'WaitingForKEDA',
-  ScaledObjectNotReady: 'ScaledObjectNotReady',
-  ScalerActive: 'ScalerActive',
-  ScalerIdle: 'ScalerIdle',
+  NotRequested: { conditions: ['MonitoringReady'] },
+  PrometheusOperatorMissing: { conditions: ['MonitoringReady'], event: 'Warning' },
+  Configured: { conditions: ['MonitoringReady'] },
+  // AutoscalingReady (a Ready=False reason of KEDA's own is passed through, without an Event)
+  KEDAMissing: { conditions: ['AutoscalingReady'], event: 'Warning' },
+  PrometheusURLMissing: { conditions: ['AutoscalingReady', 'RolloutGated'], event: 'Warning' },
+  WaitingForKEDA: { conditions: ['AutoscalingReady'] },
+  ScaledObjectNotReady: { conditions: ['AutoscalingReady'] },
+  ScalerActive: { conditions: ['AutoscalingReady'] },
+  ScalerIdle: { conditions: ['AutoscalingReady'] },
   // RolloutGated
-  ArgoRolloutsMissing: 'ArgoRolloutsMissing',
-  WaitingForArgoRollouts: 'WaitingForArgoRollouts',
-  Healthy: 'Healthy',
-  CanaryFailedSLO: 'CanaryFailedSLO',
-  RolloutAborted: 'RolloutAborted',
-  BudgetExhausted: 'BudgetExhausted',
-  CanaryInconclusive: 'CanaryInconclusive',
-  RolloutDegraded: 'RolloutDegraded',
-  /** The Event (not a condition reason) when a canary is promoted. */
-  RolloutPromoted: 'RolloutPromoted',
-  // SLACompliant
-  PrometheusUnreachable: 'PrometheusUnreachable',
-  BudgetBurning: 'BudgetBurning',
-  ObjectiveMissed: 'ObjectiveMissed',
-  NoTraffic: 'NoTraffic',
-  WithinBudget: 'WithinBudget',
-} as const;
+  ArgoRolloutsMissing: { conditions: ['RolloutGated'], event: 'Warning' },
+  WaitingForArgoRollouts: { conditions: ['RolloutGated'] },
+  Healthy: { conditions: ['RolloutGated'] },
+  CanaryProgressing: { conditions: ['RolloutGated'] },
+  CanaryFailedSLO: { conditions: ['RolloutGated'], event: 'Warning' },
+  RolloutAborted: { conditions: ['RolloutGated'], event: 'Warning' },
+  BudgetExhausted: { conditions: ['RolloutGated'], event: 'Warning' },
+  CanaryInconclusive: { conditions: ['RolloutGated'], event: 'Warning' },
+  RolloutDegraded: { conditions: ['RolloutGated'], event: 'Warning' },
+  /** An Event only (no condition): a canary was promoted. */
+  RolloutPromoted: { conditions: [], event: 'Normal' },
+  // SLAFeasible (src/sizing/feasibility.ts, src/sizing/plan.ts): a Warning where the spec cannot be met or the head not read
+  ContextExceedsModel: { conditions: ['SLAFeasible'], event: 'Warning' },
+  InsufficientMemory: { conditions: ['SLAFeasible'], event: 'Warning' },
+  TokensPerSecondUnreachable: { conditions: ['SLAFeasible'], event: 'Warning' },
+  WithinPhysicalBounds: { conditions: ['SLAFeasible'] },
+  ReadingModelHeader: { conditions: ['SLAFeasible'] },
+  ModelHeaderUnreadable: { conditions: ['SLAFeasible'], event: 'Warning' },
+  ModelHeaderUnavailable: { conditions: ['SLAFeasible'] },
+  GPUProductUnknown: { conditions: ['SLAFeasible'] },
+  // SLACompliant (the SLA status loop announces every transition)
+  PrometheusUnreachable: { conditions: ['SLACompliant'], event: 'Warning' },
+  BudgetBurning: { conditions: ['SLACompliant'], event: 'Warning' },
+  ObjectiveMissed: { conditions: ['SLACompliant'], event: 'Warning' },
+  NoTraffic: { conditions: ['SLACompliant'], event: 'Normal' },
+  WithinBudget: { conditions: ['SLACompliant'], event: 'Normal' },
+} as const satisfies Record<string, ReasonMeaning>;
+
+export type ReasonName = keyof typeof REASONS;
+
+/** Condition reasons (also the reasons of the Events announcing them), by name. */
+export const Reason = Object.fromEntries(Object.keys(REASONS).map((k) => [k, k])) as { readonly [K in ReasonName]: K };
+
+/** The Event a transition to `reason` is announced with; undefined: none (or a reason not ours, e.g. KEDA's). */
+export function eventTypeOf(reason: string): EventType | undefined {
+  return (REASONS as Record<string, ReasonMeaning>)[reason]?.event;
+}
 
 // --- Field managers (server-side apply) ---------------------------------------------------------
 

@@ -23,6 +23,7 @@ function rulesFor(kinds: PermittedKind[]): PolicyRule[] {
 export const OPERATOR_RULES: PolicyRule[] = [
   ...rulesFor([PRIMARY]),
   { apiGroups: [apiGroupOf(PRIMARY.apiVersion)], resources: [`${PRIMARY.plural}/status`], verbs: PRIMARY.statusVerbs },
+  { apiGroups: [apiGroupOf(PRIMARY.apiVersion)], resources: [`${PRIMARY.plural}/finalizers`], verbs: PRIMARY.finalizersVerbs },
   ...rulesFor(OWNED),
   ...rulesFor([WORKER_PODS]),
   ...rulesFor(READ_ONLY),

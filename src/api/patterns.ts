@@ -44,15 +44,27 @@ export const CIDR_PATTERN = `^((${OCTET}\\.){3}${OCTET}/(3[0-2]|[12]?[0-9])|[0-9
 /**
  * A model source, mirroring what the worker accepts (worker/src/model-source.ts hfUrl /
  * parseModelSpec): `hf:<owner>/<repo>:<quant>` or `hf:<owner>/<repo>/<path>.gguf` (owner, repo
- * and quant of `[\w.-]`), an https URL (the worker refuses plain http:// downloads unless started
- * with --allow-http-download, which the operator never passes), `file:///path` or
- * `pvc://claim/path`; never whitespace.
+ * and quant of `[\w.-]`; owner and repo start with a letter or digit, as Hugging Face requires),
+ * an https URL (the worker refuses plain http:// downloads unless started with
+ * --allow-http-download, which the operator never passes), `file:///path` or `pvc://claim/path`;
+ * never whitespace.
  */
 const HF_NAME = '[A-Za-z0-9_.-]+';
+/** An owner or repository name: Hugging Face's own rule, and never a word the worker could read as a flag. */
+const HF_REPO = '[A-Za-z0-9][A-Za-z0-9_.-]*';
 export const MODEL_SOURCE_PATTERN =
-  `^(hf:${HF_NAME}/${HF_NAME}:${HF_NAME}|hf:${HF_NAME}/${HF_NAME}/${NON_SPACE}+\\.[gG][gG][uU][fF]|https://${NON_SPACE}+|file:///${NON_SPACE}+|pvc://[a-z0-9-]+/${NON_SPACE}+)$`;
+  `^(hf:${HF_REPO}/${HF_REPO}:${HF_NAME}|hf:${HF_REPO}/${HF_REPO}/${NON_SPACE}+\\.[gG][gG][uU][fF]|https://${NON_SPACE}+|file:///${NON_SPACE}+|pvc://[a-z0-9-]+/${NON_SPACE}+)$`;
 
-/** True when Prometheus would not execute anything in the text as a Go template. */
+/** The served model id (worker --model-name, a metric label): starts with a letter or digit, so it is never read as a flag. */
+export const MODEL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]*$';
+
+/**
+ * An e-mail address as Alertmanager's `to`: one `@` between two runs of anything but `@` and
+ * whitespace (spelled out: `\\s` is wider in JavaScript than in RE2).
+ */
+export const EMAIL_ADDRESS_PATTERN = `^[^@${WS}]+@[^@${WS}]+$`;
+
+/** True when Prometheus (or Alertmanager) would not execute anything in the text as a Go template. */
 export const templateFree = (s: string): boolean => !s.includes('{{') && !s.includes('}}');
 export const TEMPLATE_FREE_CEL = "!self.contains('{{') && !self.contains('}}')";
 

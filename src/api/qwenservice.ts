@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { INTERVAL_PATTERN, PERCENT_PATTERN, SLA_WINDOWS, THRESHOLD_PATTERN, parseDuration } from './units.ts';
 import {
-  CIDR_PATTERN, CONFIG_KEY_PATTERN, DNS_SUBDOMAIN_PATTERN, HOST_PORT_PATTERN, HTTP_URL_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MODEL_SOURCE_PATTERN,
+  CIDR_PATTERN, CONFIG_KEY_PATTERN, DNS_SUBDOMAIN_PATTERN, EMAIL_ADDRESS_PATTERN, HOST_PORT_PATTERN, HTTP_URL_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MODEL_NAME_PATTERN, MODEL_SOURCE_PATTERN,
   NO_CLAIM_ESCAPE_CEL, QUANTITY_PATTERN, TEMPLATE_FREE_CEL, escapesClaim, templateFree,
 } from './patterns.ts';
 
@@ -32,15 +32,21 @@ const labelValue = () =>
 const labels = (what: string) =>
   z.record(z.string().max(317), labelValue()).describe(what);
 
+/** Refuses Go template delimiters in a value that ends up where `why` runs it as a template. */
+const templateFreeText = (s: z.ZodString, why: string) => {
+  const message = `must not contain {{ or }} (${why})`;
+  return s.refine(templateFree, message).meta(cel({ rule: TEMPLATE_FREE_CEL, message }));
+};
+
 /** An http(s) link that ends up in alert annotations, which Prometheus runs as Go templates. */
 const annotationURL = (what: string) =>
-  z
-    .string()
-    .max(512)
-    .regex(new RegExp(HTTP_URL_PATTERN), 'must be an http:// or https:// URL without spaces')
-    .refine(templateFree, 'must not contain {{ or }} (alert annotations are Go templates)')
-    .meta(cel({ rule: TEMPLATE_FREE_CEL, message: 'must not contain {{ or }} (alert annotations are Go templates)' }))
-    .describe(what);
+  templateFreeText(
+    z.string().max(512).regex(new RegExp(HTTP_URL_PATTERN), 'must be an http:// or https:// URL without spaces'),
+    'alert annotations are Go templates',
+  ).describe(what);
+
+/** Receiver fields Alertmanager expands as Go templates when it sends: a template there fails the send, and the page is lost. */
+const AT_SEND_TIME = 'Alertmanager runs this field as a Go template when it sends';
 
 /** A Kubernetes quantity (a string in the real grammar, or a whole number). */
 const quantity = (what: string) =>
@@ -122,7 +128,7 @@ const receiver = z
     name: z.string().min(1).max(63).regex(new RegExp(NAME_PATTERN), 'must be a lowercase DNS label').describe('Name that routes refer to.'),
     slack: z
       .object({
-        channel: z.string().min(1).max(80).describe('Slack channel, e.g. #llm-oncall.'),
+        channel: templateFreeText(z.string().min(1).max(80), AT_SEND_TIME).describe('Slack channel, e.g. #llm-oncall.'),
         apiURL: secretKeyRef.describe('Secret key holding the Slack webhook URL.'),
       })
       .strict()
@@ -130,8 +136,8 @@ const receiver = z
       .describe('Deliver to a Slack channel.'),
     email: z
       .object({
-        to: z.string().min(3).max(254).regex(/^[^@\s]+@[^@\s]+$/, 'must be an e-mail address').describe('Recipient address.'),
-        from: z.string().max(254).optional().describe('Sender address (Alertmanager default when empty).'),
+        to: templateFreeText(z.string().min(3).max(254).regex(new RegExp(EMAIL_ADDRESS_PATTERN), 'must be an e-mail address'), AT_SEND_TIME).describe('Recipient address.'),
+        from: templateFreeText(z.string().max(254), AT_SEND_TIME).optional().describe('Sender address (Alertmanager default when empty).'),
         smarthost: z.string().max(254).regex(new RegExp(HOST_PORT_PATTERN), 'must be host:port, e.g. smtp.example.com:587').optional().describe('SMTP server host:port (Alertmanager default when empty).'),
         authUsername: z.string().max(254).optional().describe('SMTP user name.'),
         authPassword: secretKeyRef.optional().describe('Secret key holding the SMTP password.'),
@@ -363,7 +369,7 @@ const spec = z
           .default(DEFAULT_MODEL_SOURCE)
           .describe('Where the GGUF comes from: hf:owner/repo:quant, hf:owner/repo/path/file.gguf, an https:// URL, file:///path in the image, or pvc://claim/path.'),
         sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex digits').optional().describe('Expected SHA-256 of the GGUF; the worker refuses a file that differs.'),
-        name: z.string().max(128).regex(/^[A-Za-z0-9._:-]+$/, 'must be letters, digits, . _ : -').optional().describe('Model id served in /v1/models and used as the metric label (default: derived from the source).'),
+        name: z.string().max(128).regex(new RegExp(MODEL_NAME_PATTERN), 'must be letters, digits, . _ : - starting with a letter or digit').optional().describe('Model id served in /v1/models and used as the metric label (default: derived from the source).'),
         contextSize: z.number().int().min(256).max(1048576).default(8192).describe('Context window in tokens of each parallel sequence (one request).'),
         parallel: z.number().int().min(1).max(64).default(4).describe('Concurrent sequences (requests decoded together) per replica.'),
         promptCache: quantity('Host prompt cache per replica, bytes or a quantity (e.g. 2Gi): saved prompt states of conversations that no sequence holds any more, in a memory-backed emptyDir of this size; added to the memory request and limit. Absent or 0: off.').optional(),
@@ -454,7 +460,7 @@ export const status = z
     selector: z.string().optional().describe('Label selector of the worker pods (scale subresource).'),
     endpoint: z.string().optional().describe('OpenAI-compatible base URL inside the cluster (when endpointAuth is set, every /v1 call needs an API key).'),
     endpointAuth: z.string().optional().describe('How to authenticate to the endpoint: the Secret key holding the API keys (absent when the API is open).'),
-    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLACompliant, AutoscalingReady (with spec.autoscaling), RolloutGated (with spec.rollout).').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    conditions: z.array(condition).optional().describe('Ready, Progressing, Degraded, ModelReady, MonitoringReady, SLAFeasible, SLACompliant, AutoscalingReady (with spec.autoscaling), RolloutGated (with spec.rollout).').meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
     autoscaling: z
       .object({
         minReplicas: z.number().int().optional().describe('spec.autoscaling.minReplicas in effect.'),
@@ -472,6 +478,28 @@ export const status = z
       })
       .optional()
       .describe('Canary rollout state (only with spec.rollout).'),
+    model: z
+      .object({
+        source: z.string().describe('The model source these facts were read for (URLs without credentials or query string).'),
+        architecture: z.string().describe('general.architecture, e.g. qwen3.'),
+        parameters: z.number().int().describe('Weights in the file.'),
+        quantization: z.string().describe('File type, e.g. Q4_K_M.'),
+        fileSize: z.number().int().describe('Bytes of the GGUF file.'),
+        layers: z.number().int().describe('Transformer blocks.'),
+        kvHeads: z.number().int().describe('KV heads (the most of any layer).'),
+        headDim: z.number().int().describe('Key head size.'),
+        trainedContext: z.number().int().optional().describe('Context length the model was trained with.'),
+        heads: z.number().int().describe('Query heads.'),
+        valueHeadDim: z.number().int().describe('Value head size.'),
+        embeddingLength: z.number().int().describe('Hidden size.'),
+        feedForwardLength: z.number().int().describe('FFN size.'),
+        vocabSize: z.number().int().describe('Tokens in the vocabulary.'),
+        weightsBytes: z.number().int().describe('Bytes of tensor data.'),
+        decodeBytes: z.number().int().describe('Weight bytes one decode step reads.'),
+        slidingWindow: z.number().int().optional().describe('Sliding-window attention width, when the model has one.'),
+      })
+      .optional()
+      .describe('What the model file\'s GGUF header says, read by the operator (hf: and https: sources); the SLAFeasible condition is computed from it.'),
     sla: z
       .object({
         p95: z.string().optional().describe('Measured p95 latency over the last hour (display only).'),

@@ -20,10 +20,14 @@ const ELECTION = { name: OPERATOR_NAME };
 
 /**
  * Runs the SLA status loop beside the manager's workers, on the manager's QwenService cache, with
- * its own Prometheus reads and field manager: Prometheus never sits on the reconcile path.
+ * its own Prometheus reads and field manager: Prometheus never sits on the reconcile path. It also
+ * hands the model facts the workers report to the manager's sizing.
  */
 export function addSlaStatusLoop(manager: Manager, client: KubeClient, sla: { prometheusURL: string; intervalMs: number; timeoutMs?: number }, log: Logger): void {
-  manager.add(slaStatusPoller({ ...sla, client, qwenServices: manager.qwenServices, events: new EventRecorder(client), log: log.child({ loop: 'sla-status' }) }));
+  manager.add(slaStatusPoller({
+    ...sla, client, qwenServices: manager.qwenServices, events: new EventRecorder(client), log: log.child({ loop: 'sla-status' }),
+    modelFacts: (key, source, sha256, facts) => manager.reportModelFacts(key, source, sha256, facts),
+  }));
 }
 
 /** The client, with every write counted (metrics) and logged at debug. */
@@ -67,6 +71,8 @@ export async function runOperator(settings: RunSettings): Promise<number> {
     monitoringCheckIntervalMs: settings.monitoringCheckIntervalMs,
     resyncIntervalMs: settings.resyncIntervalMs,
     config: settings.render,
+    limits: settings.limits,
+    sizing: settings.sizing,
   });
   if (settings.slaStatus) addSlaStatusLoop(manager, client, settings.slaStatus, log);
 

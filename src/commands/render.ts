@@ -6,15 +6,19 @@ import { dump } from 'js-yaml';
 import { validateYaml } from '../api/validate.ts';
 import type { QwenService } from '../api/qwenservice.ts';
 import { defaultRenderConfig, namespaceOf } from '../render/common.ts';
-import { renderAll } from '../render/index.ts';
+import { renderPlanned } from '../render/index.ts';
+import { resolvePlan } from '../plan/index.ts';
 import { explainScaling } from '../render/scaledobject.ts';
-import { explainGate, gatePlan } from '../sla/gates.ts';
+import { explainGate } from '../sla/gates.ts';
 import { renderDashboardJson } from '../render/dashboard.ts';
 import { linksOf } from '../render/prometheusrule.ts';
 import { renderAlertmanagerYaml } from '../sla/alertmanager.ts';
 import { compileSla } from '../sla/rules.ts';
 import { explain } from '../sla/explain.ts';
 import { CliError, parseOptions, readInput, type Command } from './command.ts';
+import type { ModelFacts } from '../sizing/facts.ts';
+import { DEFAULT_CPU_BANDWIDTH_GBPS, explainSizing } from '../sizing/feasibility.ts';
+import { factsFor } from './size.ts';
 
 const FORMATS = ['kube', 'prometheus-rules', 'alertmanager', 'grafana'] as const;
 type Format = (typeof FORMATS)[number];
@@ -25,18 +29,21 @@ const yaml = (doc: unknown) => dump(doc, { lineWidth: -1, noRefs: true });
 export const DEFAULT_PROMETHEUS_URL = 'http://prometheus-operated.monitoring.svc:9090';
 
 /** The text `render` prints for one QwenService; undefined when the format has nothing for it. */
-export function renderText(qs: QwenService, format: Format, withExplain: boolean, prometheusURL = DEFAULT_PROMETHEUS_URL): string | undefined {
+export function renderText(qs: QwenService, format: Format, withExplain: boolean, prometheusURL = DEFAULT_PROMETHEUS_URL, facts?: ModelFacts): string | undefined {
   const config = { ...defaultRenderConfig, prometheusURL };
+  // Without a cluster: as if it served every optional kind; the model's header is the --model-file's, when given.
+  const plan = resolvePlan(qs, config, undefined, facts ? { header: { state: 'read', facts }, cpuBandwidthGBps: DEFAULT_CPU_BANDWIDTH_GBPS } : undefined);
   if (withExplain) {
-    const sla = explain(`${namespaceOf(qs)}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config)));
-    const gate = gatePlan(qs);
-    return [sla, ...(qs.spec.autoscaling ? [explainScaling(qs, config)] : []), ...(gate ? [`${explainGate(gate).join('\n')}\n`] : [])].join('\n');
+    const sla = explain(`${namespaceOf(qs)}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config), plan.sla));
+    const sized = plan.sizing?.sizing;
+    const sizing = sized ? [`sizing (${DEFAULT_CPU_BANDWIDTH_GBPS} GB/s for the CPU path):\n${explainSizing(sized).map((l) => `  ${l}`).join('\n')}\n`] : [];
+    return [sla, ...(plan.scaling ? [explainScaling(plan)] : []), ...(plan.gate ? [`${explainGate(plan.gate).join('\n')}\n`] : []), ...sizing].join('\n');
   }
   switch (format) {
     case 'kube':
-      return renderAll(qs, config).map((o) => `---\n${yaml(o)}`).join('');
+      return renderPlanned(plan).objects.map((o) => `---\n${yaml(o)}`).join('');
     case 'prometheus-rules': {
-      const { groups } = compileSla(qs, linksOf(qs, config));
+      const { groups } = compileSla(qs, linksOf(qs, config), plan.sla);
       return groups.length ? yaml({ groups }) : undefined;
     }
     case 'alertmanager': {
@@ -44,13 +51,13 @@ export function renderText(qs: QwenService, format: Format, withExplain: boolean
       return am && `# Alertmanager routing for ${namespaceOf(qs)}/${qs.metadata.name}; credentials are read from the *_file paths.\n${yaml(am)}`;
     }
     case 'grafana':
-      return JSON.stringify(renderDashboardJson(qs), null, 2) + '\n';
+      return JSON.stringify(renderDashboardJson(plan), null, 2) + '\n';
   }
 }
 
 export const renderCommand: Command = {
   help: [
-    'Usage: qwen-operator render -f FILE [--format kube|prometheus-rules|alertmanager|grafana] [--explain]',
+    'Usage: qwen-operator render -f FILE [--format kube|prometheus-rules|alertmanager|grafana] [--explain [--model-file PATH]]',
     '',
     '  --format kube              every object the operator owns, as multi-document YAML (default)',
     '  --format prometheus-rules  the SLO recording and alerting rules as a plain rule file (groups:)',
@@ -58,13 +65,15 @@ export const renderCommand: Command = {
     '  --format grafana           the dashboard JSON',
     '  --explain                  per SLO: burn-rate tiers kept and dropped, and how long a total breach takes to page;',
     '                             with spec.autoscaling, the scaling rules in words; with spec.rollout, the canary gate',
+    '  --model-file PATH          with --explain: the sizing `size` prints for the spec\'s own GPU (or CPU), from this GGUF',
     `  --prometheus-url URL       Prometheus the ScaledObject's triggers and the rollout gate query (default ${DEFAULT_PROMETHEUS_URL})`,
     '',
     'FILE may hold several QwenService documents; `-` reads standard input. Invalid documents are',
     'reported like `validate` does and make the command exit 1.',
   ].join('\n'),
   async run(args) {
-    const { values } = parseOptions(args, { file: { type: 'string', short: 'f' }, format: { type: 'string' }, explain: { type: 'boolean' }, 'prometheus-url': { type: 'string' } });
+    const { values } = parseOptions(args, { file: { type: 'string', short: 'f' }, format: { type: 'string' }, explain: { type: 'boolean' }, 'prometheus-url': { type: 'string' }, 'model-file': { type: 'string' } });
+    if (values['model-file'] && !values.explain) throw new CliError('--model-file goes with --explain');
     if (!values.file) throw new CliError('missing -f FILE');
     const format = (values.format ?? 'kube') as Format;
     if (!FORMATS.includes(format)) throw new CliError(`--format must be one of ${FORMATS.join(', ')}`);
@@ -78,7 +87,8 @@ export const renderCommand: Command = {
         for (const p of doc.problems) process.stderr.write(`${values.file}: ${doc.name}: ${p.path}: ${p.message}\n`);
         continue;
       }
-      const text = renderText(doc.value, format, values.explain ?? false, values['prometheus-url'] ?? DEFAULT_PROMETHEUS_URL);
+      const facts = values['model-file'] ? await factsFor(doc.value, values['model-file']) : undefined;
+      const text = renderText(doc.value, format, values.explain ?? false, values['prometheus-url'] ?? DEFAULT_PROMETHEUS_URL, facts);
       if (text === undefined) process.stderr.write(`${values.file}: ${doc.name}: nothing to render as ${format}\n`);
       else out.push(text);
     }

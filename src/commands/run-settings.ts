@@ -6,14 +6,16 @@ import { LEADER_LEASE_NAME } from '../conventions.ts';
 import { checkLeaderTimings, type LeaderOptions } from '../kube/leader.ts';
 import { DEFAULT_NAMESPACE } from '../kube/object.ts';
 import { defaultRenderConfig, type RenderConfig } from '../render/common.ts';
+import { isSmarthostEntry, type TenantLimits } from '../controller/tenant-limits.ts';
 import { CliError } from './command.ts';
+import { DEFAULT_CPU_BANDWIDTH_GBPS } from '../sizing/feasibility.ts';
 
 /** Flags that take a value; `leader-elect` is the only switch. */
 export const VALUE_FLAGS = [
   'kubeconfig', 'namespaces', 'worker-image', 'concurrency', 'log-level', 'health-addr',
   'lease-namespace', 'lease-name', 'identity', 'lease-duration', 'renew-deadline', 'retry-period',
   'monitoring-check-interval', 'resync-interval', 'runbook-url', 'prometheus-namespaces', 'prometheus-url',
-  'sla-status-interval',
+  'sla-status-interval', 'allowed-image-prefixes', 'allowed-smarthosts', 'cpu-memory-bandwidth',
 ] as const;
 
 export type RunFlags = { [F in (typeof VALUE_FLAGS)[number]]?: string } & { 'leader-elect'?: boolean };
@@ -36,9 +38,13 @@ export type RunSettings = {
   monitoringCheckIntervalMs: number;
   resyncIntervalMs: number;
   render: RenderConfig;
+  /** What a QwenService may ask for; empty lists = no limit. */
+  limits: TenantLimits;
   health: { host: string; port: number; addr: string };
   /** The SLA status loop; absent without a Prometheus to read. */
   slaStatus?: { prometheusURL: string; intervalMs: number };
+  /** Sizing: the CPU path's memory bandwidth (GB/s). */
+  sizing: { cpuBandwidthGBps: number };
   /** Leader election; absent unless --leader-elect. */
   leaderElection?: LeaderOptions & Required<Pick<LeaderOptions, 'leaseDurationS' | 'renewDeadlineMs' | 'retryPeriodMs'>>;
 };
@@ -67,6 +73,7 @@ export function readRunSettings(flags: RunFlags, env: NodeJS.ProcessEnv = proces
     renewDeadlineMs: positive('renew-deadline', flags['renew-deadline'], 10) * 1000,
     retryPeriodMs: positive('retry-period', flags['retry-period'], 2) * 1000,
   };
+  const limits = tenantLimits(flags, env);
   const badTimings = checkLeaderTimings(timings);
   if (flags['leader-elect'] && badTimings) throw new CliError(badTimings);
   return {
@@ -84,7 +91,9 @@ export function readRunSettings(flags: RunFlags, env: NodeJS.ProcessEnv = proces
       ...(flags['runbook-url'] ? { runbookBaseURL: flags['runbook-url'] } : {}),
       prometheusNamespaces: list(flags['prometheus-namespaces'] ?? env.PROMETHEUS_NAMESPACES),
     },
+    limits,
     health,
+    sizing: { cpuBandwidthGBps: positive('cpu-memory-bandwidth', flags['cpu-memory-bandwidth'] ?? env.CPU_MEMORY_BANDWIDTH_GBPS, DEFAULT_CPU_BANDWIDTH_GBPS) },
     ...(slaStatus ? { slaStatus } : {}),
     ...(flags['leader-elect']
       ? {
@@ -97,6 +106,17 @@ export function readRunSettings(flags: RunFlags, env: NodeJS.ProcessEnv = proces
         }
       : {}),
   };
+}
+
+/** --allowed-image-prefixes and --allowed-smarthosts, each entry checked: a typo must not be a limit that matches nothing. */
+function tenantLimits(flags: RunFlags, env: NodeJS.ProcessEnv): TenantLimits {
+  const allowedImagePrefixes = list(flags['allowed-image-prefixes'] ?? env.ALLOWED_IMAGE_PREFIXES);
+  const badPrefix = allowedImagePrefixes.find((p) => !/^[!-~]+$/.test(p));
+  if (badPrefix !== undefined) throw new CliError(`--allowed-image-prefixes: ${JSON.stringify(badPrefix)} is not an image prefix (no spaces), e.g. ghcr.io/qwenops/`);
+  const allowedSmarthosts = list(flags['allowed-smarthosts'] ?? env.ALLOWED_SMARTHOSTS);
+  const badHost = allowedSmarthosts.find((h) => !isSmarthostEntry(h));
+  if (badHost !== undefined) throw new CliError(`--allowed-smarthosts: ${JSON.stringify(badHost)} is not host or host:port, e.g. smtp.example.com:587`);
+  return { allowedImagePrefixes, allowedSmarthosts };
 }
 
 function healthAddress(flag: string | undefined): RunSettings['health'] {

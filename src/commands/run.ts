@@ -1,6 +1,7 @@
 // `qwen-operator run`: the controller process (in-cluster, or with a kubeconfig). Flags are
 // read in run-settings.ts, the process is wired in operator.ts.
 import { defaultRenderConfig } from '../render/common.ts';
+import { DEFAULT_CPU_BANDWIDTH_GBPS } from '../sizing/feasibility.ts';
 import { parseOptions, type Command } from './command.ts';
 import { runOperator } from './operator.ts';
 import { RUN_OPTIONS, readRunSettings } from './run-settings.ts';
@@ -33,7 +34,14 @@ Options (each also from the environment variable in brackets):
   --prometheus-url URL          Prometheus whose recording rules feed status.sla and SLACompliant,
                                 and that KEDA's autoscaling triggers query [PROMETHEUS_URL];
                                 no SLA status and no ScaledObject when unset
-  --sla-status-interval S       seconds between SLA status reads (default 30)`;
+  --sla-status-interval S       seconds between SLA status reads (default 30)
+  --allowed-image-prefixes a,b  spec.image must start with one of these (a registry or repository,
+                                e.g. ghcr.io/qwenops/) [ALLOWED_IMAGE_PREFIXES]; any image when empty
+  --allowed-smarthosts a,b      e-mail receivers' smarthost must be one of these (host or host:port)
+                                [ALLOWED_SMARTHOSTS]; any when empty. A QwenService asking for more is
+                                refused (Ready=False ImageNotAllowed / SmarthostNotAllowed), nothing applied
+  --cpu-memory-bandwidth GB/S   memory bandwidth of the nodes CPU workers (gpu.count 0) run on, for
+                                SLAFeasible's decode bound [CPU_MEMORY_BANDWIDTH_GBPS] (default ${DEFAULT_CPU_BANDWIDTH_GBPS})`;
 
 export const runCommand: Command = {
   help: HELP,

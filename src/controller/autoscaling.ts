@@ -1,37 +1,25 @@
-// The AutoscalingReady condition and status.autoscaling, from what the caches hold: whether the
-// cluster serves KEDA's ScaledObject, whether the operator knows a Prometheus, and the
+// The AutoscalingReady condition and status.autoscaling, from the plan (whether the cluster serves
+// KEDA's ScaledObject, whether the operator knows a Prometheus) and what the caches hold: the
 // ScaledObject's own conditions (KEDA writes Ready when its scalers work, Active when a trigger
 // is above its activation value). Pure.
-import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
+import type { QwenServiceStatus } from '../api/qwenservice.ts';
 import { ConditionType, Reason } from '../conventions.ts';
-import type { KubeObject } from '../render/common.ts';
-import { scalingPlan } from '../render/scaledobject.ts';
+import type { KubeObject } from '../kube/object.ts';
 import type { ConditionInput } from '../kube/conditions.ts';
+import type { Plan } from '../plan/index.ts';
+import { SCALED_OBJECT } from '../plan/kinds.ts';
+import { readScaledObjectConditions, type KedaCondition } from './read.ts';
 
-export type AutoscalingObserved = {
-  /** The cluster serves scaledobjects.keda.sh. */
-  kedaServed: boolean;
-  /** The operator was given a Prometheus address (--prometheus-url). */
-  prometheusURL: boolean;
-  scaledObject?: KubeObject;
-};
+export type AutoscalingObserved = { scaledObject?: KubeObject };
 
-type KedaCondition = { type: string; status?: string; reason?: string; message?: string };
 
-/** Workers the QwenService asks for now: the HPA's choice (the Deployment's spec.replicas) when autoscaled. */
-export function desiredReplicas(qs: QwenService, deployment: KubeObject | undefined): number {
-  const plan = scalingPlan(qs);
-  if (!plan) return qs.spec.replicas;
-  const replicas = (deployment?.spec as { replicas?: number } | undefined)?.replicas;
-  return typeof replicas === 'number' ? replicas : plan.minReplicas;
-}
-
-export function autoscalingStatus(qs: QwenService, observed: AutoscalingObserved, deployment: KubeObject | undefined): { condition?: ConditionInput; status?: QwenServiceStatus['autoscaling'] } {
-  const plan = scalingPlan(qs);
+/** `desired`: the worker count the HPA chose (status.ts computes it once, from what runs the pods). */
+export function autoscalingStatus(p: Plan, observed: AutoscalingObserved, desired: number): { condition?: ConditionInput; status?: QwenServiceStatus['autoscaling'] } {
+  const { qs, scaling: plan } = p;
   if (!plan) return {};
-  const status = { minReplicas: plan.minReplicas, maxReplicas: plan.maxReplicas, desiredReplicas: desiredReplicas(qs, deployment) };
+  const status = { minReplicas: plan.minReplicas, maxReplicas: plan.maxReplicas, desiredReplicas: desired };
   const type = ConditionType.AutoscalingReady;
-  if (!observed.kedaServed) {
+  if (!p.served(SCALED_OBJECT)) {
     return {
       status,
       condition: {
@@ -40,7 +28,7 @@ export function autoscalingStatus(qs: QwenService, observed: AutoscalingObserved
       },
     };
   }
-  if (!observed.prometheusURL) {
+  if (!p.config.prometheusURL) {
     return {
       status,
       condition: {
@@ -49,7 +37,7 @@ export function autoscalingStatus(qs: QwenService, observed: AutoscalingObserved
       },
     };
   }
-  const conditions = ((observed.scaledObject?.status as { conditions?: KedaCondition[] } | undefined)?.conditions) ?? [];
+  const conditions = readScaledObjectConditions(observed.scaledObject);
   const ready = conditions.find((c) => c.type === 'Ready');
   const active = conditions.find((c) => c.type === 'Active');
   if (!ready || ready.status === 'Unknown' || ready.status === undefined) {

@@ -13,13 +13,20 @@ import { Informer, InformerGroup, type InformerHandler, type InformerTarget } fr
 import type { OperatorMetrics } from './metrics.ts';
 import { OwnedCaches } from './owned-caches.ts';
 import { Reconciler } from './reconciler.ts';
+import type { TenantLimits } from './tenant-limits.ts';
 import { MANAGED_SELECTOR, PRIMARY, WORKER_PODS, childOwnerKey, podOwnerKey } from './watches.ts';
 import { queueMetricHooks, runWorker, type BackoffOptions } from './worker.ts';
 import { WorkQueue } from './workqueue.ts';
+import { HeaderCache } from '../sizing/header-cache.ts';
+import { redactModelSource } from '../api/model-source.ts';
+import { DEFAULT_FETCH_OPTIONS, readRemoteFacts, type FetchOptions } from '../sizing/remote.ts';
+import type { ModelFacts } from '../sizing/facts.ts';
 
 export type ManagerOptions = {
   client: KubeClient;
   config: RenderConfig;
+  /** What a QwenService may ask for (images, smarthosts); none when absent. */
+  limits?: TenantLimits;
   log: Logger;
   metrics: OperatorMetrics;
   /** Namespaces to watch; empty = all. */
@@ -33,6 +40,17 @@ export type ManagerOptions = {
    * its QwenService, so the cap is also how long it may take to notice the name is free.
    */
   blockedBackoff?: BackoffOptions;
+  /** Sizing (SLAFeasible, status.model, the worker's default memory); absent: none. */
+  sizing?: SizingOptions;
+};
+
+export type SizingOptions = {
+  /** The CPU path's memory bandwidth (GB/s), for gpu.count 0. */
+  cpuBandwidthGBps: number;
+  /** How model heads are fetched (timeouts, CA, and for tests plain http). */
+  fetch?: FetchOptions;
+  /** Where hf: sources resolve (tests). */
+  hfEndpoint?: string;
 };
 
 /** A loop that runs beside the workers once the caches are synced (controller-runtime's Runnable). */
@@ -49,6 +67,7 @@ export class Manager {
   private readonly ownedCaches: OwnedCaches;
   private readonly reconciler: Reconciler;
   private readonly echoes = new WriteEchoes();
+  private readonly headers: HeaderCache | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly runnables: Runnable[] = [];
   private running = false;
@@ -61,13 +80,16 @@ export class Manager {
     this.pods = this.cache({ apiVersion: WORKER_PODS.apiVersion, kind: WORKER_PODS.kind, labelSelector: MANAGED_SELECTOR, indexBy: podOwnerKey });
     this.ownedCaches = new OwnedCaches(opts.client, (target) => this.cache(target), this.enqueueOwner(childOwnerKey));
     this.owned = this.ownedCaches.byKind;
+    this.headers = opts.sizing ? this.headerCache(opts.sizing) : undefined;
     this.reconciler = new Reconciler({
       client: opts.client,
       config: opts.config,
+      ...(opts.limits ? { limits: opts.limits } : {}),
       events: new EventRecorder(opts.client),
       echoes: this.echoes,
       log: opts.log,
       caches: { qwenServices: this.qwenServices, pods: this.pods, owned: this.owned },
+      ...(opts.sizing && this.headers ? { sizing: { headers: this.headers, cpuBandwidthGBps: opts.sizing.cpuBandwidthGBps } } : {}),
     });
     this.qwenServices.on((e, obj) => { if (e === 'delete' || !this.echoes.isEcho(obj)) this.queue.add(objectKey(obj)); });
     // A pod's own status changes are news (why workers are not ready): no echo check.
@@ -78,6 +100,36 @@ export class Manager {
   add(runnable: Runnable): void {
     this.runnables.push(runnable);
     if (this.running) runnable.start();
+  }
+
+  /**
+   * The model facts the workers of QwenService `key` report for `source` (the SLA loop reads them
+   * from Prometheus): sizing uses them where the operator cannot read the head itself, and the
+   * QwenService is reconciled again when they are news. Ignored when the operator does no sizing.
+   */
+  reportModelFacts(key: string, source: string, sha256: string | undefined, facts: ModelFacts): void {
+    this.headers?.report(key, source, sha256, facts);
+  }
+
+  /** Model heads read in the background; a settled read requeues the QwenServices that waited for it. */
+  private headerCache(opts: SizingOptions): HeaderCache {
+    const fetch = opts.fetch ?? DEFAULT_FETCH_OPTIONS;
+    return new HeaderCache({
+      read: async (url) => {
+        const log = this.opts.log.child({ model: redactModelSource(url) });
+        try {
+          const facts = await readRemoteFacts(url, fetch);
+          log.info({ architecture: facts.architecture, parameters: facts.parameters, quantization: facts.quantization }, 'read the model header');
+          return facts;
+        } catch (err) {
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not read the model header');
+          throw err;
+        }
+      },
+      settled: (keys) => { for (const key of keys) this.queue.add(key); },
+      ...(opts.hfEndpoint ? { hfEndpoint: opts.hfEndpoint } : {}),
+      workerReports: !!this.opts.config.prometheusURL,
+    });
   }
 
   /** Starts the caches, waits for their first lists, then starts the workers and the added loops. */

@@ -1,37 +1,42 @@
 // reconcile(key), level-triggered (kubebuilder's shape): read the QwenService from the cache,
-// render every desired object with the pure renderers, server-side apply what differs from the
-// cache, prune what we own but no longer render, then write status (only when it changed).
+// render every desired object with the pure renderers, create what is missing, server-side apply
+// what differs from the cache, prune what we own but no longer render, then write status (only
+// when it changed).
 // Errors propagate to the queue, which retries with backoff: no retry loops in here.
 //
-// Never take over: a child is written only when it does not exist yet or when its controller
-// ownerReference is this QwenService's uid. A name taken by anything else (a user's Service, an
-// object of another controller, a leftover of a deleted QwenService of the same name) is left
-// untouched — no apply, no ownerReference, hence never pruned nor garbage-collected through us —
-// and reported as Ready=False/OwnershipConflict. An apply the apiserver refuses (422, 403, ...)
-// is Ready=False/ApplyFailed with its message. Both end the reconcile with BlockedError, which
-// the queue retries with a slower backoff; the foreign object has no ownerReference to map an
-// event back to us, so those retries are what notices it is gone.
+// Never take over: a child is created (POST, so a name taken meanwhile is a 409) when it does not
+// exist yet, and applied only when its controller ownerReference is this QwenService's uid. A
+// name taken by anything else (a user's Service, an object of another controller, a leftover of
+// a deleted QwenService of the same name) is left untouched — no apply, no ownerReference, hence
+// never pruned nor garbage-collected through us — and reported as Ready=False/OwnershipConflict.
+// A write the apiserver refuses (422, 403, ...) is Ready=False/ApplyFailed with its message. Both
+// end the reconcile with BlockedError, which the queue retries with a slower backoff; the foreign
+// object has no ownerReference to map an event back to us, so those retries are what notices it
+// is gone.
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type QwenService, type QwenServiceStatus } from '../api/qwenservice.ts';
 import { checkQwenService } from '../api/validate.ts';
-import { ConditionType, FIELD_MANAGER, REPLICAS_HANDOFF_MANAGER, Reason } from '../conventions.ts';
+import { FIELD_MANAGER, REPLICAS_HANDOFF_MANAGER, Reason, eventTypeOf, type EventType } from '../conventions.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { conditionTime, transitions } from '../kube/conditions.ts';
-import { isNotFound, isRefusal, KubeApiError } from '../kube/errors.ts';
+import { isAlreadyExists, isNotFound, isRefusal, KubeApiError } from '../kube/errors.ts';
 import { kindKey, namespaceOf, type KubeObject } from '../kube/object.ts';
 import { applyStatus } from '../kube/status.ts';
 import { selectorLabels, type RenderConfig } from '../render/common.ts';
-import { isMonitoringKind, renderOwned, type RenderedObjects } from '../render/index.ts';
-import { ANALYSIS_RUN, ROLLOUT_KEY } from '../render/rollout.ts';
-import { SCALED_OBJECT_KEY } from '../render/scaledobject.ts';
-import { lastFailed, promoted, type RolloutObserved } from './rollout.ts';
+import { isMonitoringKind, renderPlanned, type RenderedObjects } from '../render/index.ts';
+import { resolvePlan, type HeaderInput, type Plan } from '../plan/index.ts';
+import { ANALYSIS_RUN, DEPLOYMENT_KEY, ROLLOUT_KEY, SCALED_OBJECT_KEY } from '../plan/kinds.ts';
+import { lastFailed, promoted } from './rollout.ts';
+import { readRollout, readSpecReplicas } from './read.ts';
 import { POD_TEMPLATE_HASH_POD_LABEL } from '../sla/gates.ts';
 import { containedIn, sameJson } from './compare.ts';
 import { digestView } from './digest.ts';
 import type { EventRecorder } from './events.ts';
 import type { WriteEchoes } from './echo.ts';
 import type { Cache } from './informer.ts';
-import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus, type Observed, type StoredQwenService } from './status.ts';
+import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus, refusedStatus, type Observed, type StoredQwenService } from './status.ts';
+import { NO_TENANT_LIMITS, checkTenantLimits, type TenantLimits } from './tenant-limits.ts';
+import type { HeaderCache } from '../sizing/header-cache.ts';
 import { controllerOwnerUid, qwenServiceKey } from './watches.ts';
 
 export type Caches = {
@@ -45,23 +50,22 @@ export type ReconcilerDeps = {
   client: KubeClient;
   caches: Caches;
   config: RenderConfig;
+  /** What a QwenService may ask for (images, smarthosts); none when absent. */
+  limits?: TenantLimits;
   events: EventRecorder;
   echoes: WriteEchoes;
   log: Logger;
   now?: () => Date;
+  /** Model heads and the CPU path's bandwidth: SLAFeasible, status.model, the worker's default memory. None: no sizing. */
+  sizing?: { headers: HeaderCache; cpuBandwidthGBps: number };
 };
 
 export type ReconcileResult = { applied: number; pruned: number; statusWritten: boolean };
 
-const WARNING_REASONS = new Set<string>([
-  Reason.WaitingForGPU, Reason.Unschedulable, Reason.ImagePullBackOff, Reason.CrashLoopBackOff, Reason.OOMKilled, Reason.ModelLoadFailed,
-  Reason.InvalidSpec, Reason.PrometheusOperatorMissing, Reason.OwnershipConflict, Reason.ApplyFailed,
-  Reason.CanaryFailedSLO, Reason.BudgetExhausted, Reason.CanaryInconclusive, Reason.RolloutAborted, Reason.RolloutDegraded,
-]);
-
 export type ChildProblem = { reason: 'OwnershipConflict' | 'ApplyFailed'; kind: string; name: string; message: string };
 
-const DEPLOYMENT_KEY = kindKey({ apiVersion: 'apps/v1', kind: 'Deployment' });
+/** How long a new QwenService's first reconcile waits for its model's header (one reconcile worker held at most this long). */
+const FIRST_READ_WAIT_MS = 10_000;
 
 /** A child by kind and name (`Deployment.apps/v1/chat`): children of one QwenService share its namespace. */
 const childKey = (obj: { apiVersion: string; kind: string; metadata: { name: string } }): string => `${kindKey(obj)}/${obj.metadata.name}`;
@@ -153,16 +157,42 @@ export class Reconciler {
     }
     const qs = checked.value;
     const uid = raw.metadata.uid;
+    const refusals = checkTenantLimits(qs, this.deps.limits ?? NO_TENANT_LIMITS, this.deps.config.workerImage);
+    if (refusals.length) {
+      // As for an invalid spec: nothing is applied, nor pruned. Children applied before stay as
+      // they were (within the limits of that time); docs/security.md says how to find them.
+      const refusal = { reason: refusals[0]!.reason, message: refusals.map((r) => r.message).join('; ') };
+      log.warn(refusal, 'refused: asks for what the tenant limits do not allow');
+      const statusWritten = await this.writeStatus(qs, (fresh, now) => refusedStatus(fresh, refusal, this.deps.config, now), log);
+      return { applied: 0, pruned: 0, statusWritten };
+    }
 
-    const served = new Set([...this.deps.caches.owned.keys()]);
-    const rendered = renderOwned(qs, this.deps.config, { servedMonitoringKinds: served });
-    const children = await this.applyChildren(rendered.objects, uid, log);
+    // What the QwenService means here and now, resolved once: everything below reads it. The
+    // model's header (an async read, cached) is an input to it, like the kinds the cluster serves.
+    const plan = resolvePlan(qs, this.deps.config, new Set([...this.deps.caches.owned.keys()]), await this.sizingInput(qs, key));
+    const rendered = renderPlanned(plan);
+    const children = await this.applyChildren(rendered.objects, plan, uid, log);
     const pruned = await this.prune(rendered.objects, uid, log);
-    const observed = this.observe(qs, rendered, children, served);
+    const observed = this.observe(plan, rendered, children);
     if (observed.rollout?.rollout) observed.rollout.analysisRun = await this.stepAnalysisRun(observed.rollout.rollout, log);
-    const statusWritten = await this.writeStatus(qs, (fresh, now) => computeStatus(fresh, observed, this.deps.config, now), log);
+    const statusWritten = await this.writeStatus(qs, (fresh, now) => computeStatus({ ...plan, qs: fresh }, observed, now), log);
     if (children.problems.length) throw new BlockedError(children.problems);
     return { applied: children.answers.size, pruned, statusWritten };
+  }
+
+  /**
+   * What the header cache (an async read) knows of the model, for the plan's sizing (SLAFeasible,
+   * status.model, the worker's default memory); starts the header read. Before the Deployment
+   * exists, a read in progress is awaited a few seconds, so the workers start with their memory
+   * sized rather than restart for it. Undefined: the operator runs without sizing.
+   */
+  private async sizingInput(qs: QwenService, key: string): Promise<HeaderInput | undefined> {
+    const s = this.deps.sizing;
+    if (!s) return undefined;
+    const { source, sha256 } = qs.spec.model;
+    const created = this.deps.caches.owned.get(DEPLOYMENT_KEY)?.get(namespaceOf(qs), qs.metadata.name) !== undefined;
+    const header = created || qs.status?.model ? s.headers.lookup(source, sha256, key) : await s.headers.lookupWithin(source, sha256, key, FIRST_READ_WAIT_MS);
+    return { header, cpuBandwidthGBps: s.cpuBandwidthGBps };
   }
 
   /**
@@ -170,12 +200,12 @@ export class Reconciler {
    * control. Children do not depend on each other: they are handled together, and one failing
    * does not stop the rest. A retryable failure is thrown once all are done.
    */
-  private async applyChildren(desired: KubeObject[], uid: string | undefined, log: Logger): Promise<ChildrenApplied> {
+  private async applyChildren(desired: KubeObject[], plan: Plan, uid: string | undefined, log: Logger): Promise<ChildrenApplied> {
     const result: ChildrenApplied = { answers: new Map(), problems: [], blocked: new Set() };
     let retryable: unknown;
     await Promise.all(desired.map(async (obj) => {
       try {
-        const problem = await this.applyChild(obj, uid, result.answers, log);
+        const problem = await this.applyChild(obj, plan, uid, result.answers, log);
         if (!problem) return;
         result.problems.push(problem);
         result.blocked.add(childKey(obj));
@@ -187,11 +217,12 @@ export class Reconciler {
     return result;
   }
 
-  /** One child: skipped when the cache already holds it, applied when ours or new; a problem when it is not ours or refused. */
-  private async applyChild(obj: KubeObject, uid: string | undefined, answers: Map<string, KubeObject>, log: Logger): Promise<ChildProblem | undefined> {
+  /** One child: skipped when the cache already holds it, created when new, applied when ours; a problem when it is not ours or refused. */
+  private async applyChild(obj: KubeObject, plan: Plan, uid: string | undefined, answers: Map<string, KubeObject>, log: Logger): Promise<ChildProblem | undefined> {
     const where = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
+    let current: KubeObject | undefined;
     try {
-      let current = this.deps.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
+      current = this.deps.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
       // The caches hold labelled children only: a miss may still be a name someone else took
       // (or our child with its label removed). Read it live before writing anything.
       if (!current) current = await this.deps.client.find(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
@@ -205,17 +236,29 @@ export class Reconciler {
         const { rest, digestsMatch } = digestView(obj, current);
         if (digestsMatch && containedIn(rest, current)) return undefined;
       }
-      // Ours: force (a user's edit of our fields is reverted), with its uid, so an object
-      // deleted and recreated by someone else meanwhile is refused instead of taken over.
-      // New: no force, so fields someone else manages on an object created meanwhile conflict.
-      const body = current ? { ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } } : obj;
-      if (current) await this.handOffReplicas(obj, current);
-      const answer = await this.deps.client.apply<KubeObject>(body, FIELD_MANAGER, undefined, { force: current !== undefined });
+      // Ours: applied with force (a user's edit of our fields is reverted) and its uid, so an
+      // object deleted and recreated by someone else meanwhile is refused instead of taken over.
+      // New: created (POST), never applied: an apply would merge into an object someone created
+      // since the read above and adopt it; a create of a taken name is a 409 instead.
+      let answer: KubeObject;
+      if (current) {
+        await this.handOffReplicas(obj, current, plan);
+        answer = await this.deps.client.apply<KubeObject>({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, FIELD_MANAGER, undefined, { force: true });
+      } else {
+        answer = await this.deps.client.createApplied<KubeObject>(obj, FIELD_MANAGER);
+      }
       this.deps.echoes.wrote({ ...answer, kind: obj.kind });
       answers.set(childKey(obj), answer);
       log.info({ kind: obj.kind, name: obj.metadata.name }, current ? 'applied child' : 'created child');
       return undefined;
     } catch (e) {
+      if (!current && isAlreadyExists(e)) {
+        log.warn({ kind: obj.kind, name: obj.metadata.name }, 'child created by someone else meanwhile');
+        return {
+          reason: Reason.OwnershipConflict, kind: obj.kind, name: obj.metadata.name,
+          message: `${where} was created by someone else while the operator was creating it, not by this QwenService; it is left untouched — delete or rename it and the operator creates its own`,
+        };
+      }
       if (!isRefusal(e) || isUidMismatch(e)) throw e;
       log.warn({ kind: obj.kind, name: obj.metadata.name, status: e.status, err: refusalMessage(e) }, 'apply refused');
       return { reason: Reason.ApplyFailed, kind: obj.kind, name: obj.metadata.name, message: `the apiserver refused ${where}: ${refusalMessage(e)}` };
@@ -243,7 +286,8 @@ export class Reconciler {
   }
 
   /** What status is computed from: the children as just applied (else as cached), the worker pods, what the cluster serves. */
-  private observe(qs: QwenService, rendered: RenderedObjects, children: ChildrenApplied, served: ReadonlySet<string>): Observed {
+  private observe(plan: Plan, rendered: RenderedObjects, children: ChildrenApplied): Observed {
+    const { qs } = plan;
     const namespace = namespaceOf(qs);
     const name = qs.metadata.name;
     const current = (kind: string) => children.answers.get(`${kind}/${name}`) ?? this.deps.caches.owned.get(kind)?.get(namespace, name);
@@ -251,15 +295,11 @@ export class Reconciler {
     return {
       deployment: children.blocked.has(`${DEPLOYMENT_KEY}/${name}`) ? undefined : current(DEPLOYMENT_KEY),
       pods: this.podsOf(qs),
-      missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !served.has(kindKey(o))).map((o) => o.kind))],
+      missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !plan.served(o)).map((o) => o.kind))],
       monitoringRequested: monitoringWanted.length > 0,
       ...(children.problems.length ? { blocked: blockedStatus(children.problems) } : {}),
-      autoscaling: {
-        kedaServed: served.has(SCALED_OBJECT_KEY),
-        prometheusURL: !!this.deps.config.prometheusURL,
-        scaledObject: current(SCALED_OBJECT_KEY),
-      },
-      ...(qs.spec.rollout ? { rollout: { argoServed: served.has(ROLLOUT_KEY), prometheusURL: !!this.deps.config.prometheusURL, rollout: current(ROLLOUT_KEY) } satisfies RolloutObserved } : {}),
+      autoscaling: { scaledObject: current(SCALED_OBJECT_KEY) },
+      ...(plan.gate ? { rollout: { rollout: current(ROLLOUT_KEY) } } : {}),
     };
   }
 
@@ -270,24 +310,25 @@ export class Reconciler {
    * caching them all would cost more than this read per Rollout change.
    */
   private async stepAnalysisRun(rollout: KubeObject, log: Logger): Promise<KubeObject | undefined> {
-    const status = rollout.status as { abort?: boolean; currentPodHash?: string; canary?: { currentStepAnalysisRunStatus?: { name?: string } } } | undefined;
-    const name = status?.canary?.currentStepAnalysisRunStatus?.name;
+    const { status } = readRollout(rollout);
+    const name = status.canary?.currentStepAnalysisRunStatus?.name;
     const warn = (err: unknown) => { log.warn({ err: String(err), analysisRun: name }, 'could not read the AnalysisRun'); return undefined; };
     if (name) return this.deps.client.find<KubeObject>(ANALYSIS_RUN.apiVersion, ANALYSIS_RUN.kind, rollout.metadata.namespace, name).catch(warn);
-    if (!status?.abort || !status.currentPodHash) return undefined;
+    if (!status.abort || !status.currentPodHash) return undefined;
     const runs = await this.deps.client.list(ANALYSIS_RUN.apiVersion, ANALYSIS_RUN.kind, { namespace: rollout.metadata.namespace, labelSelector: `${POD_TEMPLATE_HASH_POD_LABEL}=${status.currentPodHash}` }).catch(warn);
     return lastFailed(runs?.items ?? [], rollout.metadata.uid);
   }
 
   /**
-   * A Deployment that becomes autoscaled is rendered without spec.replicas. Were we its only
-   * manager, server-side apply would remove the field and the apiserver default it to 1, killing
-   * workers until the HPA scales back. So the current count is first claimed by a second field
-   * manager of ours, which keeps it in place for the HPA (whose scale updates then take it over).
+   * When the plan gives the Deployment's count to another owner (the HPA, a Rollout) it is
+   * rendered without spec.replicas. Were we its only manager, server-side apply would remove the
+   * field and the apiserver default it to 1, killing workers until the new owner scales back. So
+   * the current count is first claimed by a second field manager of ours, which keeps it in place
+   * for the new owner (whose scale updates then take it over).
    */
-  private async handOffReplicas(obj: KubeObject, current: KubeObject): Promise<void> {
-    if (obj.kind !== 'Deployment' || 'replicas' in (obj.spec as object)) return;
-    const replicas = (current.spec as { replicas?: number } | undefined)?.replicas;
+  private async handOffReplicas(obj: KubeObject, current: KubeObject, plan: Plan): Promise<void> {
+    if (kindKey(obj) !== DEPLOYMENT_KEY || plan.replicas.deploymentReplicas !== undefined) return;
+    const replicas = readSpecReplicas(current);
     if (replicas === undefined) return;
     const claim = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace, uid: current.metadata.uid }, spec: { replicas } };
     const answer = await this.deps.client.apply<KubeObject>(claim, REPLICAS_HANDOFF_MANAGER, undefined, { force: true });
@@ -323,18 +364,17 @@ export class Reconciler {
     if (answer?.metadata?.uid) this.lastWritten.set(answer.metadata.uid, answer as unknown as QwenService);
     // One Event per new reason (Ready and Degraded often flip for the same cause).
     const announced = new Set<string>();
-    const record = (type: 'Normal' | 'Warning', reason: string, message: string) =>
+    const record = (type: EventType, reason: string, message: string) =>
       this.deps.events.record(qs as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, reason, message).catch((err: unknown) => log.warn({ err: String(err) }, 'could not record event'));
     for (const c of transitions(qs.status?.conditions, status.conditions ?? [])) {
-      // Events for what needs attention, and for becoming Ready; not for every step of a start.
-      const noteworthy = WARNING_REASONS.has(c.reason) || (c.type === ConditionType.Ready && c.status === 'True');
-      if (!noteworthy) continue;
-      if (announced.has(c.reason)) continue;
+      // Events for what needs attention, and for becoming Ready (conventions.ts REASONS); not for every step of a start.
+      const type = eventTypeOf(c.reason);
+      if (!type || announced.has(c.reason)) continue;
       announced.add(c.reason);
-      await record(WARNING_REASONS.has(c.reason) ? 'Warning' : 'Normal', c.reason, c.message);
+      await record(type, c.reason, c.message);
     }
     if (promoted(qs.status?.rollout, status.rollout)) {
-      await record('Normal', Reason.RolloutPromoted, `canary promoted: every worker now runs version ${status.rollout!.stableHash} (was ${qs.status!.rollout!.stableHash})`);
+      await record(eventTypeOf(Reason.RolloutPromoted)!, Reason.RolloutPromoted, `canary promoted: every worker now runs version ${status.rollout!.stableHash} (was ${qs.status!.rollout!.stableHash})`);
     }
     log.info({ conditions: Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`])) }, 'status updated');
     return true;

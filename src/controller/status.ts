@@ -1,12 +1,15 @@
 // Status of a QwenService, computed (pure) from what the caches hold. Conditions: Ready,
 // Progressing, Degraded, ModelReady, MonitoringReady; reasons say what to do next.
+import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
 import { ConditionType, Reason } from '../conventions.ts';
 import type { KubeObject, RenderConfig } from '../render/common.ts';
 import { endpointOf, endpointStatus, selectorLabels } from '../render/common.ts';
 import { mergeConditions, type ConditionInput } from '../kube/conditions.ts';
+import { desiredReplicas, type Plan } from '../plan/index.ts';
 import { diagnosePods } from './diagnose.ts';
-import { autoscalingStatus, desiredReplicas, type AutoscalingObserved } from './autoscaling.ts';
+import { readSpecReplicas } from './read.ts';
+import { autoscalingStatus, type AutoscalingObserved } from './autoscaling.ts';
 import { rolloutReplicas, rolloutStatus, type RolloutObserved } from './rollout.ts';
 
 /** A QwenService as stored, before (or without) validating its spec. */
@@ -21,9 +24,9 @@ export type Observed = {
   monitoringRequested: boolean;
   /** Children that could not be written: a name taken by an object we do not control, or an apply the apiserver refused. */
   blocked?: { reason: 'OwnershipConflict' | 'ApplyFailed'; message: string };
-  /** KEDA and Prometheus availability and the ScaledObject (only read with spec.autoscaling). */
+  /** The ScaledObject (only read with spec.autoscaling). */
   autoscaling?: AutoscalingObserved;
-  /** Argo Rollouts and Prometheus availability, the Rollout and its step's AnalysisRun (only read with spec.rollout). */
+  /** The Rollout and its step's AnalysisRun (only read with spec.rollout). */
   rollout?: RolloutObserved;
 };
 
@@ -36,14 +39,16 @@ export function reconcilerOwnedStatus(status: QwenServiceStatus | undefined): Qw
   return { ...rest, ...(rest.conditions ? { conditions: rest.conditions.filter((c) => c.type !== ConditionType.SLACompliant) } : {}) };
 }
 
-export function computeStatus(qs: QwenService, observed: Observed, config: RenderConfig, now: string): QwenServiceStatus {
+/** `plan.qs`: the QwenService with the freshest status we know (its previous conditions). */
+export function computeStatus(plan: Plan, observed: Observed, now: string): QwenServiceStatus {
+  const { qs, config } = plan;
   const previous = qs.status;
   const generation = (qs.metadata as { generation?: number }).generation;
   // Under an Argo Rollout the workers are the Rollout's (Argo scales the Deployment to zero).
   const underRollout = rolloutReplicas(observed.rollout);
   const scaled = underRollout ? observed.rollout!.rollout : observed.deployment;
-  // Autoscaled: what the HPA asks for now (spec.replicas is ignored then).
-  const desired = desiredReplicas(qs, scaled);
+  // Autoscaled: what the HPA asks for now (spec.replicas is ignored then). Computed here only.
+  const desired = desiredReplicas(qs, plan.scaling, readSpecReplicas(scaled));
   const dep = (underRollout ?? observed.deployment?.status ?? {}) as DeploymentStatus;
   const depGeneration = (observed.deployment?.metadata as { generation?: number } | undefined)?.generation;
   const ready = dep.readyReplicas ?? 0;
@@ -72,7 +77,7 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     ? { type: ConditionType.Degraded, status: 'True', reason: diagnosis.reason, message: diagnosis.message }
     : { type: ConditionType.Degraded, status: 'False', reason: Reason.AsExpected, message: 'no failure observed' });
 
-  if (ready > 0) conditions.push({ type: ConditionType.ModelReady, status: 'True', reason: Reason.ModelLoaded, message: `${qs.spec.model.source} is loaded and serving` });
+  if (ready > 0) conditions.push({ type: ConditionType.ModelReady, status: 'True', reason: Reason.ModelLoaded, message: `${redactModelSource(qs.spec.model.source)} is loaded and serving` });
   else if (diagnosis?.reason === Reason.ModelLoadFailed || diagnosis?.reason === Reason.ModelDownloading) conditions.push({ type: ConditionType.ModelReady, status: 'False', reason: diagnosis.reason, message: diagnosis.message });
   else conditions.push({ type: ConditionType.ModelReady, status: 'False', reason: Reason.WaitingForWorkers, message: diagnosis?.message ?? 'no worker has loaded the model yet' });
 
@@ -84,10 +89,11 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     });
   } else conditions.push({ type: ConditionType.MonitoringReady, status: 'True', reason: Reason.Configured, message: 'ServiceMonitor, rules and routing are applied' });
 
-  const scaling = autoscalingStatus(qs, observed.autoscaling ?? { kedaServed: false, prometheusURL: false }, observed.deployment);
+  const scaling = autoscalingStatus(plan, observed.autoscaling ?? {}, desired);
   if (scaling.condition) conditions.push(scaling.condition);
-  const canary = rolloutStatus(qs, observed.rollout ?? { argoServed: false, prometheusURL: false });
+  const canary = rolloutStatus(plan, observed.rollout ?? {});
   if (canary.condition) conditions.push(canary.condition);
+  if (plan.sizing) conditions.push(plan.sizing.condition);
 
   const status: QwenServiceStatus = {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
@@ -97,6 +103,7 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
     ...endpointStatus(qs, config),
     ...(scaling.status ? { autoscaling: scaling.status } : {}),
     ...(canary.status ? { rollout: canary.status } : {}),
+    ...(plan.sizing?.model ? { model: plan.sizing.model } : {}),
     conditions: mergeConditions(previous?.conditions, conditions, generation, now),
   };
   // SLACompliant and status.sla are the SLA status loop's (its own field manager): not ours to
@@ -110,13 +117,21 @@ export function computeStatus(qs: QwenService, observed: Observed, config: Rende
  * would describe the workload says why there is none.
  */
 export function invalidSpecStatus(qs: StoredQwenService, problems: string, config: RenderConfig, now: string): QwenServiceStatus {
+  return refusedStatus(qs, { reason: Reason.InvalidSpec, message: problems }, config, now);
+}
+
+/**
+ * Status of a QwenService the operator applies nothing for: its spec does not validate, or it
+ * asks for what the tenant limits refuse (the reason and message say which, and what to change).
+ */
+export function refusedStatus(qs: StoredQwenService, refusal: { reason: string; message: string }, config: RenderConfig, now: string): QwenServiceStatus {
   const generation = (qs.metadata as { generation?: number }).generation;
-  const invalid = { reason: Reason.InvalidSpec, message: problems };
+  const { reason, message } = refusal;
   const conditions: ConditionInput[] = [
-    { type: ConditionType.Ready, status: 'False', ...invalid },
-    { type: ConditionType.Progressing, status: 'False', reason: invalid.reason, message: `rollout is stuck: ${problems}` },
-    { type: ConditionType.Degraded, status: 'True', ...invalid },
-    { type: ConditionType.ModelReady, status: 'False', reason: Reason.WaitingForWorkers, message: problems },
+    { type: ConditionType.Ready, status: 'False', reason, message },
+    { type: ConditionType.Progressing, status: 'False', reason, message: `rollout is stuck: ${message}` },
+    { type: ConditionType.Degraded, status: 'True', reason, message },
+    { type: ConditionType.ModelReady, status: 'False', reason: Reason.WaitingForWorkers, message },
     { type: ConditionType.MonitoringReady, status: 'True', reason: Reason.NotRequested, message: 'no monitoring objects requested' },
   ];
   return {

@@ -8,16 +8,23 @@ import { API_VERSION, GROUP, KIND, PLURAL } from '../api/qwenservice.ts';
 import { LABEL_MANAGED_BY, LABEL_QWENSERVICE, OPERATOR_NAME } from '../conventions.ts';
 import { objectKey, type KubeObject } from '../kube/object.ts';
 import { OWNED_KINDS, type OwnedKind } from '../render/index.ts';
-import { ANALYSIS_RUN } from '../render/rollout.ts';
+import { ANALYSIS_RUN } from '../plan/kinds.ts';
 
 /** A kind and the verbs the operator needs on it. */
 export type PermittedKind = { apiVersion: string; kind: string; plural: string; verbs: string[] };
 
-/** For: read from the cache (list+watch); its status is written with server-side apply (patch). */
-export const PRIMARY = { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, verbs: ['list', 'watch'], statusVerbs: ['patch'] };
+/**
+ * For: read from the cache (list+watch); its status is written with server-side apply (patch).
+ * `update` on its finalizers subresource is what the OwnerReferencesPermissionEnforcement
+ * admission plugin (on in OpenShift) demands of whoever sets `blockOwnerDeletion` on a child's
+ * ownerReference to it: without it every create of a child is refused there. No finalizer is
+ * ever written.
+ */
+export const PRIMARY = { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, verbs: ['list', 'watch'], statusVerbs: ['patch'], finalizersVerbs: ['update'] };
 
-// Server-side apply needs `patch`, plus `create` when the object does not exist yet; pruning
-// needs `delete`. Caches come from list+watch, so no `get` on children.
+// A new child is created (`create`), then its managedFields entry is converted to Apply and
+// later changes are server-side applies (both `patch`); pruning needs `delete`. Caches come
+// from list+watch, so no `get` on children.
 const OWNED_VERBS = ['list', 'watch', 'create', 'patch', 'delete'];
 
 /** Owns: events map to the QwenService through the child's controller ownerReference. */

@@ -3,9 +3,8 @@
 // (objects and the status subresource), list, delete, watch. Objects stay plain JSON end to end,
 // so what we compare with the watch cache is what we sent.
 import { Agent, request, type RequestOptions } from 'node:https';
-import type { OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { createSecureContext } from 'node:tls';
-import { request as httpRequest } from 'node:http';
 import { KubeApiError } from './errors.ts';
 import type { KubeAuth } from './kubeconfig.ts';
 import type { KubeObject } from './object.ts';
@@ -17,8 +16,15 @@ type Query = Record<string, string | number | boolean | undefined>;
 /** Counts every request that changes state, by verb and kind: "zero writes at rest" is measurable. */
 export type WriteCounter = (verb: string, kind: string) => void;
 
-/** Called right before a write is sent; throws to refuse it (the leader election fence). */
-export type WriteGate = (verb: string, kind: string) => void;
+/**
+ * Called right before a write is sent: throws to refuse it (the leader election fence), or
+ * returns how long the write may still take (ms): until the lease it was let through under could
+ * pass to another replica. Undefined: no lease, the default write deadline.
+ */
+export type WriteGate = (verb: string, kind: string) => number | undefined;
+
+/** A write's whole exchange, when no lease asks for less (the leader's writes always do). */
+export const WRITE_DEADLINE_MS = 30_000;
 
 /** Options of one write: `unfenced` for the few writes that must pass the gate (the Lease itself). */
 export type WriteOptions = { signal?: AbortSignal; unfenced?: boolean };
@@ -38,15 +44,26 @@ const abortReason = (s: AbortSignal): string => {
   return r?.name === 'TimeoutError' ? 'deadline exceeded' : `aborted${r?.message ? ` (${r.message})` : ''}`;
 };
 
+/**
+ * The agents requests go through, by what they carry. Watches hold their socket for minutes, one
+ * per kind and namespace (13 per watched namespace with the optional kinds): in one capped pool
+ * they took every socket from about 5 namespaces on, and Lease renewals and writes queued behind
+ * them, renewals past their deadline and writes past the fence that let them through. So watches
+ * have an agent of their own and neither agent caps its sockets: a request never waits for a
+ * socket, it opens one.
+ */
+type Connection = { at: number; requests: Agent | HttpAgent; watches: Agent | HttpAgent; headers: OutgoingHttpHeaders; auth?: string };
+
 export type WatchEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: KubeObject & { code?: number } };
 
 export class KubeClient {
   readonly kc: KubeAuth;
   private readonly server: URL;
   private readonly discovery = new Map<string, { at: number; resources: ApiResource[] }>();
-  private connection?: { at: number; agent: Agent; headers: OutgoingHttpHeaders; auth?: string };
+  private connection?: Connection;
+  private connecting?: Promise<Connection>;
   onWrite: WriteCounter = () => {};
-  writeGate: WriteGate = () => {};
+  writeGate: WriteGate = () => undefined;
 
   constructor(kc: KubeAuth) {
     this.kc = kc;
@@ -60,16 +77,23 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const conn = await this.connect();
-    const signal = opts.signal;
+    let signal = opts.signal;
     if (signal?.aborted) throw new Error(`${method} ${url.pathname}: ${abortReason(signal)}`);
-    // Checked in the same tick as the request is sent: nothing can run between the fence and the wire.
+    // Checked in the same tick as the request is sent (its agent never queues it): nothing can
+    // run between the fence and the wire. The write's deadline ends where the lease could pass
+    // to another replica, on both sides: aborted here, and `timeout` makes the apiserver give up
+    // on it (its context ends) if it arrives late.
     if (opts.write) {
-      if (!opts.write.unfenced) this.writeGate(opts.write.verb, opts.write.kind);
+      const left = opts.write.unfenced ? undefined : this.writeGate(opts.write.verb, opts.write.kind);
+      const deadlineMs = Math.max(1, Math.floor(Math.min(left ?? WRITE_DEADLINE_MS, WRITE_DEADLINE_MS)));
+      const deadline = AbortSignal.timeout(deadlineMs);
+      signal = signal ? AbortSignal.any([signal, deadline]) : deadline;
+      url.searchParams.set('timeout', `${deadlineMs}ms`);
       this.onWrite(opts.write.verb, opts.write.kind);
     }
     const options: RequestOptions = {
       method,
-      agent: conn.agent,
+      agent: conn.requests,
       ...(conn.auth ? { auth: conn.auth } : {}),
       headers: {
         ...conn.headers,
@@ -107,24 +131,37 @@ export class KubeClient {
   }
 
   /**
-   * TLS material and credentials from the kubeconfig, with one keep-alive agent, rebuilt once a
-   * minute so rotated service-account tokens and certificates are followed. client-node's own
-   * agent (the `agent` its applyToHTTPSOptions sets, ignored here) is cached per cluster and user
-   * for the life of its KubeConfig: built from the first call's certificates, it never picks up
-   * rotated ones, although each call re-reads the files.
+   * TLS material and credentials from the kubeconfig, with keep-alive agents (see Connection),
+   * rebuilt once a minute so rotated service-account tokens and certificates are followed.
+   * client-node's own agent (the `agent` its applyToHTTPSOptions sets, ignored here) is cached per
+   * cluster and user for the life of its KubeConfig: built from the first call's certificates, it
+   * never picks up rotated ones, although each call re-reads the files.
    */
-  private async connect(): Promise<NonNullable<KubeClient['connection']>> {
+  private async connect(): Promise<Connection> {
     if (this.connection && Date.now() - this.connection.at < 60_000) return this.connection;
+    // One build for the requests that arrive meanwhile (the informers start together).
+    this.connecting ??= this.newConnection().finally(() => { this.connecting = undefined; });
+    return this.connecting;
+  }
+
+  private async newConnection(): Promise<Connection> {
     const o: RequestOptions = {};
     await this.kc.applyToHTTPSOptions(o);
     // One TLS context for every connection (Node would build one per socket from ca/cert/key).
-    const secureContext = createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
-    const agent = new Agent({
-      secureContext, servername: o.servername,
-      ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
-      keepAlive: true, maxSockets: 64, maxFreeSockets: 8,
-    });
-    this.connection = { at: Date.now(), agent, headers: (o.headers ?? {}) as OutgoingHttpHeaders, ...(typeof o.auth === 'string' ? { auth: o.auth } : {}) };
+    const secureContext = this.server.protocol === 'http:' ? undefined : createSecureContext({ ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+    const agent = (maxFreeSockets: number): Agent | HttpAgent => {
+      // Plain http: a local `kubectl proxy`.
+      if (this.server.protocol === 'http:') return new HttpAgent({ keepAlive: true, maxFreeSockets });
+      return new Agent({
+        secureContext, servername: o.servername,
+        ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+        keepAlive: true, maxFreeSockets,
+      });
+    };
+    this.connection = {
+      at: Date.now(), requests: agent(16), watches: agent(4),
+      headers: (o.headers ?? {}) as OutgoingHttpHeaders, ...(typeof o.auth === 'string' ? { auth: o.auth } : {}),
+    };
     return this.connection;
   }
 
@@ -139,7 +176,7 @@ export class KubeClient {
     const conn = await this.connect();
     const send = url.protocol === 'http:' ? httpRequest : request;
     await new Promise<void>((resolve, reject) => {
-      const req = send(url, { method: 'GET', agent: conn.agent, ...(conn.auth ? { auth: conn.auth } : {}), headers: { ...conn.headers, accept: 'application/json' } }, (res) => {
+      const req = send(url, { method: 'GET', agent: conn.watches, ...(conn.auth ? { auth: conn.auth } : {}), headers: { ...conn.headers, accept: 'application/json' } }, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -252,6 +289,43 @@ export class KubeClient {
 
   async create<T extends KubeObject>(obj: KubeObject, fieldManager?: string, opts: WriteOptions = {}): Promise<T> {
     return this.request<T>('POST', await this.collectionPath(obj.apiVersion, obj.kind, obj.metadata.namespace), { body: obj, query: { fieldManager }, signal: opts.signal, write: { verb: 'create', kind: obj.kind, unfenced: opts.unfenced } });
+  }
+
+  /**
+   * Creates an object that must not exist yet (POST: 409 AlreadyExists when the name is taken,
+   * never a merge into an object someone else created meanwhile, as an apply would do), then
+   * records the fields it set as applied by `fieldManager`. A create is an Update operation: its
+   * fields stay owned by that entry, so a later apply by the same manager that drops one would
+   * never remove it. Converting the entry to Apply is what client-go's csaupgrade does.
+   */
+  async createApplied<T extends KubeObject>(obj: KubeObject, fieldManager: string, opts: WriteOptions = {}): Promise<T> {
+    const created = await this.create<T>(obj, fieldManager, opts);
+    let current: T | undefined = created;
+    // The entries are sorted (operation, time, manager): another writer's entry (the Deployment
+    // controller's status, a second after the create) can move ours. The patch tests that it
+    // still addresses our entry of this object; when it no longer does, read it again.
+    for (let attempt = 0; current && attempt < 5; attempt++) {
+      const entries = (current.metadata.managedFields ?? []) as Array<{ manager?: string; operation?: string; subresource?: string }>;
+      const i = entries.findIndex((m) => m.manager === fieldManager && m.operation === 'Update' && !m.subresource);
+      if (i < 0 || current.metadata.uid !== created.metadata.uid) return current;
+      const entry = `/metadata/managedFields/${i}`;
+      try {
+        return await this.request<T>('PATCH', await this.objectPath(obj), {
+          query: { fieldManager }, contentType: 'application/json-patch+json',
+          body: [
+            { op: 'test', path: '/metadata/uid', value: created.metadata.uid },
+            { op: 'test', path: `${entry}/manager`, value: fieldManager },
+            { op: 'test', path: `${entry}/operation`, value: 'Update' },
+            { op: 'replace', path: `${entry}/operation`, value: 'Apply' },
+          ],
+          signal: opts.signal, write: { verb: 'patch', kind: obj.kind, unfenced: opts.unfenced },
+        });
+      } catch (e) {
+        if (!(e instanceof KubeApiError && (e.status === 409 || e.status === 422))) throw e;
+      }
+      current = await this.find<T>(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
+    }
+    return current ?? created;
   }
 
   async replace<T extends KubeObject>(obj: KubeObject, fieldManager?: string, opts: WriteOptions = {}): Promise<T> {

@@ -15,6 +15,8 @@ export class KubeApiError extends Error {
 
 export const isNotFound = (e: unknown): boolean => e instanceof KubeApiError && e.status === 404;
 export const isConflict = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409;
+/** A create whose name is taken (a 409 Conflict from an update is not this). */
+export const isAlreadyExists = (e: unknown): boolean => e instanceof KubeApiError && e.status === 409 && e.reason === 'AlreadyExists';
 export const isGone = (e: unknown): boolean => e instanceof KubeApiError && e.status === 410;
 export const isForbidden = (e: unknown): boolean => e instanceof KubeApiError && e.status === 403;
 

@@ -9,7 +9,8 @@
 //   onStoppedLeading fires once (the process exits and its pod restarts as a standby).
 // - canWrite()/fence() let the client refuse every write once the last renewal is older than
 //   renewDeadline, checked right before each write is sent: a leader paused (SIGSTOP, a long GC,
-//   a frozen VM) past its lease cannot write after waking, even before its renew loop runs.
+//   a frozen VM) past its lease cannot write after waking, even before its renew loop runs. A
+//   write let through must be done before the lease could pass on: fence() gives its deadline.
 // Optimistic concurrency (resourceVersion on update) makes candidates racing for a free lease safe.
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -89,10 +90,12 @@ export class LeaderElector {
 
   /**
    * The write fence (KubeClient.writeGate): throws NotLeaderError unless canWrite(). A leader
-   * whose renewal is overdue steps down here, at its first write attempt.
+   * whose renewal is overdue steps down here, at its first write attempt. A write let through
+   * gets what is left of the lease as its deadline (less than the lease duration, more than
+   * leaseDuration - renewDeadline): once another replica may hold the lease, it is abandoned.
    */
-  fence = (verb: string, kind: string): void => {
-    if (this.canWrite()) return;
+  fence = (verb: string, kind: string): number => {
+    if (this.canWrite()) return this.lastRenew + this.opts.leaseDurationS * 1000 - this.opts.now();
     const why = this.leading ? `last lease renewal ${Math.round(this.opts.now() - this.lastRenew)} ms ago, past the ${this.opts.renewDeadlineMs} ms renew deadline` : 'not the leader';
     if (this.leading) this.loseLeadership(why);
     throw new NotLeaderError(`${verb} ${kind} refused: ${why}`);

@@ -1,38 +1,16 @@
 // What every renderer shares: names, labels, owner references and the operator-wide settings.
-// Renderers are pure: (QwenService, RenderConfig) -> plain Kubernetes objects. No I/O here.
+// Renderers are pure: a resolved Plan (or a QwenService and the config) -> plain Kubernetes objects. No I/O here.
 import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_QWENSERVICE, OPERATOR_NAME, WORKER_APP_NAME } from '../conventions.ts';
 import { namespaceOf, type ObjectMeta, type OwnerReference } from '../kube/object.ts';
+import type { RenderConfig } from '../plan/config.ts';
 
 // The object shape is the client layer's; re-exported so every renderer imports from one place.
 export type { KubeObject, ObjectMeta, OwnerReference } from '../kube/object.ts';
 export { namespaceOf } from '../kube/object.ts';
 
-/** Operator-wide settings the renderers need (from flags / Helm values). */
-export type RenderConfig = {
-  /** Worker image used when the QwenService does not override it. */
-  workerImage: string;
-  /** Port the worker serves the API (and health) on. */
-  workerPort: number;
-  /** Port the worker serves /metrics (and health) on, apart from the API so policies can tell them apart. */
-  metricsPort: number;
-  /** Namespaces where Prometheus runs: the only sources the NetworkPolicy lets reach the metrics port (empty = any namespace). */
-  prometheusNamespaces: string[];
-  /** Base of the runbook linked from alerts when the QwenService names none. */
-  runbookBaseURL: string;
-  /** Grafana base URL for dashboard links in alerts (optional). */
-  grafanaURL?: string;
-  /** Prometheus the autoscaler's triggers query (the operator's --prometheus-url); no ScaledObject without it. */
-  prometheusURL?: string;
-};
-
-export const defaultRenderConfig: RenderConfig = {
-  workerImage: 'ghcr.io/qwenops/qwen-worker:0.1.0-cuda',
-  workerPort: 8080,
-  metricsPort: 9090,
-  prometheusNamespaces: [],
-  runbookBaseURL: 'https://github.com/qwenops/qwen-operator/blob/main/docs/runbook.md',
-};
+// Operator-wide settings: the plan's (src/plan/config.ts), re-exported for the renderers.
+export { defaultRenderConfig, type RenderConfig } from '../plan/config.ts';
 
 export const WORKER_PORT_NAME = 'http';
 export const METRICS_PORT_NAME = 'metrics';

@@ -1,32 +1,53 @@
 // The Grafana dashboard of one QwenService, shipped as a ConfigMap labelled
 // grafana_dashboard: "1" (the Grafana sidecar of kube-prometheus-stack loads those). Queries read
 // only the worker's series and the SLO rules' recorded series. Pure.
+import { createHash } from 'node:crypto';
 import type { QwenService } from '../api/qwenservice.ts';
 import { formatDuration } from '../api/units.ts';
 import { ALERT_NAME_LABEL, NAMESPACE_LABEL, OPERATOR_NAME, QWENSERVICE_LABEL } from '../conventions.ts';
 import { RECORD, REQUEST_DURATION, labelSelector, matcher, quantileExpr, selector, targetOf, type HistogramKind } from '../sla/sli.ts';
-import { normalizeSla } from '../sla/slos.ts';
+import type { Plan } from '../plan/index.ts';
+import { LABEL, METRIC } from '../../worker/src/contract.ts';
 import { childMeta, namespaceOf, type KubeObject } from './common.ts';
 
-/** Grafana uids are at most 40 characters; namespace and name make it unique per cluster. */
+/**
+ * Namespaces and QwenService names are DNS labels: they never contain `_`, so joining them with it
+ * keeps distinct (namespace, name) pairs distinct (`team-a`/`llm` and `team`/`a-llm` no longer meet
+ * in `team-a-llm`). Grafana uids allow `_` too.
+ */
+const PAIR_SEPARATOR = '_';
+const GRAFANA_UID_MAX = 40;
+/** 64 bits of SHA-256: a collision among the pairs of one cluster is out of reach. */
+const PAIR_HASH_HEX = 16;
+
+/**
+ * The dashboard's Grafana uid, one per (namespace, name) in the cluster, at most 40 characters:
+ * `qwen_<namespace>_<name>` when that fits, else `qwen-<hash of the pair>-<start of the name>`
+ * (no `_`, so the two forms never meet; the hash tells long pairs apart).
+ */
 export function dashboardUid(qs: QwenService): string {
-  const uid = `qwen-${namespaceOf(qs)}-${qs.metadata.name}`;
-  return uid.length <= 40 ? uid : `qwen-${hash(uid)}-${qs.metadata.name}`.slice(0, 40);
+  const readable = ['qwen', namespaceOf(qs), qs.metadata.name].join(PAIR_SEPARATOR);
+  if (readable.length <= GRAFANA_UID_MAX) return readable;
+  const digest = createHash('sha256').update(`${namespaceOf(qs)}/${qs.metadata.name}`).digest('hex').slice(0, PAIR_HASH_HEX);
+  return `qwen-${digest}-${qs.metadata.name}`.slice(0, GRAFANA_UID_MAX);
 }
 
-function hash(s: string): string {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
-  return h.toString(36);
+/**
+ * The dashboard's file name: the Grafana sidecar writes every labelled ConfigMap's keys into one
+ * folder, so the key must be unique in the cluster, not just in the namespace.
+ */
+export function dashboardFileName(qs: QwenService): string {
+  return `${['qwen', namespaceOf(qs), qs.metadata.name].join(PAIR_SEPARATOR)}.json`;
 }
 
 type Panel = { title: string; type: 'timeseries' | 'stat' | 'table'; unit: string; targets: { expr: string; legend: string }[]; description?: string };
 
 /** Every panel of the dashboard, in order (exported so tests can check each query). */
-export function dashboardPanels(qs: QwenService): Panel[] {
+export function dashboardPanels(plan: Plan): Panel[] {
+  const { qs } = plan;
   const t = targetOf(qs);
   const sel = selector(t);
-  const { window } = normalizeSla(qs.spec.sla);
+  const { window } = plan.sla;
   const win = formatDuration(window);
   const q = (histogram: HistogramKind, p: number) => quantileExpr(t, histogram, p, 300);
   const panels: Panel[] = [];
@@ -51,7 +72,7 @@ export function dashboardPanels(qs: QwenService): Panel[] {
     {
       title: 'Output tokens/s', type: 'timeseries', unit: 'none',
       targets: [
-        { expr: `sum(rate(gen_ai_server_generated_tokens_total${sel}[5m]))`, legend: 'service total' },
+        { expr: `sum(rate(${METRIC.generatedTokens}${sel}[5m]))`, legend: 'service total' },
         { expr: `1 / ${q('tokens', 0.5)}`, legend: 'per request, median' },
         { expr: `1 / ${q('tokens', 0.95)}`, legend: 'per request, slowest 5%' },
       ],
@@ -60,23 +81,23 @@ export function dashboardPanels(qs: QwenService): Panel[] {
     {
       title: 'Requests running / waiting', type: 'timeseries', unit: 'none',
       targets: [
-        { expr: `sum(gen_ai_server_requests_running${sel})`, legend: 'running' },
-        { expr: `sum(gen_ai_server_requests_waiting${sel})`, legend: 'waiting' },
+        { expr: `sum(${METRIC.requestsRunning}${sel})`, legend: 'running' },
+        { expr: `sum(${METRIC.requestsWaiting}${sel})`, legend: 'waiting' },
       ],
     },
-    { title: 'Errors by type', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (error_type) (rate(${REQUEST_DURATION}_count${selector(t, matcher('error_type', '!=', ''))}[5m]))`, legend: '{{error_type}}' }] },
+    { title: 'Errors by type', type: 'timeseries', unit: 'reqps', targets: [{ expr: `sum by (${LABEL.errorType}) (rate(${REQUEST_DURATION}_count${selector(t, matcher(LABEL.errorType, '!=', ''))}[5m]))`, legend: `{{${LABEL.errorType}}}` }] },
     {
       title: 'Memory', type: 'timeseries', unit: 'bytes',
       targets: [
-        { expr: `process_resident_memory_bytes${sel}`, legend: '{{pod}} RSS' },
-        { expr: `gen_ai_server_gpu_memory_used_bytes${sel}`, legend: '{{pod}} GPU' },
+        { expr: `${METRIC.residentMemory}${sel}`, legend: '{{pod}} RSS' },
+        { expr: `${METRIC.gpuMemoryUsed}${sel}`, legend: '{{pod}} GPU' },
       ],
     },
     {
       title: 'Workers up / model load time', type: 'timeseries', unit: 'none',
       targets: [
         { expr: `sum(up${sel})`, legend: 'targets up' },
-        { expr: `max by (pod) (gen_ai_server_model_load_duration_seconds${sel})`, legend: '{{pod}} load s' },
+        { expr: `max by (pod) (${METRIC.modelLoadDuration}${sel})`, legend: '{{pod}} load s' },
       ],
     },
   );
@@ -84,8 +105,9 @@ export function dashboardPanels(qs: QwenService): Panel[] {
 }
 
 /** The dashboard model (Grafana JSON), `grafana` format of `render`. */
-export function renderDashboardJson(qs: QwenService): Record<string, unknown> {
-  const panels = dashboardPanels(qs).map((p, i) => ({
+export function renderDashboardJson(plan: Plan): Record<string, unknown> {
+  const { qs } = plan;
+  const panels = dashboardPanels(plan).map((p, i) => ({
     id: i + 1,
     title: p.title,
     type: p.type,
@@ -108,12 +130,13 @@ export function renderDashboardJson(qs: QwenService): Record<string, unknown> {
   };
 }
 
-export function renderDashboard(qs: QwenService): KubeObject | undefined {
+export function renderDashboard(plan: Plan): KubeObject | undefined {
+  const { qs } = plan;
   if (qs.spec.monitoring?.dashboard === false) return undefined;
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: childMeta(qs, `${qs.metadata.name}-dashboard`, { labels: { grafana_dashboard: '1' } }),
-    data: { [`${namespaceOf(qs)}-${qs.metadata.name}.json`]: JSON.stringify(renderDashboardJson(qs), null, 2) },
+    data: { [dashboardFileName(qs)]: JSON.stringify(renderDashboardJson(plan), null, 2) },
   };
 }

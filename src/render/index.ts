@@ -1,12 +1,16 @@
 // Everything the operator owns for one QwenService, and the one list of kinds it may own (the
-// controller derives its informers, owner mapping and RBAC from it: src/controller/watches.ts). Pure.
+// controller derives its informers, owner mapping and RBAC from it: src/controller/watches.ts).
+// Each renderer reads the resolved plan (src/plan/) and builds its own objects only: none edits
+// another's output, so the order of the calls below is only the order of the list. Pure.
 import type { QwenService } from '../api/qwenservice.ts';
 import { kindKey } from '../kube/object.ts';
+import { resolvePlan, type Plan } from '../plan/index.ts';
+import { ANALYSIS_TEMPLATE, MONITORING_KINDS, OPTIONAL_KIND_KEYS, ROLLOUT, SCALED_OBJECT } from '../plan/kinds.ts';
 import type { KubeObject, RenderConfig } from './common.ts';
 import { renderMonitoring } from './monitoring.ts';
 import { renderNetworkPolicy } from './networkpolicy.ts';
-import { ANALYSIS_TEMPLATE, ROLLOUT, renderRollout, rolloutWorkload } from './rollout.ts';
-import { SCALED_OBJECT, autoscaledWorkload, renderScaledObject } from './scaledobject.ts';
+import { renderRollout } from './rollout.ts';
+import { renderScaledObject } from './scaledobject.ts';
 import { renderWorkload } from './workload.ts';
 
 /** `optional`: a CRD kind the cluster may not serve (discovered, re-checked periodically); monitoring: prometheus-operator's. */
@@ -18,9 +22,7 @@ export const OWNED_KINDS: OwnedKind[] = [
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', monitoring: false },
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', monitoring: false },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', monitoring: false },
-  { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', plural: 'servicemonitors', monitoring: true },
-  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', plural: 'prometheusrules', monitoring: true },
-  { apiVersion: 'monitoring.coreos.com/v1alpha1', kind: 'AlertmanagerConfig', plural: 'alertmanagerconfigs', monitoring: true },
+  ...MONITORING_KINDS.map((k) => ({ ...k, monitoring: true })),
   { ...SCALED_OBJECT, monitoring: false, optional: true },
   { ...ROLLOUT, monitoring: false, optional: true },
   { ...ANALYSIS_TEMPLATE, monitoring: false, optional: true },
@@ -28,13 +30,10 @@ export const OWNED_KINDS: OwnedKind[] = [
 
 export { kindKey };
 
-/** Every kind from a CRD that may be missing: rendered only when served. */
-const OPTIONAL_KINDS = new Set(OWNED_KINDS.filter((k) => k.monitoring || k.optional).map(kindKey));
-
-const MONITORING_KINDS = new Set(OWNED_KINDS.filter((k) => k.monitoring).map(kindKey));
+const MONITORING_KIND_KEYS = new Set(MONITORING_KINDS.map(kindKey));
 
 /** A prometheus-operator object (what MonitoringReady is about). */
-export const isMonitoringKind = (o: { apiVersion: string; kind: string }): boolean => MONITORING_KINDS.has(kindKey(o));
+export const isMonitoringKind = (o: { apiVersion: string; kind: string }): boolean => MONITORING_KIND_KEYS.has(kindKey(o));
 
 /** Which optional kinds (`kindKey`: prometheus-operator's, KEDA's ScaledObject, Argo Rollouts') the cluster serves; the rest are not rendered. */
 export type RenderOptions = { servedMonitoringKinds: ReadonlySet<string> };
@@ -42,21 +41,19 @@ export type RenderOptions = { servedMonitoringKinds: ReadonlySet<string> };
 /** What is rendered for one QwenService, and what the spec asks for but the cluster cannot hold (its kind is not served). */
 export type RenderedObjects = { objects: KubeObject[]; unserved: KubeObject[] };
 
-export function renderOwned(qs: QwenService, config: RenderConfig, opts: RenderOptions = { servedMonitoringKinds: OPTIONAL_KINDS }): RenderedObjects {
-  const unserved: KubeObject[] = [];
-  const keepServed = (objects: KubeObject[]) => objects.filter((o) => {
-    const served = !OPTIONAL_KINDS.has(kindKey(o)) || opts.servedMonitoringKinds.has(kindKey(o));
-    if (!served) unserved.push(o);
-    return served;
-  });
-  const policy = renderNetworkPolicy(qs, config);
-  const scaled = keepServed([renderScaledObject(qs, config)].filter((o): o is KubeObject => o !== undefined));
-  const workload = autoscaledWorkload(qs, renderWorkload(qs, config), scaled.length > 0);
-  // Argo Rollouts runs the workers when it is served (and a Prometheus is known); otherwise a plain rolling update.
-  const rollout = keepServed(renderRollout(qs, config));
-  const rolloutApplied = rollout.some((o) => o.kind === ROLLOUT.kind);
-  const objects = [...rolloutWorkload([...workload, ...(policy ? [policy] : []), ...keepServed(renderMonitoring(qs, config)), ...scaled], rolloutApplied), ...rollout];
+/** Every object the plan asks for, split by whether the cluster serves its kind. */
+export function renderPlanned(plan: Plan): RenderedObjects {
+  const policy = renderNetworkPolicy(plan.qs, plan.config);
+  const scaled = renderScaledObject(plan);
+  const wanted = [...renderWorkload(plan), ...(policy ? [policy] : []), ...renderMonitoring(plan), ...(scaled ? [scaled] : []), ...renderRollout(plan)];
+  const objects = wanted.filter((o) => plan.served(o));
+  // Unserved: the autoscaler's and the rollout's first, then monitoring (the order status names them in).
+  const unserved = wanted.filter((o) => !plan.served(o)).sort((a, b) => Number(isMonitoringKind(a)) - Number(isMonitoringKind(b)));
   return { objects, unserved };
+}
+
+export function renderOwned(qs: QwenService, config: RenderConfig, opts: RenderOptions = { servedMonitoringKinds: OPTIONAL_KIND_KEYS }): RenderedObjects {
+  return renderPlanned(resolvePlan(qs, config, opts.servedMonitoringKinds));
 }
 
 /** Every object the operator owns for one QwenService (those of kinds the cluster serves). */

@@ -2,6 +2,7 @@
 // block; absent without an SLA (the reconciler then prunes it).
 import type { QwenService } from '../api/qwenservice.ts';
 import { compileSla, type Links } from '../sla/rules.ts';
+import type { Plan } from '../plan/index.ts';
 import { childMeta, type KubeObject, type RenderConfig } from './common.ts';
 import { dashboardUid } from './dashboard.ts';
 
@@ -14,9 +15,10 @@ export function linksOf(qs: QwenService, config: RenderConfig): Links {
   return links;
 }
 
-export function renderPrometheusRule(qs: QwenService, config: RenderConfig): KubeObject | undefined {
+export function renderPrometheusRule(plan: Plan): KubeObject | undefined {
+  const { qs, config } = plan;
   if (!qs.spec.sla) return undefined;
-  const { groups } = compileSla(qs, linksOf(qs, config));
+  const { groups } = compileSla(qs, linksOf(qs, config), plan.sla);
   if (!groups.length) return undefined;
   return {
     apiVersion: 'monitoring.coreos.com/v1',

@@ -3,8 +3,9 @@
 // The Rollout references the worker Deployment (workloadRef): the Deployment stays the one pod
 // template everything else renders and reads, Argo runs its ReplicaSets. Argo scales the
 // Deployment to zero once the Rollout is healthy (scaleDown: onsuccess), and from then on the
-// Rollout owns the worker count, so the Deployment is rendered without spec.replicas (the
-// reconciler's replicas hand-off keeps the count while Argo takes it over).
+// Rollout owns the worker count: the plan (src/plan/replicas.ts) says so, and the Deployment is
+// rendered without spec.replicas (the reconciler's replicas hand-off keeps the count while Argo
+// takes it over).
 //
 // Steps: [budget check] → for each canary step: setWeight w, pause for its window, then an
 // analysis over that window: each gating SLO's bad-event share on the canary pods alone
@@ -13,24 +14,17 @@
 // every worker to the stable ReplicaSet), Inconclusive while the canary has served too few
 // requests (empty answer): waited through for one more window, then Argo pauses for a human.
 import type { QwenService } from '../api/qwenservice.ts';
-import { formatDuration } from '../api/units.ts';
-import { LABEL_COMPONENT, REPLICAS_ANNOTATION, ROLLOUT_COMPONENT, ROLLOUT_GATE_COMPONENT } from '../conventions.ts';
-import { CANARY_HASH_ARG, POD_TEMPLATE_HASH_POD_LABEL, gatePlan, type GatePlan } from '../sla/gates.ts';
-import { kindKey } from '../kube/object.ts';
-import { childMeta, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
-import { scalingPlan } from './scaledobject.ts';
+import { LABEL_COMPONENT, ROLLOUT_COMPONENT, ROLLOUT_GATE_COMPONENT } from '../conventions.ts';
+import { ANALYSIS_TEMPLATE, ROLLOUT } from '../plan/kinds.ts';
+import { budgetTemplateName, gateTemplateName } from '../plan/names.ts';
+import type { Plan } from '../plan/index.ts';
+import { CANARY_HASH_ARG, type GatePlan } from '../sla/gates.ts';
+import { childMeta, selectorLabels, type KubeObject } from './common.ts';
 
-export const ROLLOUT = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', plural: 'rollouts' } as const;
-export const ANALYSIS_TEMPLATE = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisTemplate', plural: 'analysistemplates' } as const;
-/** Created by Argo per analysis step; the operator only reads them (RolloutGated's message). */
-export const ANALYSIS_RUN = { apiVersion: 'argoproj.io/v1alpha1', kind: 'AnalysisRun', plural: 'analysisruns' } as const;
-export const ROLLOUT_KEY = kindKey(ROLLOUT);
 /** How often the budget pre-check asks, and how long it waits for the budget to come back (a day) before Argo pauses. */
 const BUDGET_INTERVAL_S = 60;
 const BUDGET_WAIT_MEASUREMENTS = 24 * 60;
 
-export const gateTemplateName = (qs: QwenService, window: number) => `${qs.metadata.name}-slo-gate-${formatDuration(window)}`;
-export const budgetTemplateName = (qs: QwenService) => `${qs.metadata.name}-error-budget`;
 
 const seconds = (s: number) => `${s}s`;
 
@@ -95,20 +89,21 @@ function steps(qs: QwenService, plan: GatePlan): unknown[] {
 }
 
 /** The Rollout and its AnalysisTemplates; none without spec.rollout or without a Prometheus address. */
-export function renderRollout(qs: QwenService, config: RenderConfig): KubeObject[] {
-  const plan = gatePlan(qs);
-  if (!plan || !config.prometheusURL) return [];
+export function renderRollout(p: Plan): KubeObject[] {
+  const { qs, config, gate: plan } = p;
+  if (!plan || p.objects.rollout === 'absent') return [];
   const windows = [...new Set(plan.steps.map((s) => s.pause))];
-  const templates = plan.checks.length ? windows.map((w) => gateTemplate(qs, plan, w, config.prometheusURL!)) : [];
-  if (plan.budget?.length) templates.push(budgetTemplate(qs, plan, config.prometheusURL));
-  const autoscaled = scalingPlan(qs) !== undefined;
+  // Present only with a Prometheus address (the plan's 'absent' otherwise).
+  const prometheus = config.prometheusURL!;
+  const templates = plan.checks.length ? windows.map((w) => gateTemplate(qs, plan, w, prometheus)) : [];
+  if (plan.budget?.length) templates.push(budgetTemplate(qs, plan, prometheus));
   const rollout: KubeObject = {
     apiVersion: ROLLOUT.apiVersion,
     kind: ROLLOUT.kind,
     metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: ROLLOUT_COMPONENT } }),
     spec: {
-      // Autoscaled: KEDA's HPA sets the count through the Rollout's scale subresource.
-      ...(autoscaled ? {} : { replicas: qs.spec.replicas }),
+      // Absent when KEDA's HPA sets the count through the Rollout's scale subresource.
+      ...(p.replicas.rolloutReplicas !== undefined ? { replicas: p.replicas.rolloutReplicas } : {}),
       revisionHistoryLimit: 3,
       selector: { matchLabels: selectorLabels(qs) },
       workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: qs.metadata.name, scaleDown: 'onsuccess' },
@@ -116,30 +111,4 @@ export function renderRollout(qs: QwenService, config: RenderConfig): KubeObject
     },
   };
   return [rollout, ...templates];
-}
-
-/**
- * The workload under a Rollout: the Deployment keeps the pod template but not the count (Argo
- * scales it down and the Rollout runs the pods); the ScaledObject, if any, scales the Rollout;
- * the ServiceMonitor copies the pods' pod-template hash onto every series, so a gate can tell the
- * canary's requests from the stable ones.
- */
-export function rolloutWorkload(objects: KubeObject[], rolloutApplied: boolean): KubeObject[] {
-  if (!rolloutApplied) return objects;
-  return objects.map((o) => {
-    if (o.kind === 'Deployment' && o.apiVersion === 'apps/v1') {
-      const { replicas: _ignored, ...spec } = o.spec as Record<string, unknown>;
-      const metadata = { ...o.metadata, annotations: { ...o.metadata.annotations, [REPLICAS_ANNOTATION]: 'rollout' } };
-      return { ...o, metadata, spec };
-    }
-    if (o.kind === 'ScaledObject') {
-      const spec = o.spec as Record<string, unknown>;
-      return { ...o, spec: { ...spec, scaleTargetRef: { apiVersion: ROLLOUT.apiVersion, kind: ROLLOUT.kind, name: o.metadata.name } } };
-    }
-    if (o.kind === 'ServiceMonitor') {
-      const spec = o.spec as Record<string, unknown>;
-      return { ...o, spec: { ...spec, podTargetLabels: [POD_TEMPLATE_HASH_POD_LABEL] } };
-    }
-    return o;
-  });
 }

@@ -1,9 +1,12 @@
 // Pure builders of the worker workload: Deployment, Service and (replicas > 1) PodDisruptionBudget.
 // The pods pass Pod Security "restricted": non-root, no privilege escalation, no capabilities,
 // RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
+import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService } from '../api/qwenservice.ts';
 import { formatBytes, parseQuantity } from '../api/units.ts';
-import { LABEL_COMPONENT, WORKER_COMPONENT } from '../conventions.ts';
+import { LABEL_COMPONENT, REPLICAS_ANNOTATION, WORKER_COMPONENT } from '../conventions.ts';
+import type { Plan } from '../plan/index.ts';
+import { FLAG, WORKER_DEFAULT } from '../../worker/src/contract.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
@@ -31,7 +34,8 @@ export function servedModelName(qs: QwenService): string {
   const source = qs.spec.model.source;
   const hf = /^hf:[^/]+\/([^:/]+)(?::(.+))?$/.exec(source);
   if (hf) return hf[1]!.replace(/-GGUF$/i, '') + (hf[2] ? `-${hf[2]}` : '');
-  const base = source.split('/').pop() ?? 'model';
+  // The file name of the path: never the query string (a presigned URL's signature) or userinfo.
+  const base = (source.startsWith('https://') ? redactModelSource(source) : source).split('/').pop() ?? 'model';
   return base.replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 128) || 'model';
 }
 
@@ -49,37 +53,52 @@ export function promptCacheBytes(qs: QwenService): number {
   return q === undefined ? 0 : Math.floor(parseQuantity(q));
 }
 
-export function workerArgs(qs: QwenService, config: RenderConfig): string[] {
+/**
+ * The worker's command line, each flag as one `--flag=value` word: a value that starts with `-`
+ * (a model name, a path) is then never read as a flag of its own.
+ */
+export function workerArgs(plan: Plan): string[] {
+  const { qs, config } = plan;
   const m = qs.spec.model;
-  const args = [
-    '--model', modelArgument(qs),
-    '--model-name', servedModelName(qs),
-    '--host', '0.0.0.0',
-    '--port', String(config.workerPort),
-    '--metrics-port', String(config.metricsPort),
-    '--parallel', String(m.parallel),
-    '--context-size', String(m.contextSize),
-    '--gpu', qs.spec.gpu.count > 0 ? 'cuda' : 'false',
-    '--cache-dir', MODEL_CACHE_PATH,
+  const flags: [string, string][] = [
+    [FLAG.model, modelArgument(qs)],
+    [FLAG.modelName, servedModelName(qs)],
+    [FLAG.host, WORKER_DEFAULT.host],
+    [FLAG.port, String(config.workerPort)],
+    [FLAG.metricsPort, String(config.metricsPort)],
+    [FLAG.parallel, String(m.parallel)],
+    [FLAG.contextSize, String(m.contextSize)],
+    [FLAG.gpu, qs.spec.gpu.count > 0 ? 'cuda' : 'false'],
+    [FLAG.cacheDir, MODEL_CACHE_PATH],
     // In-flight generations get the pod's grace period, less a margin for the exit itself.
-    '--drain-timeout', String(GRACE_PERIOD_S - 10),
+    [FLAG.drainTimeout, String(GRACE_PERIOD_S - 10)],
   ];
-  if (m.sha256) args.push('--model-sha256', m.sha256);
+  if (m.sha256) flags.push([FLAG.modelSha256, m.sha256]);
   const cacheBytes = promptCacheBytes(qs);
-  if (cacheBytes > 0) args.push('--prompt-cache-bytes', String(cacheBytes), '--prompt-cache-dir', PROMPT_CACHE_PATH);
-  if (qs.spec.auth) args.push('--api-key-file', API_KEY_FILE);
-  const buckets = sloBucketBoundaries(qs.spec.sla);
-  if (buckets.length) args.push('--slo-buckets', buckets.join(','));
-  return args;
+  if (cacheBytes > 0) flags.push([FLAG.promptCacheBytes, String(cacheBytes)], [FLAG.promptCacheDir, PROMPT_CACHE_PATH]);
+  if (qs.spec.auth) flags.push([FLAG.apiKeyFile, API_KEY_FILE]);
+  const buckets = sloBucketBoundaries(plan.sla.slos);
+  if (buckets.length) flags.push([FLAG.sloBuckets, buckets.join(',')]);
+  return flags.map(([flag, value]) => `--${flag}=${value}`);
 }
 
-function resources(qs: QwenService): Record<string, Record<string, string>> {
+/**
+ * The container's resources: the spec's, the GPUs, `memory` (the sizing estimate) as request and
+ * limit when the spec names no memory, and the prompt cache's bytes on top of either.
+ */
+function resources(qs: QwenService, memory: string | undefined): Record<string, Record<string, string>> {
   const str = (r: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, String(v)]));
   const requests = str(qs.spec.resources?.requests);
   const limits = str(qs.spec.resources?.limits);
-  // The prompt cache's files live in memory (tmpfs) charged to the container: the memory it asks
-  // for and may use grows by the cache's size. With neither given, the request is the cache's size;
-  // with a limit only, Kubernetes takes the request from the (grown) limit.
+  if (memory && requests.memory === undefined && limits.memory === undefined) {
+    requests.memory = memory;
+    limits.memory = memory;
+  }
+  // The prompt cache's files live in memory (tmpfs) charged to the container: on top of the memory
+  // decided above (the spec's, else the sizing estimate's), the memory it asks for and may use
+  // grows by the cache's size. With neither a request nor a limit (no spec memory, no estimate),
+  // the request is the cache's size; with a limit only, Kubernetes takes the request from the
+  // (grown) limit.
   const cacheBytes = promptCacheBytes(qs);
   if (cacheBytes > 0) {
     const grown = (q: string | undefined) => formatBytes((q === undefined ? 0 : Math.ceil(parseQuantity(q))) + cacheBytes);
@@ -145,7 +164,14 @@ function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
   return { volumes: vols, mounts };
 }
 
-export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObject {
+/**
+ * The worker Deployment. Its spec.replicas is the plan's: absent when the HPA or a Rollout sets
+ * the count (then our field manager does not own it and their value survives every resync), and
+ * the annotation says who does: dropping a field alone never triggers an apply, and only an apply
+ * releases our claim on spec.replicas.
+ */
+export function renderDeployment(plan: Plan): KubeObject {
+  const { qs, config, replicas } = plan;
   const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: WORKER_PORT_NAME }, periodSeconds, failureThreshold, timeoutSeconds: 5,
   });
@@ -153,9 +179,9 @@ export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObj
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT } }),
+    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT }, ...(replicas.replicasFrom ? { annotations: { [REPLICAS_ANNOTATION]: replicas.replicasFrom } } : {}) }),
     spec: {
-      replicas: qs.spec.replicas,
+      ...(replicas.deploymentReplicas !== undefined ? { replicas: replicas.deploymentReplicas } : {}),
       selector: { matchLabels: selectorLabels(qs) },
       // GPUs are scarce: replace a pod in place rather than surge onto a GPU that may not exist.
       strategy: qs.spec.gpu.count > 0 ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
@@ -172,13 +198,13 @@ export function renderDeployment(qs: QwenService, config: RenderConfig): KubeObj
               name: 'worker',
               image: qs.spec.image ?? config.workerImage,
               imagePullPolicy: 'IfNotPresent',
-              args: workerArgs(qs, config),
+              args: workerArgs(plan),
               ports: [
                 { name: WORKER_PORT_NAME, containerPort: config.workerPort, protocol: 'TCP' },
                 { name: METRICS_PORT_NAME, containerPort: config.metricsPort, protocol: 'TCP' },
               ],
               env: [{ name: 'HOME', value: '/tmp' }],
-              resources: resources(qs),
+              resources: resources(qs, plan.sizing?.workerMemory),
               startupProbe: probe('/readyz', 10, STARTUP_BUDGET_S / 10),
               readinessProbe: probe('/readyz', 5, 2),
               livenessProbe: probe('/healthz', 10, 3),
@@ -216,8 +242,10 @@ export function renderService(qs: QwenService, config: RenderConfig): KubeObject
   };
 }
 
-export function renderPodDisruptionBudget(qs: QwenService): KubeObject | undefined {
-  if (qs.spec.replicas <= 1) return undefined;
+/** Whether there may be more than one pod (spec.replicas, or maxReplicas when autoscaled), not how many there are now. */
+export function renderPodDisruptionBudget(plan: Plan): KubeObject | undefined {
+  const { qs } = plan;
+  if (!plan.replicas.mayRunSeveral) return undefined;
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
@@ -226,6 +254,6 @@ export function renderPodDisruptionBudget(qs: QwenService): KubeObject | undefin
   };
 }
 
-export function renderWorkload(qs: QwenService, config: RenderConfig): KubeObject[] {
-  return [renderDeployment(qs, config), renderService(qs, config), renderPodDisruptionBudget(qs)].filter((o): o is KubeObject => o !== undefined);
+export function renderWorkload(plan: Plan): KubeObject[] {
+  return [renderDeployment(plan), renderService(plan.qs, plan.config), renderPodDisruptionBudget(plan)].filter((o): o is KubeObject => o !== undefined);
 }

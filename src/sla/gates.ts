@@ -5,7 +5,7 @@
 import { DEFAULT_CANARY_STEPS, type QwenService, type Rollout } from '../api/qwenservice.ts';
 import { formatDuration, formatPercent, parseDuration } from '../api/units.ts';
 import { matcher, rawSli, RECORD, sloSelector, targetOf, type Target } from './sli.ts';
-import { slosOf, type Slo } from './slos.ts';
+import type { Slo } from './slos.ts';
 import { IGNORE_BUDGET_ANNOTATION } from '../conventions.ts';
 
 export { IGNORE_BUDGET_ANNOTATION };
@@ -64,12 +64,11 @@ function gateCheck(t: Target, slo: Slo, factor: number, minEvents: number): Gate
   };
 }
 
-/** The gate of a QwenService with spec.rollout, or undefined without it. */
-export function gatePlan(qs: QwenService): GatePlan | undefined {
+/** The gate of a QwenService with spec.rollout (`slos`: its SLA's), or undefined without it. */
+export function gatePlan(qs: QwenService, slos: Slo[]): GatePlan | undefined {
   const r = qs.spec.rollout;
   if (!r) return undefined;
   const t = targetOf(qs);
-  const slos = slosOf(qs.spec.sla);
   const wanted = r.gate.slos;
   const gating = slos.filter((s) => (wanted ? wanted.includes(s.name) : GATING_KINDS.has(s.kind)));
   const ignoreBudget = (qs.metadata as { annotations?: Record<string, string> }).annotations?.[IGNORE_BUDGET_ANNOTATION] === 'true';

@@ -8,7 +8,7 @@ import { BUDGET_BURN_ALERT, METRICS_ABSENT_ALERT, QWENSERVICE_LABEL, SEVERITY_LA
 import {
   RECORD, REQUEST_DURATION, badEvents5mRecordingExpr, requiredSeries, selector, slaWindowRecordingExpr, sliRecordingExprs, sloSelector, targetOf, upMaxRecordingExpr, type Target,
 } from './sli.ts';
-import { normalizeSla, type Slo } from './slos.ts';
+import { normalizeSla, type NormalizedSla, type Slo } from './slos.ts';
 import { planSlo, type SloPlan, type Tier } from './tiers.ts';
 
 export type RecordingRule = { record: string; expr: string; labels?: Record<string, string> };
@@ -31,8 +31,9 @@ export function scrapeIntervalOf(qs: QwenService): number {
   return parseDuration(qs.spec.monitoring?.serviceMonitor?.interval ?? '15s');
 }
 
-export function compileSla(qs: QwenService, links: Links): CompiledSla {
-  const { window, slos } = normalizeSla(qs.spec.sla);
+/** `sla`: qs.spec.sla normalized (the plan's), when the caller has it already. */
+export function compileSla(qs: QwenService, links: Links, sla: NormalizedSla = normalizeSla(qs.spec.sla)): CompiledSla {
+  const { window, slos } = sla;
   const plans = slos.map((s) => planSlo(s, { scrapeInterval: scrapeIntervalOf(qs) }));
   if (!slos.length) return { plans, groups: [], window };
   const t = targetOf(qs);
@@ -45,14 +46,10 @@ export function compileSla(qs: QwenService, links: Links): CompiledSla {
   const alerts: Rule[] = plans.flatMap((p) => p.tiers.map((tier) => burnAlert(qs, t, p.slo, tier, window, links)));
   // Autoscaled services always run workers (minReplicas >= 1), whatever spec.replicas says.
   if (qs.spec.replicas > 0 || qs.spec.autoscaling) alerts.push(absentAlert(qs, t, slos, links));
-  return {
-    plans,
-    window,
-    groups: [
-      { name: `qwen-slo-${qs.metadata.name}-sli`, rules: recording },
-      { name: `qwen-slo-${qs.metadata.name}-alerts`, rules: alerts },
-    ],
-  };
+  // One group: Prometheus evaluates a group's rules in order, within one evaluation, so every alert
+  // reads the recording rules of the same evaluation. (Two groups run on their own timers; on
+  // Prometheus 2.42 their order jittered and an alert sometimes read the previous evaluation.)
+  return { plans, window, groups: [{ name: `qwen-slo-${qs.metadata.name}`, rules: [...recording, ...alerts] }] };
 }
 
 function recordingRules(t: Target, plan: SloPlan, window: number): RecordingRule[] {

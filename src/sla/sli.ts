@@ -10,22 +10,25 @@ import { formatDuration } from '../api/units.ts';
 import { leRegex } from './le.ts';
 import type { Slo, SloKind } from './slos.ts';
 import { namespaceOf } from '../kube/object.ts';
+import { LABEL, METRIC, NOT_SERVICE_FAULT } from '../../worker/src/contract.ts';
 
-export const REQUEST_DURATION = 'gen_ai_server_request_duration_seconds';
-export const TTFT = 'gen_ai_server_time_to_first_token_seconds';
-export const TPOT = 'gen_ai_server_time_per_output_token_seconds';
-/** error_type values that are the client's doing: never counted against the SLA. */
-export const NOT_OUR_FAULT = ['invalid_request', 'cancelled'] as const;
+// The worker's histograms (the worker <-> operator contract).
+export const REQUEST_DURATION = METRIC.requestDuration;
+export const TTFT = METRIC.timeToFirstToken;
+export const TPOT = METRIC.timePerOutputToken;
+
+/** The level (first part) of every series the SLO rules record: `qwen_slo:*`. */
+export const RECORD_LEVEL = 'qwen_slo';
 
 /** Names of the recorded series (labels: namespace, service, slo). */
 export const RECORD = {
-  errorRatio: (w: number) => `qwen_slo:sli_error:ratio_rate${formatDuration(w)}`,
-  events: (w: number) => `qwen_slo:sli_events:increase${formatDuration(w)}`,
-  badEvents5m: 'qwen_slo:sli_bad_events:increase5m',
-  budget: 'qwen_slo:error_budget:ratio',
-  budgetRemaining: 'qwen_slo:error_budget_remaining:ratio',
+  errorRatio: (w: number) => `${RECORD_LEVEL}:sli_error:ratio_rate${formatDuration(w)}`,
+  events: (w: number) => `${RECORD_LEVEL}:sli_events:increase${formatDuration(w)}`,
+  badEvents5m: `${RECORD_LEVEL}:sli_bad_events:increase5m`,
+  budget: `${RECORD_LEVEL}:error_budget:ratio`,
+  budgetRemaining: `${RECORD_LEVEL}:error_budget_remaining:ratio`,
   /** Best target's `up` (1 while at least one worker is up); labels namespace, service. */
-  upMax: 'qwen_slo:up:max',
+  upMax: `${RECORD_LEVEL}:up:max`,
 } as const;
 
 /** The worker series of one QwenService: the labels its ServiceMonitor puts on every target. */
@@ -65,8 +68,8 @@ export const BY = 'namespace, service';
 export type HistogramKind = Extract<SloKind, 'latency' | 'ttft' | 'tokens'>;
 
 /** Requests the service answers for, and those among them that failed through its fault. */
-const counted = matcher('error_type', '!~', NOT_OUR_FAULT.join('|'));
-const failed = matcher('error_type', '!~', `|${NOT_OUR_FAULT.join('|')}`);
+const counted = matcher(LABEL.errorType, '!~', NOT_SERVICE_FAULT.join('|'));
+const failed = matcher(LABEL.errorType, '!~', `|${NOT_SERVICE_FAULT.join('|')}`);
 
 /** The events an SLO counts: which series' `_count`, narrowed how. Errors count the requests latency counts. */
 function population(kind: Exclude<SloKind, 'availability'>): { metric: string; matchers: LabelMatcher[] } {

@@ -72,8 +72,8 @@ export function slosOf(sla: Sla | undefined): Slo[] {
  * histograms: the operator passes these to the worker (`--slo-buckets a,b,c`), which adds all of
  * them to all three histograms. Empty without an SLA.
  */
-export function sloBucketBoundaries(sla: Sla | undefined): number[] {
-  const thresholds = slosOf(sla).map((s) => s.threshold).filter((x): x is number => x !== undefined);
+export function sloBucketBoundaries(slos: Slo[]): number[] {
+  const thresholds = slos.map((s) => s.threshold).filter((x): x is number => x !== undefined);
   return [...new Set(thresholds)].sort((a, b) => a - b);
 }
 

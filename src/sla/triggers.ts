@@ -2,14 +2,14 @@
 // waiting requests) and the short-window burn rate of the SLOs more workers can fix. They read the
 // same recorded series the alerts read (RECORD), so a scale-out and a page agree on what "burning"
 // means. Each query returns exactly one series (KEDA refuses more than one) or none (read as 0). Pure.
-import type { Sla } from '../api/qwenservice.ts';
 import { formatDuration } from '../api/units.ts';
 import { RECORD, matcher, selector, type Target } from './sli.ts';
-import { slosOf, type Slo } from './slos.ts';
+import type { Slo } from './slos.ts';
+import { METRIC } from '../../worker/src/contract.ts';
 
-/** Worker gauges (worker/src/metrics.ts): requests holding a context sequence, and queued behind them. */
-export const REQUESTS_RUNNING = 'gen_ai_server_requests_running';
-export const REQUESTS_WAITING = 'gen_ai_server_requests_waiting';
+/** Worker gauges (the contract): requests holding a context sequence, and queued behind them. */
+const REQUESTS_RUNNING = METRIC.requestsRunning;
+const REQUESTS_WAITING = METRIC.requestsWaiting;
 
 /** The burn window the autoscaler reacts to: the shortest one recorded for every SLO. */
 export const SCALING_BURN_WINDOW = 300;
@@ -25,8 +25,8 @@ export const MIN_BURN_EVENTS = 10;
  * TTFT and decode speed). Errors and availability are not capacity problems (a crash loop does not
  * get better with more crashing pods) and stay with the alerts.
  */
-export function scalingSlos(sla: Sla | undefined): Slo[] {
-  return slosOf(sla).filter((s) => s.kind === 'latency' || s.kind === 'ttft' || s.kind === 'tokens');
+export function scalingSlos(slos: Slo[]): Slo[] {
+  return slos.filter((s) => s.kind === 'latency' || s.kind === 'ttft' || s.kind === 'tokens');
 }
 
 /** Running + waiting requests summed over the service's pods (one series). */

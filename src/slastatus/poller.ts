@@ -4,9 +4,11 @@
 // Prometheus being slow or down delays this loop (bounded by per-query timeouts), never a reconcile.
 // Writes are server-side applies of the status subresource by their own field manager, holding
 // only status.sla and the SLACompliant condition, so the reconciler's fields are never touched.
+// Each cycle first reads the model facts the workers report (model-facts.ts), for the sizing of
+// QwenServices whose model head the operator cannot read itself.
 import type { Logger } from 'pino';
 import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
-import { ConditionType, Reason, SLA_FIELD_MANAGER } from '../conventions.ts';
+import { ConditionType, SLA_FIELD_MANAGER, eventTypeOf } from '../conventions.ts';
 import type { Cache } from '../controller/informer.ts';
 import type { EventRecorder } from '../controller/events.ts';
 import { sameJson } from '../controller/compare.ts';
@@ -16,7 +18,8 @@ import { namespaceOf } from '../kube/object.ts';
 import { applyStatus } from '../kube/status.ts';
 import { computeSla, type FiringAlert, type Measurement, type SlaReading, type SlaResult } from './compute.ts';
 import { PrometheusClient, PrometheusUnreachableError } from './prometheus.ts';
-import { normalizeSla } from '../sla/slos.ts';
+import { readWorkerModelFacts, type ModelFactsSink } from './model-facts.ts';
+import { planSla } from '../plan/index.ts';
 import { firingAlertsQuery, p95Query, queriesFor } from './slos.ts';
 
 export type SlaStatusOptions = {
@@ -26,6 +29,8 @@ export type SlaStatusOptions = {
   events?: EventRecorder;
   log: Logger;
   intervalMs: number;
+  /** Where the workers' model facts go (the manager's sizing); absent: they are not read. */
+  modelFacts?: ModelFactsSink;
   /** QwenServices read at once (each issues a handful of queries). */
   concurrency?: number;
   now?: () => Date;
@@ -69,6 +74,10 @@ export class SlaStatusPoller {
 
   /** One pass over every QwenService with an SLA. */
   async pollOnce(): Promise<PollResult> {
+    if (this.o.modelFacts) {
+      await readWorkerModelFacts({ prometheus: this.o.prometheus, qwenServices: this.o.qwenServices, sink: this.o.modelFacts, log: this.o.log })
+        .catch((err: unknown) => this.o.log.debug({ err: String(err) }, 'model facts not read'));
+    }
     const targets = this.o.qwenServices.list().map((o) => o as unknown as QwenService).filter((q) => q.spec?.sla && !(q.metadata as { deletionTimestamp?: string }).deletionTimestamp);
     let written = 0;
     let unreachable = false;
@@ -92,7 +101,8 @@ export class SlaStatusPoller {
   async read(qs: QwenService): Promise<SlaReading> {
     const prom = this.o.prometheus;
     const one = async (expr: string) => (await prom.query(expr))[0]?.value;
-    const { window, slos } = normalizeSla(qs.spec.sla);
+    // The SLOs as the plan resolves them: the ones the alerts and the rules were compiled from.
+    const { window, slos } = planSla(qs);
     try {
       const measurements: Measurement[] = [];
       for (const slo of slos) {
@@ -126,8 +136,7 @@ export class SlaStatusPoller {
     const key = `${current.metadata.namespace}/${current.metadata.name}`;
     if (transitions(previous, [condition]).length) {
       this.o.log.info({ qwenservice: key, status: condition.status, reason: condition.reason, message: condition.message }, 'SLACompliant changed');
-      const type = condition.status === 'False' || condition.reason === Reason.PrometheusUnreachable ? 'Warning' : 'Normal';
-      await this.o.events?.record(current as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, type, condition.status === 'True' ? ConditionType.SLACompliant : condition.reason, condition.message)
+      await this.o.events?.record(current as unknown as { metadata: { name: string; namespace?: string; uid?: string } }, eventTypeOf(condition.reason) ?? 'Normal', condition.reason, condition.message)
         .catch((err: unknown) => this.o.log.warn({ err: String(err) }, 'could not record event'));
     } else {
       this.o.log.debug({ qwenservice: key, sla: result.sla }, 'SLA status updated');

@@ -16,6 +16,8 @@ import { renderAll } from '../../src/render/index.ts';
 import { FIELD_MANAGER } from '../../src/conventions.ts';
 import { defaultRenderConfig } from '../../src/render/common.ts';
 import { computeStatus } from '../../src/controller/status.ts';
+import { resolvePlan } from '../../src/plan/index.ts';
+import type { Qws } from '../support/qws.ts';
 
 const COUNT = Number(process.argv[2] ?? 500);
 const CONCURRENCY = 4;
@@ -27,7 +29,6 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<unknown>): P
   await Promise.all(Array.from({ length: n }, async () => { while (next < items.length) await fn(items[next++]!); }));
 }
 
-type Qws = KubeObject & { status?: { observedGeneration?: number; conditions?: unknown[] } };
 const converged = (items: Qws[]) => items.filter((q) => q.status?.conditions?.length && q.status.observedGeneration === (q.metadata as { generation?: number }).generation).length;
 
 // Two namespaces of ${COUNT} Services each need more than the harness's default /24 of cluster IPs.
@@ -48,7 +49,7 @@ try {
   await pool(bareItems, CONCURRENCY, async (raw) => {
     const q = parseQwenService(raw);
     for (const obj of renderAll(q, defaultRenderConfig)) await client.apply(obj, FIELD_MANAGER);
-    const status = computeStatus(q, { pods: [], missingMonitoringKinds: [], monitoringRequested: true }, defaultRenderConfig, new Date().toISOString());
+    const status = computeStatus(resolvePlan(q, defaultRenderConfig), { pods: [], missingMonitoringKinds: [], monitoringRequested: true }, new Date().toISOString());
     await client.apply({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: q.metadata.name, namespace: nsBare }, status }, FIELD_MANAGER, 'status');
   });
   const bareMs = performance.now() - t0;

@@ -228,7 +228,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
       `--client-ca-file=${pki.caCert}`,
       '--authorization-mode=RBAC',
-      '--enable-admission-plugins=PodSecurity',
+      // OwnerReferencesPermissionEnforcement as in OpenShift: setting blockOwnerDeletion needs
+      // `update` on the owner's finalizers, so a missing grant fails the tests that run the
+      // operator with the chart's RBAC instead of only real clusters.
+      '--enable-admission-plugins=PodSecurity,OwnerReferencesPermissionEnforcement',
       '--allow-privileged=true',
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,

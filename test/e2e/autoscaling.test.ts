@@ -28,6 +28,7 @@ import { startOperator, type RunningOperator } from '../support/operator.ts';
 import { KEDA_CRDS, startKeda, type Keda } from '../support/keda.ts';
 import { startPrometheus, type Prometheus } from './support/monitoring.ts';
 import { deploymentArgs, flagValue, ruleGroupsOf, startLocalWorker, steadyLoad, type Load, type LocalWorker } from './support/pipeline.ts';
+import type { Qws } from '../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
 const MODEL = 'gemma3-270m';
@@ -39,7 +40,6 @@ const QUEUE = { model, gpu: { count: 0 }, autoscaling: { minReplicas: 1, maxRepl
 const BURN = { model, gpu: { count: 0 }, sla: { window: '7d', timeToFirstToken: { p95: '10ms' } }, autoscaling: { minReplicas: 1, maxReplicas: 3, targetInFlightPerReplica: 64, scaleDownStabilization: `${STABILIZATION_S}s` } };
 
 type Hpa = KubeObject & { spec: { minReplicas: number; maxReplicas: number; metrics: { external?: { metric: { name: string; selector?: { matchLabels?: Record<string, string> } } } }[] }; status?: { currentReplicas?: number; desiredReplicas?: number; currentMetrics?: { external?: { current: { value?: string; averageValue?: string } } }[] } };
-type Qws = KubeObject & { status?: { conditions?: { type: string; status: string; reason: string; message: string }[]; autoscaling?: { desiredReplicas?: number } } };
 const log = (m: string) => process.stderr.write(`[e2e autoscaling ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
 describe('autoscaling on KEDA, end to end', () => {

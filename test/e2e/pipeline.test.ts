@@ -6,6 +6,7 @@
 //   B  p99 <= 50ms             -> critical QwenSLOBudgetBurn{slo=latency-p99} reaches the webhook
 //                                within what `render --explain` promised; SLACompliant=False; Events
 //   C  the worker killed       -> availability page and QwenSLOMetricsAbsent
+//   D  the file:// model       -> sized from the facts the worker reports: status.model, SLAFeasible
 // Both services are scraped from the one worker (same traffic, different SLAs): one model load.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
@@ -23,15 +24,17 @@ import { operatorMetrics } from '../../src/controller/metrics.ts';
 import { defaultRenderConfig } from '../../src/render/common.ts';
 import { delivered, startAlertmanager, startPrometheus, startWebhook, type Alertmanager, type Prometheus, type Webhook } from './support/monitoring.ts';
 import {
-  deploymentArgs, flagValue, mergeAlertmanagerConfigs, quantile, renderCli, ruleGroupsOf, startLocalWorker, steadyLoad, writeYaml,
+  MODEL_PATH, deploymentArgs, flagValue, mergeAlertmanagerConfigs, quantile, renderCli, ruleGroupsOf, startLocalWorker, steadyLoad, writeYaml,
   type Load, type LocalWorker,
 } from './support/pipeline.ts';
 import { explainPromise } from './support/explain.ts';
 import { ABSENT_FOR } from '../../src/sla/rules.ts';
+import { DEFAULT_DURATION_BUCKETS } from '../../worker/src/contract.ts';
+import { readLocalFacts } from '../../src/sizing/local.ts';
+import type { Qws } from '../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
 const MODEL = 'gemma3-270m';
-type Qws = KubeObject & { status?: { conditions?: { type: string; status: string; reason: string; message: string }[]; sla?: { p95?: string; objectives?: { slo: string; measured?: string }[] } } };
 
 const alerting = { receivers: [{ name: 'hook', webhook: { url: { secretKeyRef: { name: 'hook', key: 'url' } } } }], routes: { critical: ['hook'], warning: ['hook'] } };
 const spec = (sla: Record<string, unknown>) => ({
@@ -89,6 +92,7 @@ describe('SLA pipeline end to end', () => {
     manager = new Manager({
       client, log: pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }), metrics: operatorMetrics(), namespaces: [ns], concurrency: 2,
       monitoringCheckIntervalMs: 1_000, resyncIntervalMs: 600_000, config: { ...defaultRenderConfig, workerImage: 'qwen-worker:test' },
+      sizing: { cpuBandwidthGBps: 20 },
     });
     addSlaStatusLoop(manager, client, { prometheusURL: prom.url, intervalMs: 2_000 }, pino({ level: process.env.QWEN_TEST_LOG ?? 'silent' }));
     await manager.start();
@@ -124,6 +128,13 @@ describe('SLA pipeline end to end', () => {
     await hook?.stop();
     await cluster?.stop();
   }, 60_000);
+
+  it('D: the file:// model, which the operator cannot read, is sized from the facts the worker reports: status.model as the operator reads the file, SLAFeasible', async () => {
+    const q = await waitFor('status.model on meets', async () => { const x = await qws('meets'); return x?.status?.model ? x : undefined; }, 60_000, 1_000);
+    expect(q.status!.model).toEqual({ source: 'file:///models/gemma-3-270m-q4_k_m.gguf', ...(await readLocalFacts(MODEL_PATH)) });
+    const c = await waitFor('SLAFeasible=True on meets', async () => { const x = await condition('meets', 'SLAFeasible'); return x?.status === 'True' ? x : undefined; }, 30_000, 1_000);
+    expect(c.reason).toBe('WithinPhysicalBounds');
+  }, 120_000);
 
   it('B: an SLA the service cannot meet pages (critical QwenSLOBudgetBurn) within the promised time; SLACompliant=False; an Event says so', async () => {
     const limitMs = ((promise.breach ?? 600) + 60) * 1000; // + scrape, evaluation, group_wait and delivery slack
@@ -186,8 +197,8 @@ function parseSeconds(text: string): number {
   return Number(m[1]) * (m[2] === 'ms' ? 0.001 : 1);
 }
 
-// The worker's default request-duration buckets (worker/src/metrics.ts).
-const BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.25, 0.32, 0.5, 0.64, 1, 1.28, 2, 2.56, 5, 5.12, 10, 10.24, 20.48, 30, 40.96, 60];
+// The worker's default request-duration buckets (the worker <-> operator contract).
+const BUCKETS = DEFAULT_DURATION_BUCKETS;
 function bucketAround(v: number): [number, number] {
   const i = BUCKETS.findIndex((b) => b >= v);
   return i <= 0 ? [0, BUCKETS[0]!] : [BUCKETS[i - 1]!, BUCKETS[i]!];

@@ -24,6 +24,8 @@ import { startOperator, type RunningOperator } from '../support/operator.ts';
 import { ARGO_ROLLOUTS_CRDS, startArgoRollouts, type ArgoRollouts } from '../support/argo-rollouts.ts';
 import { startPrometheus, type Prometheus, type Target } from './support/monitoring.ts';
 import { deploymentArgs, flagValue, ruleGroupsOf, startLocalWorker, steadyLoad, type Load, type LocalWorker } from './support/pipeline.ts';
+import { POD_TEMPLATE_HASH_LABEL, POD_TEMPLATE_HASH_POD_LABEL } from '../../src/sla/gates.ts';
+import type { Qws } from '../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
 const MODEL = 'gemma3-270m';
@@ -40,10 +42,8 @@ const spec = (m: Partial<typeof model>) => ({
   rollout: { canary: { weight: 50, analysis: '1m' }, gate: { minEvents: 10 } },
 });
 const LOAD = { good: 2, bad: 8 };
-const HASH_LABEL = 'rollouts_pod_template_hash';
+const HASH_LABEL = POD_TEMPLATE_HASH_LABEL;
 
-type Condition = { type: string; status: string; reason: string; message: string };
-type Qws = KubeObject & { status?: { conditions?: Condition[]; rollout?: { phase?: string; step?: string }; readyReplicas?: number } };
 type Rollout = KubeObject & { status?: { phase?: string; abort?: boolean; stableRS?: string; currentPodHash?: string; currentStepIndex?: number; message?: string } };
 type Event = KubeObject & { reason: string; type: string; message: string; involvedObject: { name: string } };
 type Scalable = KubeObject & { spec: { replicas?: number } };
@@ -136,7 +136,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     const r = (await rollout())!;
     expect((r.spec as { workloadRef: unknown }).workloadRef).toMatchObject({ kind: 'Deployment', name: NAME });
     const sm = (await list<KubeObject & { spec: { podTargetLabels?: string[] } }>(cluster, 'monitoring.coreos.com/v1', 'ServiceMonitor', ns))[0]!;
-    expect(sm.spec.podTargetLabels).toEqual(['rollouts-pod-template-hash']);
+    expect(sm.spec.podTargetLabels).toEqual([POD_TEMPLATE_HASH_POD_LABEL]);
     // Argo scaled the Deployment to zero once its Rollout was healthy; the workers are the Rollout's.
     await waitFor('Deployment scaled to 0 by Argo', async () => (await get<Scalable>(cluster, 'apps/v1', 'Deployment', NAME, ns))?.spec.replicas === 0, 60_000, 1_000);
     const ready = await waitFor('Ready=True', async () => { const q = await qws(); return q?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True') ? q : undefined; }, 60_000, 1_000);
@@ -149,7 +149,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     await apply(cluster, { apiVersion: QWS, kind: 'QwenService', metadata: { name: NAME, namespace: ns }, spec: spec({ contextSize: 2048 }) });
     const canary = await canaryHash(stable);
     await startVersion(canary, LOAD.good);
-    const progressing = await waitGated('Progressing', 60_000);
+    const progressing = await waitGated('CanaryProgressing', 60_000);
     log(`good: canary ${canary} started; ${progressing.message}`);
     const started = Date.now();
     await waitFor('promoted (stableRS = canary)', async () => (await rollout())?.status?.stableRS === canary, 240_000, 1_000);
@@ -196,7 +196,7 @@ describe('SLA-gated rollouts on Argo Rollouts, end to end', () => {
     const canaryRs = await get<Scalable>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${r.status!.currentPodHash}`, ns);
     expect(canaryRs?.spec.replicas ?? 0).toBe(0);
     await apply(cluster, { apiVersion: QWS, kind: 'QwenService', metadata: { name: NAME, namespace: ns, annotations: { 'qwenops.io/rollout-ignore-budget': 'true' } }, spec: spec({ contextSize: 1536 }) });
-    const moving = await waitGated('Progressing', 120_000);
+    const moving = await waitGated('CanaryProgressing', 120_000);
     log(`budget: override: ${moving.message}`);
     await waitFor('canary pods scheduled', async () => {
       const rs = await get<Scalable>(cluster, 'apps/v1', 'ReplicaSet', `${NAME}-${(await rollout())!.status!.currentPodHash}`, ns);

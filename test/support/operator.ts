@@ -3,13 +3,14 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { KubeClient } from '../../src/kube/client.ts';
-import { Manager } from '../../src/controller/manager.ts';
+import { Manager, type SizingOptions } from '../../src/controller/manager.ts';
 import { operatorMetrics, type OperatorMetrics } from '../../src/controller/metrics.ts';
 import { defaultRenderConfig, type RenderConfig } from '../../src/render/common.ts';
+import type { TenantLimits } from '../../src/controller/tenant-limits.ts';
 
 export type RunningOperator = { manager: Manager; client: KubeClient; metrics: OperatorMetrics; writes: string[]; stop(): Promise<void> };
 
-export async function startOperator(kubeconfigPath: string, opts: { namespaces?: string[]; monitoringCheckIntervalMs?: number; resyncIntervalMs?: number; config?: Partial<RenderConfig> } = {}): Promise<RunningOperator> {
+export async function startOperator(kubeconfigPath: string, opts: { namespaces?: string[]; monitoringCheckIntervalMs?: number; resyncIntervalMs?: number; config?: Partial<RenderConfig>; limits?: TenantLimits; sizing?: SizingOptions } = {}): Promise<RunningOperator> {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const client = new KubeClient(kc);
@@ -25,6 +26,8 @@ export async function startOperator(kubeconfigPath: string, opts: { namespaces?:
     concurrency: 4,
     monitoringCheckIntervalMs: opts.monitoringCheckIntervalMs ?? 1_000,
     resyncIntervalMs: opts.resyncIntervalMs ?? 600_000,
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.sizing ? { sizing: opts.sizing } : {}),
   });
   await manager.start();
   return { manager, client, metrics, writes, stop: () => manager.stop() };

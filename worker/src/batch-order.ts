@@ -9,9 +9,10 @@
 // against llama-server at 2 concurrent requests, before the pool took contiguity into account).
 //
 // node-llama-cpp (pinned 3.21.1) shows neither a queued decode's sequence nor a sequence's id in
-// its public API: both are read from its internal fields here, and nowhere else. Should a release
-// rename them, batches keep the library's own order (slower, never wrong) and the worker test
-// that checks the order fails.
+// its public API: both are read from its internal fields here, and nowhere else. Their shape is
+// checked once at startup (SequenceOrder.enable): should a release rename them, the worker logs a
+// warning and batches keep the library's own order (slower, never mis-ordered), and the worker
+// test that checks the order fails.
 import type { BatchItem, CustomBatchingPrioritizationStrategy, LlamaContext, LlamaContextSequence, PrioritizedBatchItem } from 'node-llama-cpp';
 
 /**
@@ -43,17 +44,41 @@ export function fairShareInSequenceOrder(items: readonly BatchItem[], size: numb
 type QueuedDecode = { sequenceId?: unknown; tokens?: unknown };
 
 /**
- * The batching strategy for a context that does not exist yet (it is passed to createContext):
- * `context()` returns it once created.
+ * Why node-llama-cpp's internals read here do not have the shape this module relies on (a release
+ * renamed or retyped them), or undefined when they do. Checked once, on a context and one of its
+ * sequences, right after the context is created (its queue is empty then: only its type is known).
  */
-export function sequenceOrderStrategy(context: () => LlamaContext | undefined): CustomBatchingPrioritizationStrategy {
-  return ({ items, size }) => {
-    const queued = (context() as unknown as { _queuedDecodes?: readonly QueuedDecode[] } | undefined)?._queuedDecodes;
+export function internalsMismatch(context: unknown, sequence: unknown): string | undefined {
+  if (!Array.isArray((context as { _queuedDecodes?: unknown } | undefined)?._queuedDecodes)) return 'LlamaContext._queuedDecodes is not an array';
+  if (typeof (sequence as { _sequenceId?: unknown } | undefined)?._sequenceId !== 'number') return 'LlamaContextSequence._sequenceId is not a number';
+  return undefined;
+}
+
+/**
+ * The batching strategy for a context that does not exist yet (it is passed to createContext).
+ * It keeps the library's own order (a fair share per item in queue order, as its default
+ * "maximumParallelism") until `enable` has checked the created context's internals.
+ */
+export class SequenceOrder {
+  private context: LlamaContext | undefined;
+
+  readonly strategy: CustomBatchingPrioritizationStrategy = ({ items, size }) => {
+    const queued = (this.context as unknown as { _queuedDecodes?: readonly QueuedDecode[] } | undefined)?._queuedDecodes;
     const byTokens = new Map<unknown, number>();
     for (const q of queued ?? []) if (typeof q.sequenceId === 'number') byTokens.set(q.tokens, q.sequenceId);
     // Each item carries its queued decode's own token array.
     return fairShareInSequenceOrder(items, size, (item) => byTokens.get(item.tokens));
   };
+
+  /**
+   * Orders batches by sequence from now on if the internals have the expected shape; otherwise
+   * returns why, and batches keep the library's order (slower, never mis-ordered).
+   */
+  enable(context: LlamaContext, sequence: LlamaContextSequence): string | undefined {
+    const mismatch = internalsMismatch(context, sequence);
+    if (mismatch === undefined) this.context = context;
+    return mismatch;
+  }
 }
 
 /** The sequence's id in the context (its KV-cache stream); undefined if the library hides it. */

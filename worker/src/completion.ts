@@ -1,5 +1,5 @@
 // One completion on the engine, from the checked request to the generated result: the prompt's
-// admission checks, grammars, a sequence from the queue, tokenization and generation (streamed
+// admission checks, a sequence from the queue, grammars, tokenization and generation (streamed
 // pieces go to the CompletionResponse as they come). Every refusal is the ApiError to answer with.
 import type { LlamaContextSequence, LlamaGrammar, Token } from 'node-llama-cpp';
 import { ApiError, clip } from './api-error.ts';
@@ -16,8 +16,8 @@ export type ParsedRequest = ChatRequest | CompletionRequest;
 const promptParam = (parsed: ParsedRequest) => (parsed.kind === 'chat' ? 'messages' : 'prompt');
 
 /**
- * Refuses a prompt that cannot fit before any tokenization: the event loop never spends more than
- * tokenizing about one context's worth of text on a request.
+ * Refuses a prompt that cannot fit before any tokenization: the tokenizer (its own thread, or the
+ * event loop without it) never spends more than about one context's worth of text on a request.
  */
 export function checkPromptFits(engine: Engine, parsed: ParsedRequest): void {
   const ctx = engine.sequenceContextSize;
@@ -54,8 +54,10 @@ function forcedToolSchema(tools: ToolDef[], choice: 'required' | { name: string 
 }
 
 /**
- * Grammars are compiled before a sequence is taken: a schema the library refuses is the client's
- * error (400), and compiling holds no sequence.
+ * The request's grammars, compiled once it holds a sequence (a request refused with 429 costs no
+ * compilation) and bounded in size when the request was parsed (schema.ts GrammarBudget). Each
+ * compilation runs in its own turn of the event loop, and a schema seen before comes from the
+ * cache. A schema the library refuses is the client's error (400).
  */
 export async function compileGrammars(engine: Engine, parsed: ParsedRequest): Promise<Grammars> {
   let grammar: LlamaGrammar | undefined;
@@ -94,10 +96,11 @@ export async function acquireSequence(engine: Engine, signal: AbortSignal): Prom
 
 export type Prompt = { tokens: Token[]; stops: string[] };
 
-export function tokenizePrompt(engine: Engine, parsed: ParsedRequest): Prompt {
+/** The prompt's tokens, tokenized off the event loop (Engine.tokenizerThread). */
+export async function tokenizePrompt(engine: Engine, parsed: ParsedRequest): Promise<Prompt> {
   try {
-    if (parsed.kind === 'completion') return { tokens: engine.tokenizeCompletion(parsed.prompt), stops: parsed.stop };
-    const t = engine.tokenizeChat(parsed.messages, parsed.toolChoice === 'none' ? [] : parsed.tools);
+    if (parsed.kind === 'completion') return { tokens: await engine.tokenizeCompletionOffLoop(parsed.prompt), stops: parsed.stop };
+    const t = await engine.tokenizeChatOffLoop(parsed.messages, parsed.toolChoice === 'none' ? [] : parsed.tools);
     return { tokens: t.tokens, stops: [...parsed.stop, ...t.stops] };
   } catch (e) {
     // The input is validated text: what the tokenizer or the chat template refuses is the prompt's doing.

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FLAG, WORKER_DEFAULT } from './contract.ts';
 
 export const DEFAULT_MODEL = 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M';
 
@@ -42,12 +43,12 @@ export const USAGE = `Usage: qwen-worker [flags]
   --model SPEC                  hf:<owner>/<repo>:<quant> | https://... URL | file path (default ${DEFAULT_MODEL})
   --model-sha256 HEX            verify the model file's SHA-256
   --model-name NAME             id in /v1/models and the metrics' model label (default: from the file name)
-  --host ADDR                   listen address (default 0.0.0.0)
-  --port N                      API, /healthz, /readyz (and /metrics unless --metrics-port) (default 8080)
+  --host ADDR                   listen address (default ${WORKER_DEFAULT.host})
+  --port N                      API, /healthz, /readyz (and /metrics unless --metrics-port) (default ${WORKER_DEFAULT.port})
   --metrics-port N              serve /metrics (and /healthz, /readyz) on a separate port
-  --parallel N                  context sequences = concurrent generations (default 1)
-  --queue-size N                requests that may wait for a sequence; beyond it 429 (default 4 x parallel)
-  --context-size N              tokens per sequence (default 4096)
+  --parallel N                  context sequences = concurrent generations (default ${WORKER_DEFAULT.parallel})
+  --queue-size N                requests that may wait for a sequence; beyond it 429 (default ${WORKER_DEFAULT.queuePerSequence} x parallel)
+  --context-size N              tokens per sequence (default ${WORKER_DEFAULT.contextSize})
   --threads N                   CPU threads (default and maximum: the CPUs this process may use)
   --gpu auto|cuda|vulkan|false  node-llama-cpp backend (default auto)
   --slo-buckets S,S,...         seconds added to the buckets of all three latency histograms
@@ -118,14 +119,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'max-body-bytes': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' },
         'api-key-file': { type: 'string' }, 'headers-timeout': { type: 'string' }, 'body-timeout': { type: 'string' },
         'keep-alive-timeout': { type: 'string' }, 'max-header-bytes': { type: 'string' }, 'allow-http-download': { type: 'boolean' },
-        'prompt-cache-bytes': { type: 'string' }, 'prompt-cache-dir': { type: 'string' },
+        [FLAG.promptCacheBytes]: { type: 'string' }, [FLAG.promptCacheDir]: { type: 'string' },
       },
     }));
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
   if (values.help) throw new ConfigError(USAGE);
-  const parallel = num('parallel', values.parallel, 1, { min: 1 });
+  const parallel = num('parallel', values.parallel, WORKER_DEFAULT.parallel, { min: 1 });
   const sha = values['model-sha256']?.toLowerCase();
   if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) throw new ConfigError('--model-sha256 must be 64 hex digits');
   const cache = env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
@@ -140,12 +141,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     model: values.model ?? DEFAULT_MODEL,
     modelSha256: sha,
     modelName: values['model-name'],
-    host: values.host ?? '0.0.0.0',
-    port: num('port', values.port, 8080),
+    host: values.host ?? WORKER_DEFAULT.host,
+    port: num('port', values.port, WORKER_DEFAULT.port),
     metricsPort: values['metrics-port'] === undefined ? undefined : num('metrics-port', values['metrics-port'], 0),
     parallel,
-    queueSize: num('queue-size', values['queue-size'], 4 * parallel),
-    contextSize: num('context-size', values['context-size'], 4096, { min: 64 }),
+    queueSize: num('queue-size', values['queue-size'], WORKER_DEFAULT.queuePerSequence * parallel),
+    contextSize: num('context-size', values['context-size'], WORKER_DEFAULT.contextSize, { min: 64 }),
     threads: values.threads === undefined ? undefined : num('threads', values.threads, 0, { min: 1 }),
     gpu: parseGpu(values.gpu),
     sloBuckets: parseSloBuckets(values['slo-buckets']),
@@ -161,7 +162,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     keepAliveTimeoutS: num('keep-alive-timeout', values['keep-alive-timeout'], 5, { min: 0.001, int: false }),
     maxHeaderBytes: num('max-header-bytes', values['max-header-bytes'], 16384, { min: 1024 }),
     allowHttpDownload: values['allow-http-download'] ?? false,
-    promptCacheBytes: num('prompt-cache-bytes', values['prompt-cache-bytes'], 0),
-    promptCacheDir: values['prompt-cache-dir'] ?? join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `qwen-worker-prompt-cache-${process.pid}`),
+    promptCacheBytes: num(FLAG.promptCacheBytes, values[FLAG.promptCacheBytes], 0),
+    promptCacheDir: values[FLAG.promptCacheDir] ?? join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `qwen-worker-prompt-cache-${process.pid}`),
   };
 }

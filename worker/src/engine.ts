@@ -4,18 +4,22 @@
 import { getLlama, LlamaChat, LlamaGrammarEvaluationState, LlamaLogLevel, resolveChatWrapper } from 'node-llama-cpp';
 import type {
   ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, GbnfJsonSchema, Llama, LlamaContext, LlamaContextSequence,
-  LlamaGrammar, LlamaModel, Token,
+  LlamaGrammar, LlamaModel, LlamaText, Token,
 } from 'node-llama-cpp';
-import { sequenceOrderStrategy } from './batch-order.ts';
+import { SequenceOrder } from './batch-order.ts';
 import type { GpuMode } from './config.ts';
 import type { Penalties, ToolDef } from './openai.ts';
+import { GrammarCache } from './grammar-cache.ts';
 import { DecodeLockstep } from './lockstep.ts';
 import { HostPromptCache } from './prompt-cache.ts';
 import type { HostCacheEvents } from './prompt-cache.ts';
 import type { GbnfSchema } from './schema.ts';
 import { AbortedError, SequencePool } from './sequence-pool.ts';
 import type { Assignment } from './sequence-pool.ts';
+import { StopMatcher } from './stop-matcher.ts';
 import { commonPrefix } from './token-prefix.ts';
+import { TokenizerThreadGone } from './tokenizer-thread.ts';
+import type { TokenizerThread } from './tokenizer-thread.ts';
 
 export { AbortedError, OverloadedError } from './sequence-pool.ts';
 
@@ -180,17 +184,27 @@ export class Engine {
    * tokens, which rejects an oversized prompt without tokenizing it. Undefined for other tokenizers.
    */
   readonly maxPieceChars: number | undefined;
+  /** Why decode batches keep the library's order (its internals changed shape); main.ts warns. */
+  batchOrderMismatch: string | undefined;
   /** Generation loops in step, so each decode batch carries every generating sequence's token. */
   private readonly lockstep = new DecodeLockstep();
   private jsonAny: Promise<LlamaGrammar> | undefined;
+  /** JSON-schema grammars by schema digest. */
+  readonly grammars: GrammarCache;
+  /** Tokenizes prompts off the event loop (main.ts starts it); undefined: on the main thread. */
+  tokenizerThread: TokenizerThread | undefined;
+  onTokenizerThreadGone: (e: Error) => void = () => {};
 
-  private constructor(llama: Llama, model: LlamaModel, context: LlamaContext, options: EngineOptions, host: HostPromptCache | undefined) {
+  private constructor(
+    llama: Llama, model: LlamaModel, context: LlamaContext, sequences: LlamaContextSequence[], options: EngineOptions, host: HostPromptCache | undefined,
+  ) {
     this.llama = llama;
     this.model = model;
     this.context = context;
     this.options = options;
-    this.pool = new SequencePool(Array.from({ length: options.parallel }, () => context.getSequence()),
-      { queueSize: options.queueSize, host, onError: options.promptCache?.onError });
+    this.pool = new SequencePool(sequences, { queueSize: options.queueSize, host, onError: options.promptCache?.onError });
+    // The schema is checked at run time (schema.ts); its static type is the library's generic maze.
+    this.grammars = new GrammarCache((schema) => this.llama.createGrammarForJsonSchema(schema as never));
     this.chatWrapper = resolveChatWrapper(model);
     const vocab: readonly string[] | undefined = model.fileInfo.metadata.tokenizer?.ggml?.tokens;
     this.vocabularySize = Array.isArray(vocab) ? vocab.length : Number.MAX_SAFE_INTEGER;
@@ -216,7 +230,7 @@ export class Engine {
     });
     const model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: options.gpu === false ? 0 : 'auto' });
     // The batching strategy reads the context's queue, and is needed to create the context.
-    const created: { context?: LlamaContext } = {};
+    const order = new SequenceOrder();
     const context = await model.createContext({
       sequences: options.parallel,
       contextSize: options.contextSize,
@@ -224,16 +238,19 @@ export class Engine {
       // On CPU too: fewer graph nodes per step than the plain attention (~5% more tokens/s at 4
       // concurrent requests here), as llama-server's default ("auto") also chooses.
       flashAttention: true,
-      batching: { itemPrioritizationStrategy: sequenceOrderStrategy(() => created.context) },
+      batching: { itemPrioritizationStrategy: order.strategy },
       // With a sliding-window KV cache a kept prefix could not be reused (its window is gone):
       // keep the whole context's state so prompt-prefix reuse works on such models (Gemma 3) too.
       swaFullCache: true,
       failedCreationRemedy: false,
     });
-    created.context = context;
+    const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
+    const batchOrderMismatch = order.enable(context, sequences[0]!);
     const pc = options.promptCache;
     const host = pc && pc.maxBytes > 0 ? await HostPromptCache.open(pc.dir, pc.maxBytes, model.fileInsights.swaSize ?? 0, pc.events) : undefined;
-    return new Engine(llama, model, context, options, host);
+    const engine = new Engine(llama, model, context, sequences, options, host);
+    engine.batchOrderMismatch = batchOrderMismatch;
+    return engine;
   }
 
   /**
@@ -257,18 +274,49 @@ export class Engine {
 
   tokenizeCompletion(prompt: string | number[]): Token[] {
     if (Array.isArray(prompt)) return prompt as Token[];
-    const toks = this.model.tokenize(prompt, false);
+    return this.withBos(this.model.tokenize(prompt, false));
+  }
+
+  private withBos(toks: Token[]): Token[] {
     const bos = this.model.tokens.bos;
     return bos != null && this.model.tokens.shouldPrependBosToken && toks[0] !== bos ? [bos, ...toks] : toks;
   }
 
   /** The prompt of a chat; `tools` are rendered into it the chat wrapper's way. */
   tokenizeChat(messages: ChatMessage[], tools: ToolDef[] = []): { tokens: Token[]; stops: string[] } {
-    const state = this.chatWrapper.generateContextState({
+    return { tokens: this.chatText(messages, tools).tokenize(this.model.tokenizer), stops: this.chatStops };
+  }
+
+  private chatText(messages: ChatMessage[], tools: ToolDef[]): LlamaText {
+    return this.chatWrapper.generateContextState({
       chatHistory: toHistory(messages),
       ...(tools.length > 0 ? { availableFunctions: toFunctions(tools) } : {}),
-    });
-    return { tokens: state.contextText.tokenize(this.model.tokenizer), stops: this.chatStops };
+    }).contextText;
+  }
+
+  /** tokenizeCompletion, on the tokenizer thread when there is one. */
+  async tokenizeCompletionOffLoop(prompt: string | number[]): Promise<Token[]> {
+    if (Array.isArray(prompt) || !this.tokenizerThread) return this.tokenizeCompletion(prompt);
+    return this.withBos(await this.offLoop((t) => t.tokenize(prompt), () => this.model.tokenize(prompt, false)));
+  }
+
+  /** tokenizeChat, on the tokenizer thread when there is one. */
+  async tokenizeChatOffLoop(messages: ChatMessage[], tools: ToolDef[] = []): Promise<{ tokens: Token[]; stops: string[] }> {
+    if (!this.tokenizerThread) return this.tokenizeChat(messages, tools);
+    const text = this.chatText(messages, tools);
+    return { tokens: await this.offLoop((t) => t.tokenizeText(text), () => text.tokenize(this.model.tokenizer)), stops: this.chatStops };
+  }
+
+  /** On the thread; here when it is gone (the worker logs that once, main.ts). */
+  private async offLoop(there: (t: TokenizerThread) => Promise<Token[]>, here: () => Token[]): Promise<Token[]> {
+    try {
+      return await there(this.tokenizerThread!);
+    } catch (e) {
+      if (!(e instanceof TokenizerThreadGone)) throw e;
+      this.tokenizerThread = undefined;
+      this.onTokenizerThreadGone(e);
+      return here();
+    }
   }
 
   /**
@@ -283,11 +331,10 @@ export class Engine {
     return { open, close, inThought: tail.trimEnd().endsWith(open) };
   }
 
-  /** Compiles a JSON-schema grammar (throws on a schema node-llama-cpp cannot compile). */
+  /** A JSON-schema grammar, compiled or from the cache (throws on a schema node-llama-cpp cannot compile). */
   async jsonGrammar(schema: GbnfSchema | 'any'): Promise<LlamaGrammar> {
     if (schema === 'any') return (this.jsonAny ??= this.llama.getGrammarFor('json'));
-    // The schema is checked at run time (schema.ts); its static type is the library's generic maze.
-    return this.llama.createGrammarForJsonSchema(schema as never);
+    return this.grammars.get(schema);
   }
 
   /**
@@ -327,8 +374,7 @@ export class Engine {
     const room = ctxSize - p.tokens.length;
     const maxTokens = Math.max(0, Math.min(p.maxTokens ?? room, room));
     const cachedTokens = await this.reusePrefix(seq, p.tokens, p.reusePrefix);
-    const stops = p.stop.filter((s) => s !== '');
-    const maxStop = stops.reduce((m, s) => Math.max(m, s.length), 0);
+    const stops = new StopMatcher(p.stop);
     const generated: Token[] = [];
     let text = '';
     let sent = 0;
@@ -351,25 +397,15 @@ export class Engine {
     // Appends decoded text; returns true when a stop string ended the generation.
     const push = (piece: string): boolean => {
       text += piece;
-      if (maxStop === 0) { emitUpTo(text.length); return false; }
-      let hit = -1;
-      for (const s of stops) {
-        const i = text.indexOf(s, Math.max(0, sent - s.length + 1));
-        if (i >= 0 && (hit < 0 || i < hit)) hit = i;
-      }
+      if (stops.empty) { emitUpTo(text.length); return false; }
+      const hit = stops.push(piece);
       if (hit >= 0) {
         emitUpTo(hit);
         text = text.slice(0, hit);
         return true;
       }
       // Hold back a tail that could still become a stop string.
-      let hold = 0;
-      for (const s of stops) {
-        for (let k = Math.min(s.length - 1, text.length); k > hold; k--) {
-          if (text.endsWith(s.slice(0, k))) { hold = k; break; }
-        }
-      }
-      emitUpTo(text.length - hold);
+      emitUpTo(text.length - stops.held);
       return false;
     };
 
@@ -508,6 +544,7 @@ export class Engine {
 
   async dispose(): Promise<void> {
     await this.pool.close();
+    await this.tokenizerThread?.close();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();

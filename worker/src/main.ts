@@ -2,7 +2,7 @@
 // model loaded and produced a warm-up token) → model provisioning → engine → signals.
 // First: sizes libuv's pool before anything uses it (see threadpool.ts).
 import { overriddenThreadpoolSize } from './threadpool.ts';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pino } from 'pino';
 import { ApiKeyError, ApiKeys } from './auth.ts';
@@ -11,6 +11,8 @@ import type { WorkerConfig } from './config.ts';
 import { resolveThreads } from './cpus.ts';
 import { Engine } from './engine.ts';
 import { createMetrics } from './metrics.ts';
+import { modelFactsOf, registerModelFacts } from './model-facts.ts';
+import { TokenizerThread } from './tokenizer-thread.ts';
 import { ModelError, parseModelSpec, provisionModel, redactModelSpec } from './model-source.ts';
 import { WorkerServer } from './server.ts';
 
@@ -31,7 +33,7 @@ export async function startWorker(config: WorkerConfig) {
   }
   metrics.parallel.set(config.parallel);
   // An unreadable or empty key file stops the start: the worker never runs open by accident.
-  const apiKeys = config.apiKeyFile === undefined ? undefined : new ApiKeys(config.apiKeyFile, log);
+  const apiKeys = config.apiKeyFile === undefined ? undefined : new ApiKeys(config.apiKeyFile, { log, onFault: () => metrics.apiKeyFileErrors.inc() });
   const server = new WorkerServer({
     host: config.host, port: config.port, metricsPort: config.metricsPort, modelName,
     requestTimeoutS: config.requestTimeoutS, drainTimeoutS: config.drainTimeoutS, maxBodyBytes: config.maxBodyBytes,
@@ -56,7 +58,19 @@ export async function startWorker(config: WorkerConfig) {
       onError: (err, what) => log.warn({ err }, what),
     },
   });
+  if (engine.batchOrderMismatch) {
+    log.warn({ reason: engine.batchOrderMismatch }, 'node-llama-cpp internals changed shape: decode batches keep the library\'s order (slower at concurrent requests)');
+  }
+  // What the model's header says, for the operator to size pvc:// and file:// sources it cannot read.
+  registerModelFacts(metrics.registry, modelName, basename(modelPath), modelFactsOf(engine.model.fileInfo, statSync(modelPath).size));
   engine.onLoad = (running, waiting) => { metrics.running.set(running); metrics.waiting.set(waiting); };
+  // Prompts are tokenized off the event loop; without the thread (it failed to start), here.
+  try {
+    engine.tokenizerThread = await TokenizerThread.start(modelPath);
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'tokenizer thread failed to start; prompts are tokenized on the main thread');
+  }
+  engine.onTokenizerThreadGone = (e) => log.error({ err: e.message }, 'tokenizer thread gone; prompts are tokenized on the main thread from now on');
   if (engine.gpuType) {
     const llama = engine.llama;
     metrics.setGpuMemorySource(async () => (await llama.getVramState()).used);

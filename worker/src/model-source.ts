@@ -10,11 +10,11 @@
 // against a SHA-256 and always against the GGUF header and tensor extents.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import type { WriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 
 export class ModelError extends Error {}
@@ -134,150 +134,158 @@ async function discard(partial: string): Promise<void> {
   await rm(metaPath(partial), { force: true });
 }
 
-function attempt(url: string, partial: string, offset: number, meta: PartialMeta | undefined, opts: DownloadOptions, redirects = 0, from?: URL): Promise<AttemptResult> {
-  return new Promise((resolve) => {
-    const u = new URL(url);
-    const refused = schemeError(u, opts, from);
-    if (refused) { resolve({ done: false, retryable: false, error: refused }); return; }
-    const shown = redactUrl(url);
-    const mod = u.protocol === 'https:' ? https : http;
-    const headers: Record<string, string> = { 'user-agent': 'qwen-worker', ...opts.headers };
-    if (offset > 0) {
-      headers.range = `bytes=${offset}-`;
-      // If-Range: the server sends the whole file (200) instead of a range of a changed one.
-      if (meta?.etag && !meta.etag.startsWith('W/')) headers['if-range'] = meta.etag;
-      else if (meta?.lastModified) headers['if-range'] = meta.lastModified;
-    }
-    const token = process.env.HF_TOKEN;
-    if (token && u.protocol === 'https:' && /(^|\.)huggingface\.co$/.test(u.hostname)) headers.authorization = `Bearer ${token}`;
-    let settled = false;
-    let stallTimer: NodeJS.Timeout | undefined;
-    let out: WriteStream | undefined;
-    const finish = (r: AttemptResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(stallTimer);
-      // The partial file's size is the next offset: only once every received byte is written.
-      if (out && !out.closed) {
-        const o = out;
-        o.once('close', () => resolve(r));
-        if (!o.writableEnded) o.end();
-      } else resolve(r);
-    };
-    const stallMs = opts.stallTimeoutS * 1000;
-    let received = offset;
-    let total: number | undefined;
-    const stalled = () => {
-      req.destroy();
-      finish({
-        done: false, retryable: false,
-        error: new ModelError(`download stalled: no byte received for ${opts.stallTimeoutS}s from ${shown} ` +
-          `(${received}${total ? ` of ${total}` : ''} bytes so far; --download-stall-timeout)`),
-      });
-    };
-    const arm = () => { clearTimeout(stallTimer); stallTimer = setTimeout(stalled, stallMs); };
-    const reqOpts: https.RequestOptions = { headers, signal: opts.signal };
-    if (opts.ca && u.protocol === 'https:') reqOpts.ca = opts.ca;
-    const req = mod.get(u, reqOpts, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location) {
-        res.resume();
-        clearTimeout(stallTimer);
-        settled = true;
-        if (redirects > 10) { resolve({ done: false, retryable: false, error: new ModelError(`too many redirects for ${shown}`) }); return; }
-        let next: URL;
-        try { next = new URL(res.headers.location, url); } catch {
-          resolve({ done: false, retryable: false, error: new ModelError(`bad redirect from ${shown}`) });
-          return;
-        }
-        resolve(attempt(next.href, partial, offset, meta, opts, redirects + 1, u));
-        return;
-      }
-      if (status === 416 && offset > 0) {
-        res.resume();
-        const cr = /^bytes\s+\*\/(\d+)$/i.exec(res.headers['content-range']?.trim() ?? '');
-        if (cr && Number(cr[1]) === offset && meta?.total === offset) {
-          // The partial file is already the whole file.
-          finish({ done: true });
-          return;
-        }
-        // Longer than the resource, or a different one: start over.
-        void discard(partial).then(() => finish({ done: false, retryable: true, error: new ModelError(`range not satisfiable at ${offset} for ${shown}; restarting from zero`) }));
-        return;
-      }
-      if (status !== 200 && status !== 206) {
-        res.resume();
-        finish({ done: false, retryable: status >= 500 || status === 429, error: new ModelError(`download of ${shown} failed: HTTP ${status}`) });
-        return;
-      }
-      const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
-      const lastModified = res.headers['last-modified'];
-      let append = false;
-      if (status === 206) {
-        const cr = parseContentRange(res.headers['content-range']);
-        const why = !cr ? `no valid Content-Range ('${res.headers['content-range'] ?? ''}')`
-          : cr.start !== offset ? `Content-Range starts at ${cr.start}, not ${offset}`
-            : meta?.total !== undefined && cr.total !== meta.total ? `the size changed (${meta.total} → ${cr.total ?? 'unknown'})`
-              : meta?.etag && etag && etag !== meta.etag ? 'the ETag changed'
-                : meta?.lastModified && lastModified && lastModified !== meta.lastModified ? 'Last-Modified changed'
-                  : offset > 0 && !meta ? 'nothing is known about the partial file'
-                    : undefined;
-        if (why) {
-          res.destroy();
-          clearTimeout(stallTimer);
-          opts.log?.warn({ url: shown, offset, reason: why }, 'resumed download does not match the partial file; restarting from zero');
-          void discard(partial).then(() => finish({ done: false, retryable: true, error: new ModelError(`resume of ${shown} at ${offset} refused: ${why}; restarting from zero`) }));
-          return;
-        }
-        append = offset > 0;
-        total = cr!.total;
-      }
-      if (!append) {
-        received = 0;
-        const len = Number(res.headers['content-length']);
-        total = res.headers['content-length'] !== undefined && Number.isFinite(len) ? len : undefined;
-      }
-      opts.log?.info({ url: shown, status, resumeFrom: append ? offset : 0, total }, append ? 'resuming model download' : 'downloading model');
-      // A fresh start records what the resource was, for later resumes (written before any data).
-      const metaWritten = append ? Promise.resolve() : writeFile(metaPath(partial), JSON.stringify({ etag, lastModified, total } satisfies PartialMeta));
-      res.pause();
-      let lastLog = Date.now();
-      void metaWritten.then(() => {
-        if (settled) { res.destroy(); return; }
-        out = createWriteStream(partial, { flags: append ? 'a' : 'w' });
-        res.on('data', (chunk: Buffer) => {
-          received += chunk.length;
-          arm();
-          if (Date.now() - lastLog > 5000) {
-            lastLog = Date.now();
-            opts.log?.info({ url: shown, received, total, percent: total ? Math.floor((received / total) * 100) : undefined }, 'model download progress');
-          }
-        });
-        res.pipe(out);
-        const fail = (e: Error) => {
-          finish({ done: false, retryable: true, error: new ModelError(`download of ${shown} interrupted after ${received} bytes: ${e.message}`) });
-        };
-        res.on('error', fail);
-        res.on('aborted', () => fail(new Error('connection closed')));
-        out.on('error', (e) => finish({ done: false, retryable: false, error: new ModelError(`cannot write ${partial}: ${e.message}`) }));
-        out.on('finish', () => {
-          if (settled) return;
-          if (total !== undefined && received < total) {
-            finish({ done: false, retryable: true, error: new ModelError(`download of ${shown} ended early: ${received} of ${total} bytes`) });
-          } else if (!res.complete) {
-            finish({ done: false, retryable: true, error: new ModelError(`download of ${shown} ended early after ${received} bytes`) });
-          } else {
-            finish({ done: true });
-          }
-        });
-      }, (e: Error) => {
-        res.destroy();
-        finish({ done: false, retryable: false, error: new ModelError(`cannot write ${metaPath(partial)}: ${e.message}`) });
-      });
-    });
-    arm();
-    req.on('error', (e) => finish({ done: false, retryable: true, error: new ModelError(`download of ${shown} failed: ${e.message}`) }));
+/** One GET (redirects not followed); resolves once the response headers are in. */
+function get(u: URL, headers: Record<string, string>, signal: AbortSignal, ca: string | Buffer | undefined): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const reqOpts: https.RequestOptions = { headers, signal };
+    if (ca && u.protocol === 'https:') reqOpts.ca = ca;
+    (u.protocol === 'https:' ? https : http).get(u, reqOpts, resolve).on('error', reject);
   });
+}
+
+/** Aborts its signal when `touch` has not been called for `ms`: a stalled transfer fails, never hangs. */
+class StallWatch {
+  private readonly ac = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly ms: number;
+  fired = false;
+  constructor(ms: number) { this.ms = ms; this.touch(); }
+  get signal(): AbortSignal { return this.ac.signal; }
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => { this.fired = true; this.ac.abort(); }, this.ms);
+  }
+  stop(): void { clearTimeout(this.timer); }
+}
+
+/** Why a 206 answer cannot be appended to the partial file, or undefined when it can. */
+function resumeMismatch(res: http.IncomingMessage, offset: number, meta: PartialMeta | undefined): string | undefined {
+  const cr = parseContentRange(res.headers['content-range']);
+  const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
+  const lastModified = res.headers['last-modified'];
+  if (!cr) return `no valid Content-Range ('${res.headers['content-range'] ?? ''}')`;
+  if (cr.start !== offset) return `Content-Range starts at ${cr.start}, not ${offset}`;
+  if (meta?.total !== undefined && cr.total !== meta.total) return `the size changed (${meta.total} → ${cr.total ?? 'unknown'})`;
+  if (meta?.etag && etag && etag !== meta.etag) return 'the ETag changed';
+  if (meta?.lastModified && lastModified && lastModified !== meta.lastModified) return 'Last-Modified changed';
+  if (offset > 0 && !meta) return 'nothing is known about the partial file';
+  return undefined;
+}
+
+async function attempt(url: string, partial: string, offset: number, meta: PartialMeta | undefined, opts: DownloadOptions): Promise<AttemptResult> {
+  const shown = redactUrl(url);
+  const fail = (error: Error, retryable: boolean): AttemptResult => ({ done: false, retryable, error });
+  const headers: Record<string, string> = { 'user-agent': 'qwen-worker', ...opts.headers };
+  if (offset > 0) {
+    headers.range = `bytes=${offset}-`;
+    // If-Range: the server sends the whole file (200) instead of a range of a changed one.
+    if (meta?.etag && !meta.etag.startsWith('W/')) headers['if-range'] = meta.etag;
+    else if (meta?.lastModified) headers['if-range'] = meta.lastModified;
+  }
+  const stall = new StallWatch(opts.stallTimeoutS * 1000);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stall.signal]) : stall.signal;
+  let received = offset;
+  let total: number | undefined;
+  const stalledError = () => new ModelError(`download stalled: no byte received for ${opts.stallTimeoutS}s from ${shown} ` +
+    `(${received}${total ? ` of ${total}` : ''} bytes so far; --download-stall-timeout)`);
+  try {
+    let u = new URL(url);
+    let from: URL | undefined;
+    let res: http.IncomingMessage;
+    for (let redirects = 0; ; redirects++) {
+      const refused = schemeError(u, opts, from);
+      if (refused) return fail(refused, false);
+      const reqHeaders = { ...headers };
+      const token = process.env.HF_TOKEN;
+      if (token && u.protocol === 'https:' && /(^|\.)huggingface\.co$/.test(u.hostname)) reqHeaders.authorization = `Bearer ${token}`;
+      stall.touch();
+      try {
+        res = await get(u, reqHeaders, signal, opts.ca);
+      } catch (e) {
+        return stall.fired ? fail(stalledError(), false) : fail(new ModelError(`download of ${shown} failed: ${(e as Error).message}`), true);
+      }
+      const status = res.statusCode ?? 0;
+      if (!(status >= 300 && status < 400 && res.headers.location)) break;
+      res.resume();
+      if (redirects > 10) return fail(new ModelError(`too many redirects for ${shown}`), false);
+      try { from = u; u = new URL(res.headers.location, u); } catch { return fail(new ModelError(`bad redirect from ${shown}`), false); }
+    }
+    const status = res.statusCode ?? 0;
+    if (status === 416 && offset > 0) {
+      res.resume();
+      const cr = /^bytes\s+\*\/(\d+)$/i.exec(res.headers['content-range']?.trim() ?? '');
+      // The partial file is already the whole file.
+      if (cr && Number(cr[1]) === offset && meta?.total === offset) return { done: true };
+      // Longer than the resource, or a different one: start over.
+      await discard(partial);
+      return fail(new ModelError(`range not satisfiable at ${offset} for ${shown}; restarting from zero`), true);
+    }
+    if (status !== 200 && status !== 206) {
+      res.resume();
+      return fail(new ModelError(`download of ${shown} failed: HTTP ${status}`), status >= 500 || status === 429);
+    }
+    const append = status === 206 && offset > 0;
+    if (status === 206) {
+      const why = resumeMismatch(res, offset, meta);
+      if (why) {
+        res.destroy();
+        opts.log?.warn({ url: shown, offset, reason: why }, 'resumed download does not match the partial file; restarting from zero');
+        await discard(partial);
+        return fail(new ModelError(`resume of ${shown} at ${offset} refused: ${why}; restarting from zero`), true);
+      }
+      total = parseContentRange(res.headers['content-range'])!.total;
+    }
+    if (!append) {
+      received = 0;
+      const len = Number(res.headers['content-length']);
+      total = res.headers['content-length'] !== undefined && Number.isFinite(len) ? len : undefined;
+    }
+    opts.log?.info({ url: shown, status, resumeFrom: append ? offset : 0, total }, append ? 'resuming model download' : 'downloading model');
+    if (!append) {
+      // A fresh start records what the resource was, for later resumes (written before any data).
+      const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
+      try {
+        await writeFile(metaPath(partial), JSON.stringify({ etag, lastModified: res.headers['last-modified'], total } satisfies PartialMeta));
+      } catch (e) {
+        res.destroy();
+        return fail(new ModelError(`cannot write ${metaPath(partial)}: ${(e as Error).message}`), false);
+      }
+    }
+    let lastLog = Date.now();
+    async function* counted(source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        received += chunk.length;
+        stall.touch();
+        if (Date.now() - lastLog > 5000) {
+          lastLog = Date.now();
+          opts.log?.info({ url: shown, received, total, percent: total ? Math.floor((received / total) * 100) : undefined }, 'model download progress');
+        }
+        yield chunk;
+      }
+    }
+    const out = createWriteStream(partial, { flags: append ? 'a' : 'w' });
+    // pipeline destroys every stream with the first error: a file error is one seen before the
+    // response failed (a write error is not retried, a network one is).
+    let sourceFailed = false;
+    let writeError: Error | undefined;
+    res.once('error', () => { sourceFailed = true; });
+    res.once('close', () => { if (!res.complete) sourceFailed = true; });
+    out.once('error', (e) => { if (!sourceFailed) writeError = e; });
+    try {
+      // On failure pipeline destroys the file stream after its pending writes: the partial file
+      // holds a prefix of the resource, and its size is the next offset.
+      await pipeline(res, counted, out);
+    } catch (e) {
+      if (writeError) return fail(new ModelError(`cannot write ${partial}: ${writeError.message}`), false);
+      if (stall.fired) return fail(stalledError(), false);
+      return fail(new ModelError(`download of ${shown} interrupted after ${received} bytes: ${(e as Error).message}`), true);
+    }
+    if (total !== undefined && received < total) return fail(new ModelError(`download of ${shown} ended early: ${received} of ${total} bytes`), true);
+    if (!res.complete) return fail(new ModelError(`download of ${shown} ended early after ${received} bytes`), true);
+    return { done: true };
+  } finally {
+    stall.stop();
+  }
 }
 
 /** Other processes' partial files of `dest`: `<dest>.<12 hex>.partial`. */

@@ -6,7 +6,7 @@ import { ApiError, clip } from './api-error.ts';
 import type { ChatMessage, ToolCall } from './engine.ts';
 import { chatRequestSchema, completionRequestSchema, UNSUPPORTED } from './request-schema.ts';
 import type { ChatRequestBody, CompletionRequestBody } from './request-schema.ts';
-import { toGrammarSchema } from './schema.ts';
+import { GrammarBudget, toGrammarSchema } from './schema.ts';
 import type { GbnfSchema } from './schema.ts';
 
 export type SamplingRequest = {
@@ -92,20 +92,22 @@ function toSampling(b: ChatRequestBody | CompletionRequestBody, maxTokens: numbe
   };
 }
 
-function toToolDef(t: NonNullable<ChatRequestBody['tools']>[number], i: number): ToolDef {
+function toToolDef(t: NonNullable<ChatRequestBody['tools']>[number], i: number, budget: GrammarBudget): ToolDef {
   const at = `tools[${i}].function.parameters`;
   const f = t.function;
-  const parameters = f.parameters === undefined || f.parameters === null ? undefined : toGrammarSchema(f.parameters, at);
+  // Its entry in a forced call's choice among the tools: {"name": const, "arguments": ...}.
+  budget.charge(3 * GrammarBudget.NODE_RULES, `tools[${i}]`);
+  const parameters = f.parameters === undefined || f.parameters === null ? undefined : toGrammarSchema(f.parameters, at, budget);
   if (parameters && parameters.type !== 'object') throw new ApiError(400, `'${at}' must describe an object ('type': 'object')`, { param: at });
   return { name: f.name, description: f.description ?? undefined, parameters };
 }
 
-function toResponseFormat(r: ChatRequestBody['response_format']): ResponseFormat {
+function toResponseFormat(r: ChatRequestBody['response_format'], budget: GrammarBudget): ResponseFormat {
   if (!r || r.type === 'text') return { type: 'text' };
   if (r.type === 'json_object') return { type: 'json_object' };
   const js = r.json_schema;
   const schema = js.schema === undefined || js.schema === null ? true : js.schema;
-  return { type: 'json_schema', name: js.name, schema: toGrammarSchema(schema, 'response_format.json_schema.schema') };
+  return { type: 'json_schema', name: js.name, schema: toGrammarSchema(schema, 'response_format.json_schema.schema', budget) };
 }
 
 function toChatMessage(m: ChatRequestBody['messages'][number]): ChatMessage {
@@ -124,7 +126,9 @@ function toToolChoice(c: ChatRequestBody['tool_choice'], tools: ToolDef[]): Tool
 
 export function parseChatRequest(body: unknown): ChatRequest {
   const b = parseBody(chatRequestSchema, body);
-  const tools = (b.tools ?? []).map(toToolDef);
+  // Every grammar the request may compile counts against one bound.
+  const budget = new GrammarBudget();
+  const tools = (b.tools ?? []).map((t, i) => toToolDef(t, i, budget));
   return {
     ...toSampling(b, b.max_completion_tokens ?? b.max_tokens, b.logprobs === true ? (b.top_logprobs ?? 0) : undefined),
     kind: 'chat',
@@ -132,7 +136,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
     tools,
     toolChoice: toToolChoice(b.tool_choice, tools),
     parallelToolCalls: b.parallel_tool_calls !== false,
-    responseFormat: toResponseFormat(b.response_format),
+    responseFormat: toResponseFormat(b.response_format, budget),
   };
 }
 

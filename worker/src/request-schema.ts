@@ -40,6 +40,11 @@ const jsonObject = (why: string) => z.custom<Obj>(isObj, invalid(why));
 // Accepted and ignored on purpose: metadata that does not change the generation.
 const ignored = { user: z.unknown().optional(), metadata: z.unknown().optional(), service_tier: z.unknown().optional() };
 
+/** As OpenAI allows. */
+const MAX_STOPS = 4;
+/** Far above any real stop sequence; each one is matched against the text as it is generated. */
+export const MAX_STOP_CHARS = 256;
+
 /**
  * The parameters both endpoints share, in the order they are checked, with each endpoint's own
  * `logprobs` and token-limit fields in their place.
@@ -56,7 +61,11 @@ const sampling = <L extends z.core.$ZodLooseShape, M extends z.core.$ZodLooseSha
   store: unsupportedUnless((v) => v === false, 'must be false'),
   stream: boolean().nullish(),
   stream_options: fieldsOnly({ include_usage: boolean().optional() }, 'is not supported by this server').nullish(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)], invalid('must be a string or an array of up to 4 strings')).nullish(),
+  stop: z.custom<string | string[]>((v) => typeof v === 'string' || (Array.isArray(v) && v.length <= MAX_STOPS && v.every((s) => typeof s === 'string')),
+    { ...invalid(`must be a string or an array of up to ${MAX_STOPS} strings`), abort: true })
+    .refine((v) => (typeof v === 'string' ? [v] : v).every((s) => s.length <= MAX_STOP_CHARS),
+      { error: `strings may be at most ${MAX_STOP_CHARS} characters long`, params: { code: INVALID_VALUE } })
+    .nullish(),
   ...maxTokens,
   seed: integerBetween(-(2 ** 53), 2 ** 53),
   temperature: numberBetween(0, 2),

@@ -15,21 +15,69 @@ const FORMATS = new Set(['date-time', 'time', 'date']);
 // A hostile schema must not make the grammar compiler (or this walk) the bottleneck.
 const MAX_DEPTH = 32;
 const MAX_NODES = 2000;
+/**
+ * llama.cpp's grammar parser does not enforce a repetition bound above 2000: `x{0,2001}` accepts
+ * 2,002 x (measured on node-llama-cpp 3.21.1). A larger minLength, maxLength, minItems, maxItems,
+ * minProperties or maxProperties would not hold, so it is refused.
+ */
+export const MAX_REPETITION = 2000;
 
 export type GbnfSchema = Record<string, unknown>;
 
-/** Converts `schema` (found at `param`) or throws a 400 naming the unsupported part. */
-export function toGrammarSchema(schema: unknown, param: string): GbnfSchema {
+/**
+ * What one request's grammars cost to compile, counted as llama.cpp's parser expands them: it
+ * writes out a repetition `x{m,n}` as about max(m, n) rules. The grammar is compiled on the event
+ * loop (synchronously: node-llama-cpp writes the GBNF, the native addon parses it, and parses it
+ * again for each generation's evaluation state), so the sum over response_format and every tool of
+ * a request is bounded. Measured on 2 busy cores (node-llama-cpp 3.21.1), per "rule": ~2 µs for
+ * a repetition, a schema node ~8 (node-llama-cpp's writer), an enum value ~15 (each is an
+ * alternative the parser starts a stack for), 32 characters of literal text ~1; at the bound, a
+ * compilation took 30-70 ms and an evaluation state 30 ms (docs/security.md).
+ */
+export class GrammarBudget {
+  static readonly MAX_RULES = 15_000;
+  /** Rules a schema node costs beyond its repetitions (the rule, its alternatives and separators). */
+  static readonly NODE_RULES = 8;
+  static readonly ENUM_VALUE_RULES = 15;
+  /** Literal text (property names, enum and const values) costs a rule per this many characters. */
+  static readonly CHARS_PER_RULE = 32;
+  rules = 0;
+
+  /** Adds `rules`; past the bound, a 400 naming `where` and the limit. */
+  charge(rules: number, where: string): void {
+    this.rules += rules;
+    if (this.rules > GrammarBudget.MAX_RULES) {
+      throw new ApiError(400, `'${clip(where, 160)}' brings the grammar of this request over its limit of ${GrammarBudget.MAX_RULES} rules `
+        + `(each schema node counts ${GrammarBudget.NODE_RULES}, each enum value ${GrammarBudget.ENUM_VALUE_RULES}, each minLength, maxLength, minItems, `
+        + `maxItems, minProperties and maxProperties its value, literal text 1 per ${GrammarBudget.CHARS_PER_RULE} characters; summed over response_format and every tool)`, { param: clip(where, 160), code: 'grammar_too_large' });
+    }
+  }
+
+  chargeText(text: string, where: string): void {
+    this.charge(Math.ceil(text.length / GrammarBudget.CHARS_PER_RULE), where);
+  }
+}
+
+/**
+ * Converts `schema` (found at `param`) or throws a 400 naming the unsupported part. The rules it
+ * will expand to are charged to `budget`, which one request shares across all its schemas.
+ */
+export function toGrammarSchema(schema: unknown, param: string, budget = new GrammarBudget()): GbnfSchema {
   let nodes = 0;
   const fail = (where: string, why: string) => new ApiError(400, `'${clip(where, 160)}' ${why}`, { param: clip(where, 160), code: 'unsupported_schema' });
   const isJsonScalar = (v: unknown) => v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
   const count = (where: string, v: unknown, min: number) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1e6) throw fail(where, `must be an integer between ${min} and 1000000`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_REPETITION) {
+      throw fail(where, `must be an integer between ${min} and ${MAX_REPETITION} (llama.cpp's grammars do not enforce larger bounds)`);
+    }
+    budget.charge(v, where);
     return v;
   };
+  const literal = (v: unknown, where: string) => { if (typeof v === 'string') budget.chargeText(v, where); };
 
   const walk = (s: unknown, where: string, depth: number, defs: Set<string>): GbnfSchema => {
     if (++nodes > MAX_NODES) throw fail(param, `has more than ${MAX_NODES} schema nodes`);
+    budget.charge(GrammarBudget.NODE_RULES, where);
     if (depth > MAX_DEPTH) throw fail(where, `nests deeper than ${MAX_DEPTH} levels`);
     if (s === true || (isObj(s) && Object.keys(s).every((k) => ANNOTATIONS.has(k) || k === 'description'))) {
       // Any JSON value.
@@ -70,11 +118,14 @@ export function toGrammarSchema(schema: unknown, param: string): GbnfSchema {
     }
     if (has('const')) {
       if (!isJsonScalar(s.const)) throw fail(`${where}.const`, 'must be a string, number, boolean or null');
+      literal(s.const, `${where}.const`);
       out.const = s.const;
       return out;
     }
     if (has('enum')) {
       if (!Array.isArray(s.enum) || s.enum.length === 0 || !s.enum.every(isJsonScalar)) throw fail(`${where}.enum`, 'must be a non-empty array of strings, numbers, booleans or nulls');
+      for (const v of s.enum) literal(v, `${where}.enum`);
+      budget.charge(s.enum.length * GrammarBudget.ENUM_VALUE_RULES, `${where}.enum`);
       out.enum = s.enum;
       return out;
     }
@@ -112,6 +163,7 @@ export function toGrammarSchema(schema: unknown, param: string): GbnfSchema {
         for (const [k, v] of Object.entries(s.properties)) {
           // Would set the prototype of the converted object instead of defining a property.
           if (k === '__proto__') throw fail(`${where}.properties.__proto__`, 'is not a supported property name');
+          literal(k, `${where}.properties`);
           props[k] = walk(v, `${where}.properties.${clip(k)}`, depth + 1, localDefs);
         }
       }

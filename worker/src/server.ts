@@ -305,15 +305,15 @@ export class WorkerServer {
   private async runCompletion(engine: Engine, parsed: ParsedRequest, signal: AbortSignal, res: ServerResponse, record: RequestRecord): Promise<void> {
     const { metrics } = this.opts;
     checkPromptFits(engine, parsed);
-    const grammars = await compileGrammars(engine, parsed);
-    // The queue is checked before tokenizing: a request refused with 429 costs no tokenization,
-    // and one waiting for a sequence costs nothing until it gets it.
+    // The queue is checked before any grammar or tokenization work: a request refused with 429
+    // costs neither, and one waiting for a sequence costs nothing until it gets it.
     const queued = performance.now();
     let seq = await acquireSequence(engine, signal);
     record.queueMs = performance.now() - queued;
     metrics.running.set(engine.running);
     try {
-      const prompt = tokenizePrompt(engine, parsed);
+      const grammars = await compileGrammars(engine, parsed);
+      const prompt = await tokenizePrompt(engine, parsed);
       record.promptTokens = prompt.tokens.length;
       checkRoomForCompletion(engine, parsed, prompt.tokens.length);
       // Prompt-prefix reuse: run on the free sequence that already holds most of this prompt, or

@@ -128,6 +128,8 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
   }, 120_000);
 
   it('each batch adds its sequences in increasing id, so llama.cpp computes it in one micro-batch', async () => {
+    // The pinned library has the internals' shape checked at startup (else batches keep its order).
+    expect(engine.batchOrderMismatch).toBeUndefined();
     await freeInIncreasingId();
     const batches: number[][] = [];
     await observeNative({ initBatch: () => { batches.push([]); }, addToBatch: (sequenceId) => { batches.at(-1)!.push(sequenceId as number); } }, generateAll);

@@ -247,6 +247,18 @@ describe('metrics', () => {
     expect(out).toBe('');
   });
 
+  it('exports the model header\'s facts as the operator\'s own reader (src/sizing) reads them from the same file', async () => {
+    const t = await metricsText(w.url);
+    expect(sample(t, `gen_ai_server_model_info{model="${MODEL}",file="gemma-3-270m-q4_k_m.gguf",architecture="gemma3",quantization="Q4_K_M"}`)).toBe(1);
+    // `qwen-operator size --model-file` on the test model reads exactly these.
+    const operatorReads = {
+      parameters: 268098176, fileSize: 253113024, weightsBytes: 246587904, decodeBytes: 246587904, layers: 18, kvHeads: 1, heads: 4,
+      headDim: 256, valueHeadDim: 256, embeddingLength: 640, feedForwardLength: 2048, vocabSize: 262144, trainedContext: 32768, slidingWindow: 512,
+    };
+    const exported = Object.fromEntries([...t.matchAll(/^gen_ai_server_model_fact\{model="([^"]*)",fact="(\w+)"\} (\S+)$/gm)].map((m) => [m[2], Number(m[3])]));
+    expect(exported).toEqual(operatorReads);
+  });
+
   it('uses the --threads given (within the CPUs available)', () => {
     const ready = w.logs.find((l) => l.msg === 'ready')!;
     expect(ready.threads).toBe(1);

@@ -89,8 +89,18 @@ export async function startWorker(args: string[], { waitReady = true, timeoutMs 
   return w;
 }
 
+/**
+ * The event loop's delay as each scrape reported it (the worker's nodejs_eventloop_lag_* gauges
+ * cover the time since the previous scrape, so together these cover a test file's run).
+ */
+export const eventLoopLagSeen: { p99: number; max: number }[] = [];
+
 export async function metricsText(url: string): Promise<string> {
-  return (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const p99 = sample(text, 'nodejs_eventloop_lag_p99_seconds');
+  const max = sample(text, 'nodejs_eventloop_lag_max_seconds');
+  if (p99 !== undefined && max !== undefined) eventLoopLagSeen.push({ p99, max });
+  return text;
 }
 
 /** Value of one sample line of the exposition text, e.g. sample(t, 'x_count{model="m",error_type=""}'). */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { BatchItem, Token } from 'node-llama-cpp';
 import { ApiKeyError, ApiKeys, parseKeys } from '../src/auth.ts';
 import { ConfigError, DEFAULT_MODEL, parseConfig, parseSloBuckets } from '../src/config.ts';
-import { fairShareInSequenceOrder, microBatchesAdded } from '../src/batch-order.ts';
+import { WORKER_DEFAULT } from '../src/contract.ts';
+import { fairShareInSequenceOrder, microBatchesAdded, SequenceOrder } from '../src/batch-order.ts';
 import { codePoints } from '../src/engine.ts';
 import { availableCpus, cgroupCpuLimit, resolveThreads } from '../src/cpus.ts';
 import { DEFAULT_DURATION_BUCKETS, mergeBuckets } from '../src/metrics.ts';
@@ -27,6 +28,9 @@ describe('flags', () => {
     expect(c.model).toBe(DEFAULT_MODEL);
     expect(c.model).toBe('hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M');
     expect(c).toMatchObject({ port: 8080, parallel: 1, queueSize: 4, gpu: 'auto', metricsPort: undefined });
+    // The defaults are the contract's (the operator's default port and the queue it leaves to the worker).
+    expect(c).toMatchObject({ host: WORKER_DEFAULT.host, port: WORKER_DEFAULT.port, contextSize: WORKER_DEFAULT.contextSize });
+    expect(parseConfig(['--parallel', '3'], {}).queueSize).toBe(WORKER_DEFAULT.queuePerSequence * 3);
   });
   it('has secure defaults for the shared-cluster flags', () => {
     const c = parseConfig([], {});
@@ -290,5 +294,21 @@ describe('decode batch order', () => {
     const out = fairShareInSequenceOrder(items, 2, (it) => ids.get(it));
     expect(out.map((p) => p.item)).toEqual([items[0], items[1]]);
     expect(out.map((p) => p.processAmount)).toEqual([1, 1]);
+  });
+  // Fakes of a LlamaContext and a sequence: the pinned node-llama-cpp has the shape read here
+  // (lockstep.test.ts checks the order on the real one), so only a fake can show a changed one.
+  it('orders by sequence only once the context\'s internals have the expected shape; else keeps the queue order', () => {
+    const items = [item(1), item(1), item(1)];
+    const queue = items.map((it, i) => ({ tokens: it.tokens, sequenceId: [2, 0, 1][i] }));
+    const run = (order: SequenceOrder) => order.strategy({ items, size: 512 }).map((p) => items.indexOf(p.item));
+    const expected = new SequenceOrder();
+    expect(expected.enable({ _queuedDecodes: queue } as never, { _sequenceId: 0 } as never)).toBeUndefined();
+    expect(run(expected)).toEqual([1, 2, 0]);
+    const renamed = new SequenceOrder();
+    expect(renamed.enable({ _decodeQueue: queue } as never, { _sequenceId: 0 } as never)).toMatch(/_queuedDecodes is not an array/);
+    expect(run(renamed)).toEqual([0, 1, 2]);
+    const retyped = new SequenceOrder();
+    expect(retyped.enable({ _queuedDecodes: queue } as never, { _sequenceId: '0' } as never)).toMatch(/_sequenceId is not a number/);
+    expect(run(retyped)).toEqual([0, 1, 2]);
   });
 });

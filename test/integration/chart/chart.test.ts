@@ -1,17 +1,21 @@
 // The Helm chart with the real Helm against a real apiserver: lint, render modes, values schema,
 // install into a namespace enforcing Pod Security "restricted", least privilege proven by running
-// the operator as the chart's ServiceAccount, upgrade and uninstall.
+// the operator as the chart's ServiceAccount (on a control plane with OpenShift's
+// OwnerReferencesPermissionEnforcement: blockOwnerDeletion needs `update` on
+// qwenservices/finalizers), upgrade and uninstall.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
+import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_NODES, startCluster, type Cluster } from '../../cluster/cluster.ts';
 import { apply, get, kubeCall, kubectl, list, newNamespace, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { cacheDir, toolPath } from '../../support/tools.ts';
 import { startOperator } from '../../support/operator.ts';
 import { OPERATOR_RULES } from '../../../src/rbac.ts';
+import { KubeClient } from '../../../src/kube/client.ts';
 
 const CHART = 'charts/qwen-operator';
 type Run = { code: number; stdout: string; stderr: string };
@@ -22,6 +26,29 @@ function helm(args: string[], kubeconfig?: string): Promise<Run> {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/**
+ * Waits until the apiserver's admission knows the QwenService kind. OwnerReferencesPermission-
+ * Enforcement looks an ownerReference's kind up in a discovery cache the apiserver refreshes every
+ * 30 s; until then it refuses every blockOwnerDeletion to a QwenService ("cannot find
+ * RESTMapping"), whatever RBAC grants. Asked as `kubeconfig`'s user (cluster admins skip the lookup).
+ */
+async function waitOwnerKindMapped(kubeconfig: string, namespace: string): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const client = new KubeClient(kc);
+  const probe = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner-probe', namespace, ownerReferences: [
+    { apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', name: 'probe', uid: '00000000-0000-0000-0000-000000000000', controller: true, blockOwnerDeletion: true },
+  ] } };
+  await waitFor('QwenService known to admission', async () => {
+    try {
+      await client.request('POST', `/api/v1/namespaces/${namespace}/configmaps`, { body: probe, query: { dryRun: 'All' } });
+      return true;
+    } catch (e) {
+      return !/cannot find RESTMapping/.test(String(e));
+    }
+  }, 60_000, 1_000);
 }
 
 const kinds = (yaml: string) => (loadAll(yaml) as KubeObject[]).filter(Boolean).map((o) => `${o.kind}/${o.metadata.name}`).sort();
@@ -124,6 +151,7 @@ describe('chart, installed', () => {
     expect(can.stdout).not.toMatch(/^\*\s/m);
     for (const line of granted) expect([line, /\[\*\]/.test(line)]).toEqual([line, false]);
 
+    await waitOwnerKindMapped(kubeconfig, ns);
     const op = await startOperator(kubeconfig);
     try {
       const app = await newNamespace(cluster, 'lp');
@@ -173,6 +201,7 @@ describe('chart, installed', () => {
       'users:', '- name: sa', '  user:', `    token: ${tr.status.token}`,
       'contexts:', '- name: c', '  context: { cluster: c, user: sa }', 'current-context: c', '',
     ].join('\n'));
+    await waitOwnerKindMapped(kubeconfig, app);
     const op = await startOperator(kubeconfig, { namespaces: [app] });
     try {
       await apply(cluster, { apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: app }, spec: { replicas: 1, gpu: { count: 0 }, sla: { latency: { p95: '3s' } } } });

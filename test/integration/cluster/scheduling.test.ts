@@ -11,6 +11,7 @@ import { defaultRenderConfig } from '../../../src/render/common.ts';
 import { renderDeployment } from '../../../src/render/workload.ts';
 import { addGpuNode, create, KubeError, list, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { hasComponent, testCluster, testNamespace } from '../../cluster/testing.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 interface Pod extends KubeObject {
   spec: { nodeName?: string };
@@ -30,7 +31,7 @@ const qws = (name: string, spec: Record<string, unknown>) =>
 
 /** The worker Deployment as we render it, without the owner reference (no QwenService exists here). */
 function workerDeployment(name: string, spec: Record<string, unknown>): KubeObject {
-  const dep = renderDeployment(qws(name, { tolerations: [{ key: fileTaint.key, operator: 'Exists', effect: fileTaint.effect }], ...spec }), defaultRenderConfig);
+  const dep = renderDeployment(resolvePlan(qws(name, { tolerations: [{ key: fileTaint.key, operator: 'Exists', effect: fileTaint.effect }], ...spec }), defaultRenderConfig));
   return { ...dep, metadata: { ...dep.metadata, ownerReferences: [] } };
 }
 
@@ -93,7 +94,7 @@ describe('PodSecurity "restricted"', () => {
     expect((err as KubeError).status).toBe(403);
     expect((err as KubeError).message).toMatch(/violates PodSecurity "restricted:latest".*privileged/);
 
-    const template = (renderDeployment(qws('worker', spec), defaultRenderConfig).spec as { template: Template }).template;
+    const template = (renderDeployment(resolvePlan(qws('worker', spec), defaultRenderConfig)).spec as { template: Template }).template;
     const ours: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'worker', namespace: restricted, labels: template.metadata.labels }, spec: template.spec };
     await expect(create(testCluster(), ours)).resolves.toBeTruthy();
   }, 60_000);

@@ -8,6 +8,7 @@ import { testCluster, testNamespace } from '../../cluster/testing.ts';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
 import { renderMonitoring } from '../../../src/render/monitoring.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 let ns: string;
 
@@ -34,7 +35,7 @@ function objects(): KubeObject[] {
     },
   });
   // No QwenService exists in this test: drop the owner reference (its uid would be empty).
-  return renderMonitoring(qs, defaultRenderConfig).map((o) => ({ ...o, metadata: { ...o.metadata, ownerReferences: undefined } }) as KubeObject);
+  return renderMonitoring(resolvePlan(qs, defaultRenderConfig)).map((o) => ({ ...o, metadata: { ...o.metadata, ownerReferences: undefined } }) as KubeObject);
 }
 
 describe('monitoring objects on the real prometheus-operator CRDs', () => {

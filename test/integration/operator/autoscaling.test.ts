@@ -9,18 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../../cluster/cluster.ts';
-import { apply, get, kubeRequest, kubectl, newNamespace, waitFor, type KubeObject } from '../../cluster/client.ts';
+import { apply, get, kubeRequest, kubectl, list, newNamespace, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { cacheDir } from '../../support/tools.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
 import { renderScaledObject } from '../../../src/render/scaledobject.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
+import type { Qws } from '../../support/qws.ts';
 
 const KEDA_CRDS = join(cacheDir, 'keda-crds');
 const QWS = 'qwenops.io/v1alpha1';
 const PROM = 'http://prometheus.monitoring.svc:9090';
-type Cond = { type: string; status: string; reason: string; message: string };
-type Qws = KubeObject & { status?: { conditions?: Cond[]; autoscaling?: { minReplicas: number; maxReplicas: number; desiredReplicas: number } } };
 type Dep = KubeObject & { spec: { replicas?: number }; metadata: { managedFields?: Array<{ manager: string; fieldsV1?: { 'f:spec'?: Record<string, unknown> } }> } };
 const qws = (ns: string, name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: QWS, kind: 'QwenService', metadata: { name, namespace: ns }, spec });
 const condition = async (cluster: Cluster, ns: string, name: string, type: string) => (await get<Qws>(cluster, QWS, 'QwenService', name, ns))?.status?.conditions?.find((c) => c.type === type);
@@ -57,6 +57,12 @@ describe('spec.autoscaling', () => {
     expect(dep.spec.replicas).toBe(2);
     expect(await get(cluster, 'apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'scaledobjects.keda.sh')).toBeUndefined();
     await waitFor('status.autoscaling', async () => (await get<Qws>(cluster, QWS, 'QwenService', 'chat', ns))?.status?.autoscaling?.desiredReplicas === 2, 30_000);
+    // A missing dependency is announced once, as a Warning (conventions.ts REASONS).
+    const events = await waitFor('KEDAMissing Event', async () => {
+      const found = (await list<KubeObject & { reason: string; type: string; involvedObject: { name: string } }>(cluster, 'v1', 'Event', ns)).filter((e) => e.involvedObject.name === 'chat' && e.reason === 'KEDAMissing');
+      return found.length ? found : undefined;
+    }, 30_000);
+    expect(events.map((e) => e.type)).toEqual(['Warning']);
   }, 60_000);
 
   it('KEDA appears: the ScaledObject is created without a restart, replicas are handed to the HPA without a dip', async () => {
@@ -81,7 +87,7 @@ describe('spec.autoscaling', () => {
 
   it('the rendered ScaledObject passes KEDA\'s CRD schema with fieldValidation=Strict', async () => {
     const live = parseQwenService(await get(cluster, QWS, 'QwenService', 'chat', ns));
-    const so = renderScaledObject(live, { ...defaultRenderConfig, prometheusURL: PROM })!;
+    const so = renderScaledObject(resolvePlan(live, { ...defaultRenderConfig, prometheusURL: PROM }))!;
     await expect(apply(cluster, { ...so, metadata: { ...so.metadata, name: 'strict-check', ownerReferences: [] } }, { dryRun: true })).resolves.toBeDefined();
     // And the check can fail: a misspelt field is refused.
     await expect(apply(cluster, { ...so, metadata: { ...so.metadata, name: 'strict-check', ownerReferences: [] }, spec: { ...(so.spec as object), maxReplicas: 3 } }, { dryRun: true })).rejects.toThrow(/unknown field|not declared in schema/);

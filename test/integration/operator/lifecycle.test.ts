@@ -7,10 +7,10 @@ import { startCluster, type Cluster } from '../../cluster/cluster.ts';
 import { apply, get, newNamespace, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { cacheDir } from '../../support/tools.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
+import type { Qws } from '../../support/qws.ts';
 
 const PROM_CRDS = join(cacheDir, 'prometheus-operator-crds');
 const QWS = 'qwenops.io/v1alpha1';
-type Qws = KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
 const qws = (ns: string, name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: QWS, kind: 'QwenService', metadata: { name, namespace: ns }, spec });
 
 let cluster: Cluster;

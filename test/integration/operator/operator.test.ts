@@ -8,10 +8,10 @@ import { DEFAULT_NODES, startCluster, type Cluster } from '../../cluster/cluster
 import { apply, get, list, newNamespace, remove, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { cacheDir } from '../../support/tools.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
+import type { Qws } from '../../support/qws.ts';
 
 const PROM_CRDS = join(cacheDir, 'prometheus-operator-crds');
 const QWS = 'qwenops.io/v1alpha1';
-type Qws = KubeObject & { status?: { readyReplicas?: number; conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
 
 let cluster: Cluster;
 let op: RunningOperator;
@@ -72,7 +72,7 @@ describe('operator on a real cluster', () => {
     const pod = dep.spec.template.spec;
     expect(pod.containers[0]!.resources.limits['nvidia.com/gpu']).toBe('1');
     expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]!.matchExpressions[0]).toEqual({ key: 'nvidia.com/gpu.product', operator: 'In', values: ['NVIDIA-L4'] });
-    expect(pod.containers[0]!.args.join(' ')).toMatch(/--slo-buckets \S*3\S*5/);
+    expect(pod.containers[0]!.args.join(' ')).toMatch(/--slo-buckets=\S*3\S*5/);
     const pods = await list<KubeObject & { spec: { nodeName?: string } }>(cluster, 'v1', 'Pod', ns);
     expect(pods.map((p) => p.spec.nodeName)).toEqual(['kwok-gpu-l4-0']);
     expect(q.status).toMatchObject({ readyReplicas: 1, endpoint: `http://chat.${ns}.svc:8080/v1` });

@@ -3,18 +3,19 @@
 // kwok nodes): a Service or ConfigMap that already exists under a child's name and is not
 // controlled by the QwenService is never written, never gains an ownerReference, and so is never
 // pruned or garbage-collected through it (Ready=False/OwnershipConflict and one Warning Event);
-// once the owner deletes it, the operator creates its own by itself. An apply refused by a
+// once the owner deletes it, the operator creates its own by itself. The same holds for an object
+// created between the operator's live read and its create (a create, never an apply, so the
+// apiserver answers 409 instead of merging). An apply refused by a
 // ValidatingAdmissionPolicy (a real admission refusal, 422) is Ready=False/ApplyFailed with the
 // apiserver's message, one Warning Event, and retried on a slow backoff, not in a hot loop.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DEFAULT_NODES, startCluster, type Cluster } from '../../cluster/cluster.ts';
 import { apply, create, get, kubeCall, kubeRequest, list, newNamespace, remove, resourcePath, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { startOperator, type RunningOperator } from '../../support/operator.ts';
+import type { Condition, Qws } from '../../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
-type Condition = { type: string; status: string; reason: string; message: string };
-type Qws = KubeObject & { status?: { conditions?: Condition[] } };
-type Meta = { uid: string; resourceVersion: string; ownerReferences?: Array<{ uid: string; controller?: boolean; kind: string }>; managedFields?: Array<{ manager: string }> };
+type Meta = { uid: string; resourceVersion: string; ownerReferences?: Array<{ uid: string; controller?: boolean; kind: string }>; managedFields?: Array<{ manager: string; operation: string; subresource?: string }> };
 type Obj = KubeObject & { metadata: KubeObject['metadata'] & Meta };
 type KubeEvent = KubeObject & { reason: string; type: string; message: string; involvedObject: { name: string } };
 
@@ -111,6 +112,51 @@ describe('never take over', () => {
   }, 150_000);
 });
 
+describe('create race', () => {
+  it('leaves an object created between its live read and the create untouched (OwnershipConflict), and it survives the QwenService', async () => {
+    const ns = await newNamespace(cluster, 'own-race');
+    const name = 'race-dashboard';
+    // A ConfigMap under the dashboard's name whose fields do not overlap the operator's (other
+    // data keys, no labels): a server-side apply would merge into it without a conflict and adopt it.
+    const theirs = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data: { theirs: 'yes' } };
+    // The real apiserver cannot be made to race on cue, so the race is injected: the object is
+    // created the moment the operator's live read has found the name free, before its write is sent.
+    let before: ReturnType<typeof fingerprint>;
+    const original = op.client.find.bind(op.client);
+    op.client.find = (async (apiVersion: string, kind: string, namespace: string | undefined, n: string) => {
+      const found = await original(apiVersion, kind, namespace, n);
+      if (!found && !before && kind === 'ConfigMap' && namespace === ns && n === name) {
+        await create(cluster, theirs);
+        before = fingerprint(await get<Obj>(cluster, 'v1', 'ConfigMap', name, ns));
+      }
+      return found;
+    }) as typeof op.client.find;
+    try {
+      await apply(cluster, qws(ns, 'race'));
+      const c = await waitReady(ns, 'race', 'False', 'OwnershipConflict');
+      expect(before).toBeDefined();
+      expect(c.message).toContain(`ConfigMap ${ns}/${name}`);
+    } finally {
+      op.client.find = original;
+    }
+    // Later reconciles read it live and leave it alone too.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const after = await get<Obj>(cluster, 'v1', 'ConfigMap', name, ns);
+    expect(after!.metadata.ownerReferences).toBeUndefined();
+    expect(fingerprint(after)).toEqual(before);
+
+    // What it did create is created, and its fields are recorded as applied (a later apply can
+    // remove what it no longer renders), not left to the create's Update entry.
+    const dep = await waitFor('Deployment', () => get<Obj>(cluster, 'apps/v1', 'Deployment', 'race', ns), 30_000);
+    expect(dep.metadata.managedFields!.filter((m) => m.manager === 'qwen-operator' && !m.subresource).map((m) => m.operation)).toEqual(['Apply']);
+
+    await remove(cluster, QWS, 'QwenService', 'race', ns);
+    await waitFor('Deployment garbage-collected', async () => (await get(cluster, 'apps/v1', 'Deployment', 'race', ns)) === undefined, 60_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(fingerprint(await get<Obj>(cluster, 'v1', 'ConfigMap', name, ns))).toEqual(before);
+  }, 150_000);
+});
+
 describe('refused applies', () => {
   const POLICY = 'qwen-test-deny-workers';
   const LABEL = 'qwen-test/deny-workers';
@@ -140,12 +186,13 @@ describe('refused applies', () => {
     const probe = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe', namespace: ns, labels: { 'qwenops.io/qwenservice': 'probe' } }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } };
     await waitFor('policy in force', async () => (await kubeRequest(cluster, 'POST', await resourcePath(cluster, 'apps/v1', 'Deployment', ns), probe, { query: { dryRun: 'All' } })).status === 422, 30_000);
 
+    // The Deployment never exists, so every attempt is a create.
     const attempts: number[] = [];
-    const original = op.client.apply.bind(op.client);
-    op.client.apply = ((obj: KubeObject, ...rest: unknown[]) => {
+    const original = op.client.create.bind(op.client);
+    op.client.create = ((obj: KubeObject, ...rest: unknown[]) => {
       if (obj.kind === 'Deployment' && obj.metadata.namespace === ns) attempts.push(Date.now());
       return (original as (...a: unknown[]) => Promise<unknown>)(obj, ...rest);
-    }) as typeof op.client.apply;
+    }) as typeof op.client.create;
     try {
       await apply(cluster, qws(ns, 'refused'));
       const c = await waitReady(ns, 'refused', 'False', 'ApplyFailed');
@@ -169,7 +216,7 @@ describe('refused applies', () => {
       await waitFor('Deployment created', () => get(cluster, 'apps/v1', 'Deployment', 'refused', ns), 90_000, 500);
       await waitReady(ns, 'refused', 'True', 'AllWorkersReady', 60_000);
     } finally {
-      op.client.apply = original;
+      op.client.create = original;
     }
   }, 180_000);
 });

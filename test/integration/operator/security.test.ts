@@ -14,6 +14,7 @@ import { KubeClient } from '../../../src/kube/client.ts';
 import { Manager } from '../../../src/controller/manager.ts';
 import { operatorMetrics } from '../../../src/controller/metrics.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
+import type { Qws } from '../../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
 const NP = 'networking.k8s.io/v1';
@@ -24,7 +25,6 @@ type PodSpec = {
   containers: { args: string[]; volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[] }[];
   volumes: { name: string; secret?: { secretName: string; items: { key: string; path: string }[]; defaultMode: number } }[];
 };
-type Qws = KubeObject & { status?: { endpoint?: string; endpointAuth?: string } };
 
 let ns: string;
 let manager: Manager;
@@ -75,7 +75,7 @@ describe('secure by default on a real apiserver (no CNI: what is created, not wh
     const c = spec.containers[0]!;
     const mount = c.volumeMounts.find((m) => m.name === volume!.name)!;
     expect(mount.readOnly).toBe(true);
-    expect(c.args[c.args.indexOf('--api-key-file') + 1]).toBe(`${mount.mountPath}/keys`);
+    expect(c.args).toContain(`--api-key-file=${mount.mountPath}/keys`);
     expect(spec.securityContext.fsGroup).toBe(65532);
     // The ReplicaSet controller created a pod from it: the apiserver's pod validation took the volume.
     const pods = await waitFor('worker pod', async () => {
@@ -94,7 +94,7 @@ describe('secure by default on a real apiserver (no CNI: what is created, not wh
     expect(np.spec.ingress.map((r) => r.from)).toEqual([[{ podSelector: {} }], [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring'] }] } }]]);
     const spec = await waitFor('Deployment open', () => podSpec('open'), 60_000);
     expect(spec.volumes.filter((v) => v.secret)).toEqual([]);
-    expect(spec.containers[0]!.args).not.toContain('--api-key-file');
+    expect(spec.containers[0]!.args.filter((a) => a.startsWith('--api-key-file'))).toEqual([]);
     const q = await waitFor('status.endpoint', async () => { const x = await get<Qws>(testCluster(), QWS, 'QwenService', 'open', ns); return x?.status?.endpoint ? x : undefined; }, 30_000);
     expect(q.status!.endpointAuth).toBeUndefined();
   }, 120_000);
@@ -102,7 +102,7 @@ describe('secure by default on a real apiserver (no CNI: what is created, not wh
   it('network.policy: false prunes the NetworkPolicy, true brings it back; dropping spec.auth removes mount, flag and endpointAuth', async () => {
     await apply(testCluster(), qws('chat', { network: { policy: false } }));
     await waitFor('NetworkPolicy chat pruned', async () => (await policy('chat')) === undefined, 30_000);
-    await waitFor('no API key mount', async () => { const s = await podSpec('chat'); return s && !s.volumes.some((v) => v.secret) && !s.containers[0]!.args.includes('--api-key-file'); }, 30_000);
+    await waitFor('no API key mount', async () => { const s = await podSpec('chat'); return s && !s.volumes.some((v) => v.secret) && !s.containers[0]!.args.some((a) => a.startsWith('--api-key-file')); }, 30_000);
     await waitFor('endpointAuth gone', async () => { const x = await get<Qws>(testCluster(), QWS, 'QwenService', 'chat', ns); return x?.status?.endpoint && x.status.endpointAuth === undefined; }, 30_000);
     await apply(testCluster(), qws('chat', { network: { policy: true } }));
     const np = await waitFor('NetworkPolicy chat again', () => policy('chat'), 30_000);

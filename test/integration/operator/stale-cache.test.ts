@@ -14,10 +14,9 @@ import { EventRecorder } from '../../../src/controller/events.ts';
 import { WriteEchoes } from '../../../src/controller/echo.ts';
 import type { Cache } from '../../../src/controller/informer.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
+import type { Qws } from '../../support/qws.ts';
 
 const QWS = 'qwenops.io/v1alpha1';
-type Condition = { type: string; status: string; reason: string; lastTransitionTime: string };
-type Qws = KubeObject & { status?: { conditions?: Condition[] } };
 type KubeEvent = KubeObject & { reason: string; involvedObject: { name: string } };
 
 /** A cache that answers with the snapshot it was given, whatever happened since. */

@@ -39,6 +39,20 @@ describe('generated CRD', () => {
     expect(missing).toEqual([]);
   });
 
+  // JavaScript (zod) and Go's RE2 (the apiserver) read these differently: \s and \S (Unicode
+  // spaces and \v), \b and `.` (line terminators). Every pattern spells its classes out instead;
+  // test/integration/cluster/pattern-agreement.test.ts checks the verdicts against a real apiserver.
+  it('writes every pattern with explicit classes, in the syntax both engines read alike', () => {
+    const ambiguous: string[] = [];
+    walk(root, '', (s, path) => {
+      if (typeof s.pattern !== 'string') return;
+      // Escapes of one character go, then whole classes: what is left may not be a bare `.`.
+      const outsideClasses = s.pattern.replace(/\\[^sSwWdDbB]/g, '').replace(/\[[^\]]*\]/g, '');
+      if (/\\[sSwWdDbB]/.test(s.pattern) || outsideClasses.includes('.')) ambiguous.push(`${path}: ${s.pattern}`);
+    });
+    expect(ambiguous).toEqual([]);
+  });
+
   it('carries the cross-field CEL rules', () => {
     const text = JSON.stringify(root);
     expect(text).toContain('duration(self.p99) >= duration(self.p95)');
@@ -47,7 +61,9 @@ describe('generated CRD', () => {
   });
 
   it('has the printer columns and the scale subresource', () => {
-    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Replicas', 'Model', 'P95', 'SLA', 'Reason', 'Min', 'Max', 'Desired', 'Rollout', 'Age']);
+    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Replicas', 'Model', 'P95', 'SLA', 'Reason', 'Min', 'Max', 'Desired', 'Rollout', 'Feasible', 'Age']);
+    // -o wide only: SLAFeasible's reason (docs/sizing.md).
+    expect(crd.spec.versions[0]!.additionalPrinterColumns.find((c) => c.name === 'Feasible')).toMatchObject({ jsonPath: '.status.conditions[?(@.type=="SLAFeasible")].reason', priority: 1 });
     expect(JSON.stringify(crd)).toContain('"specReplicasPath":".spec.replicas"');
   });
 });

@@ -16,6 +16,13 @@ describe('qwen-operator run settings', () => {
     expect(s.leaderElection).toBeUndefined();
   });
 
+  it('takes the CPU path\'s memory bandwidth for sizing from --cpu-memory-bandwidth, CPU_MEMORY_BANDWIDTH_GBPS, else 20 GB/s', () => {
+    expect(readRunSettings({}, {}).sizing).toEqual({ cpuBandwidthGBps: 20 });
+    expect(readRunSettings({}, { CPU_MEMORY_BANDWIDTH_GBPS: '12.5' }).sizing).toEqual({ cpuBandwidthGBps: 12.5 });
+    expect(readRunSettings({ 'cpu-memory-bandwidth': '40' }, { CPU_MEMORY_BANDWIDTH_GBPS: '12.5' }).sizing).toEqual({ cpuBandwidthGBps: 40 });
+    expect(() => readRunSettings({ 'cpu-memory-bandwidth': 'fast' }, {})).toThrow('--cpu-memory-bandwidth must be a positive number (got fast)');
+  });
+
   it('runs in-cluster without a kubeconfig and without the SLA loop when no Prometheus is named', () => {
     const s = readRunSettings({}, {});
     expect(s.kubeconfig).toBeUndefined();

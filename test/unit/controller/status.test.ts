@@ -3,6 +3,7 @@ import { parseQwenService } from '../../../src/api/validate.ts';
 import { computeStatus, invalidSpecStatus, reconcilerOwnedStatus } from '../../../src/controller/status.ts';
 import { diagnosePods } from '../../../src/controller/diagnose.ts';
 import { defaultRenderConfig, type KubeObject } from '../../../src/render/common.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 const qs = (spec: Record<string, unknown> = {}, status?: unknown) =>
   parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: 'team-a', generation: 3 }, spec: { replicas: 2, gpu: { count: 1, product: 'NVIDIA-L4' }, ...spec }, ...(status ? { status } : {}) });
@@ -35,16 +36,16 @@ describe('computeStatus', () => {
 
   it('says OwnershipConflict or ApplyFailed before anything the pods say, and is not Ready', () => {
     const blocked = { reason: 'OwnershipConflict' as const, message: 'Service team-a/chat already exists and is not controlled by any owner, not this QwenService' };
-    const s = computeStatus(qs(), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }), blocked }), defaultRenderConfig, 'now');
+    const s = computeStatus(resolvePlan(qs(), defaultRenderConfig), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }), blocked }), 'now');
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'OwnershipConflict', message: blocked.message });
     expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'OwnershipConflict' });
-    const refused = computeStatus(qs(), observe({ pods: [unschedulableGpu], blocked: { reason: 'ApplyFailed', message: 'the apiserver refused Deployment team-a/chat: denied' } }), defaultRenderConfig, 'now');
+    const refused = computeStatus(resolvePlan(qs(), defaultRenderConfig), observe({ pods: [unschedulableGpu], blocked: { reason: 'ApplyFailed', message: 'the apiserver refused Deployment team-a/chat: denied' } }), 'now');
     expect(cond(refused, 'Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed', message: 'the apiserver refused Deployment team-a/chat: denied' });
     expect(cond(refused, 'Progressing')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
   });
 
   it('is Ready when every worker is ready', () => {
-    const s = computeStatus(qs(), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }) }), defaultRenderConfig, 'now');
+    const s = computeStatus(resolvePlan(qs(), defaultRenderConfig), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }) }), 'now');
     expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'AllWorkersReady' });
     expect(cond(s, 'ModelReady').status).toBe('True');
     expect(cond(s, 'Progressing')).toMatchObject({ status: 'False', reason: 'Complete' });
@@ -52,8 +53,21 @@ describe('computeStatus', () => {
     expect(s.selector).toBe('app.kubernetes.io/name=qwen-worker,app.kubernetes.io/instance=chat');
   });
 
+  // A presigned URL's signature (query) and userinfo are credentials: status is read more widely
+  // than spec, and every condition becomes an Event.
+  it.each([
+    ['https://bucket.s3.example.com/m/qwen.gguf?X-Amz-Credential=AKIA&X-Amz-Signature=deadbeef#frag', 'https://bucket.s3.example.com/m/qwen.gguf'],
+    ['https://user:hunter2@models.example.com/qwen.gguf', 'https://models.example.com/qwen.gguf'],
+    ['hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M', 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M'],
+    ['pvc://models/qwen/q4.gguf', 'pvc://models/qwen/q4.gguf'],
+  ])('ModelReady names the model source %s without credentials', (source, shown) => {
+    const s = computeStatus(resolvePlan(qs({ model: { source } }), defaultRenderConfig), observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }) }), 'now');
+    expect(cond(s, 'ModelReady')).toMatchObject({ status: 'True', message: `${shown} is loaded and serving` });
+    expect(JSON.stringify(s)).not.toMatch(/hunter2|deadbeef|AKIA|frag/);
+  });
+
   it('says WaitingForGPU, Degraded, stuck rollout', () => {
-    const s = computeStatus(qs(), observe({ deployment: deployment({ replicas: 2, readyReplicas: 1, updatedReplicas: 2 }), pods: [unschedulableGpu] }), defaultRenderConfig, 'now');
+    const s = computeStatus(resolvePlan(qs(), defaultRenderConfig), observe({ deployment: deployment({ replicas: 2, readyReplicas: 1, updatedReplicas: 2 }), pods: [unschedulableGpu] }), 'now');
     expect(cond(s, 'Ready')).toMatchObject({ status: 'False', reason: 'WaitingForGPU' });
     expect(cond(s, 'Ready').message).toContain('1/2 workers ready');
     expect(cond(s, 'Degraded')).toMatchObject({ status: 'True', reason: 'WaitingForGPU' });
@@ -62,7 +76,7 @@ describe('computeStatus', () => {
   });
 
   it('reports PrometheusOperatorMissing with the kinds', () => {
-    const s = computeStatus(qs(), observe({ monitoringRequested: true, missingMonitoringKinds: ['ServiceMonitor', 'PrometheusRule'] }), defaultRenderConfig, 'now');
+    const s = computeStatus(resolvePlan(qs(), defaultRenderConfig), observe({ monitoringRequested: true, missingMonitoringKinds: ['ServiceMonitor', 'PrometheusRule'] }), 'now');
     expect(cond(s, 'MonitoringReady')).toMatchObject({ status: 'False', reason: 'PrometheusOperatorMissing' });
     expect(cond(s, 'MonitoringReady').message).toContain('ServiceMonitor, PrometheusRule');
   });
@@ -77,14 +91,14 @@ describe('computeStatus', () => {
 
   it('is identical when recomputed from the same observations (no status churn)', () => {
     const o = observe({ deployment: deployment({ replicas: 2, readyReplicas: 2, updatedReplicas: 2 }) });
-    const first = computeStatus(qs(), o, defaultRenderConfig, 't1');
-    const second = computeStatus(qs({}, first), o, defaultRenderConfig, 't2');
+    const first = computeStatus(resolvePlan(qs(), defaultRenderConfig), o, 't1');
+    const second = computeStatus(resolvePlan(qs({}, first), defaultRenderConfig), o, 't2');
     expect(second).toEqual(first);
   });
 
   it('leaves SLACompliant and status.sla to the SLA status loop (its own field manager)', () => {
     const previous = { conditions: [{ type: 'SLACompliant', status: 'True' as const, reason: 'WithinBudget', message: 'ok', lastTransitionTime: 't0' }], sla: { p95: '1.2s' } };
-    const s = computeStatus(qs({}, previous), observe(), defaultRenderConfig, 't1');
+    const s = computeStatus(resolvePlan(qs({}, previous), defaultRenderConfig), observe(), 't1');
     expect(s.conditions!.map((c) => c.type)).not.toContain('SLACompliant');
     expect(s.sla).toBeUndefined();
     // ...and what the loop wrote does not make the reconciler's status look changed.

@@ -22,6 +22,10 @@ describe('what the controller watches', () => {
     expect(podOwnerKey({ ...pod, metadata: { name: 'other', namespace: 'team-a' } })).toBeUndefined();
   });
 
+  it('may set blockOwnerDeletion on its children under OwnerReferencesPermissionEnforcement: update on qwenservices/finalizers, nothing more there', () => {
+    expect(OPERATOR_RULES.filter((r) => r.resources.some((x) => x.startsWith('qwenservices/finalizers')))).toEqual([{ apiGroups: ['qwenops.io'], resources: ['qwenservices/finalizers'], verbs: ['update'] }]);
+  });
+
   it('permits every owned kind it renders (RBAC derived from the same list)', () => {
     expect(OWNED.map((k) => k.kind)).toEqual(OWNED_KINDS.map((k) => k.kind));
     for (const k of OWNED_KINDS) {

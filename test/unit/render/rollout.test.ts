@@ -7,11 +7,12 @@ import { load } from 'js-yaml';
 import { checkQwenService, parseQwenService } from '../../../src/api/validate.ts';
 import type { QwenServiceInput } from '../../../src/api/qwenservice.ts';
 import { defaultRenderConfig, type KubeObject } from '../../../src/render/common.ts';
-import { renderRollout, rolloutWorkload } from '../../../src/render/rollout.ts';
-import { renderScaledObject } from '../../../src/render/scaledobject.ts';
-import { renderWorkload } from '../../../src/render/workload.ts';
-import { renderServiceMonitor } from '../../../src/render/servicemonitor.ts';
-import { IGNORE_BUDGET_ANNOTATION, explainGate, gatePlan } from '../../../src/sla/gates.ts';
+import { renderAll } from '../../../src/render/index.ts';
+import { renderRollout } from '../../../src/render/rollout.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
+import { MONITORING_KINDS, SCALED_OBJECT_KEY } from '../../../src/plan/kinds.ts';
+import { kindKey } from '../../../src/kube/object.ts';
+import { IGNORE_BUDGET_ANNOTATION, explainGate } from '../../../src/sla/gates.ts';
 
 const PROM = 'http://prometheus.monitoring.svc:9090';
 const config = { ...defaultRenderConfig, prometheusURL: PROM };
@@ -34,7 +35,7 @@ const stepsOf = (objs: KubeObject[]) => (rolloutOf(objs).spec as RolloutSpec).st
 
 describe('the canary example', () => {
   const qs = example();
-  const objs = renderRollout(qs, config);
+  const objs = renderRollout(resolvePlan(qs, config));
 
   it('renders a Rollout that runs the worker Deployment\'s pod template, owned by the QwenService', () => {
     const r = rolloutOf(objs);
@@ -78,18 +79,19 @@ describe('the canary example', () => {
   });
 
   it('under the Rollout: Deployment without a count, ServiceMonitor copies the pod-template hash', () => {
-    const objects = rolloutWorkload([...renderWorkload(qs, config), renderServiceMonitor(qs)!], true);
+    const objects = renderAll(qs, config);
     const dep = objects.find((o) => o.kind === 'Deployment')!;
     expect(dep.spec).not.toHaveProperty('replicas');
     expect(dep.metadata.annotations?.['qwenops.io/replicas-from']).toBe('rollout');
     expect((objects.find((o) => o.kind === 'ServiceMonitor')!.spec as { podTargetLabels: string[] }).podTargetLabels).toEqual(['rollouts-pod-template-hash']);
     // Argo missing (no Rollout applied): the plain Deployment, untouched.
-    const plain = rolloutWorkload(renderWorkload(qs, config), false);
+    const plain = renderAll(qs, config, { servedMonitoringKinds: new Set([...MONITORING_KINDS.map(kindKey), SCALED_OBJECT_KEY]) });
+    expect(plain.find((o) => o.kind === 'ServiceMonitor')!.spec).not.toHaveProperty('podTargetLabels');
     expect((plain.find((o) => o.kind === 'Deployment')!.spec as { replicas: number }).replicas).toBe(4);
   });
 
   it('explains the gate in words', () => {
-    const text = explainGate(gatePlan(qs)!).join('\n');
+    const text = explainGate(resolvePlan(qs, config).gate!).join('\n');
     expect(text).toContain('step 1: 25% of the workers on the new version for 10m');
     expect(text).toContain('latency-p95: the canary fails a step if more than 30% of its requests are bad (6 x the 5% budget');
     expect(text).toContain('at least 20 canary requests');
@@ -99,18 +101,18 @@ describe('the canary example', () => {
 
 describe('spec.rollout variants', () => {
   it('nothing without spec.rollout or without a Prometheus address', () => {
-    expect(renderRollout(qws({ sla }), config)).toEqual([]);
-    expect(renderRollout(qws({ sla, rollout: {} }), defaultRenderConfig)).toEqual([]);
+    expect(renderRollout(resolvePlan(qws({ sla }), config))).toEqual([]);
+    expect(renderRollout(resolvePlan(qws({ sla, rollout: {} }), defaultRenderConfig))).toEqual([]);
   });
 
   it('short form canary: one step observed for its analysis window; defaults: 25%/10m, 50%/10m', () => {
-    expect(stepsOf(renderRollout(qws({ sla, rollout: { canary: { weight: 10, analysis: '2m' } } }), config)).filter((s) => 'setWeight' in s || 'pause' in s))
+    expect(stepsOf(renderRollout(resolvePlan(qws({ sla, rollout: { canary: { weight: 10, analysis: '2m' } } }), config))).filter((s) => 'setWeight' in s || 'pause' in s))
       .toEqual([{ setWeight: 10 }, { pause: { duration: '120s' } }]);
-    expect(stepsOf(renderRollout(qws({ sla, rollout: {} }), config)).filter((s) => 'setWeight' in s)).toEqual([{ setWeight: 25 }, { setWeight: 50 }]);
+    expect(stepsOf(renderRollout(resolvePlan(qws({ sla, rollout: {} }), config))).filter((s) => 'setWeight' in s)).toEqual([{ setWeight: 25 }, { setWeight: 50 }]);
   });
 
   it('one gate template per distinct window', () => {
-    const objs = renderRollout(qws({ sla, rollout: { steps: [{ weight: 10, pause: '1m' }, { weight: 50, pause: '5m' }, { weight: 80, pause: '5m' }] } }), config);
+    const objs = renderRollout(resolvePlan(qws({ sla, rollout: { steps: [{ weight: 10, pause: '1m' }, { weight: 50, pause: '5m' }, { weight: 80, pause: '5m' }] } }), config));
     expect(templates(objs).map((t) => t.metadata.name).sort()).toEqual(['chat-error-budget', 'chat-slo-gate-1m', 'chat-slo-gate-5m']);
     // 1m window: measured every 10s (the floor), waited through for one more window.
     expect(templates(objs).find((t) => t.metadata.name === 'chat-slo-gate-1m')!.spec.metrics[0]).toMatchObject({ interval: '10s', inconclusiveLimit: 6 });
@@ -118,7 +120,7 @@ describe('spec.rollout variants', () => {
 
   it('requireBudget: false, or the override annotation: no budget step', () => {
     for (const qs of [qws({ sla, rollout: { requireBudget: false } }), qws({ sla, rollout: {} }, { [IGNORE_BUDGET_ANNOTATION]: 'true' })]) {
-      const objs = renderRollout(qs, config);
+      const objs = renderRollout(resolvePlan(qs, config));
       expect(stepsOf(objs)[0]).toEqual({ setWeight: 25 });
       expect(templates(objs).map((t) => t.metadata.name)).toEqual(['chat-slo-gate-10m']);
     }
@@ -126,7 +128,7 @@ describe('spec.rollout variants', () => {
 
   it('gate.slos picks the gating SLOs; gate.factor the threshold; an unknown name is reported', () => {
     const qs = qws({ sla, rollout: { gate: { slos: ['error-rate', 'ttft-p99'], factor: 2 } } });
-    const plan = gatePlan(qs)!;
+    const plan = resolvePlan(qs, config).gate!;
     expect(plan.checks.map((c) => [c.slo.name, c.maxBadShare])).toEqual([['error-rate', 0.02]]);
     expect(plan.unknownSlos).toEqual(['ttft-p99']);
     expect(explainGate(plan).join('\n')).toContain('warning: spec.rollout.gate.slos names ttft-p99');
@@ -134,8 +136,8 @@ describe('spec.rollout variants', () => {
 
   it('autoscaled: the Rollout carries no count and the ScaledObject scales the Rollout', () => {
     const qs = qws({ sla, rollout: {}, autoscaling: { maxReplicas: 3 } });
-    expect(rolloutOf(renderRollout(qs, config)).spec).not.toHaveProperty('replicas');
-    const [so] = rolloutWorkload([renderScaledObject(qs, config)!], true);
+    expect(rolloutOf(renderRollout(resolvePlan(qs, config))).spec).not.toHaveProperty('replicas');
+    const so = renderAll(qs, config).find((o) => o.kind === 'ScaledObject');
     expect((so!.spec as { scaleTargetRef: unknown }).scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: 'chat' });
   });
 

@@ -8,9 +8,11 @@ import { parseQwenService } from '../../../src/api/validate.ts';
 import type { QwenServiceInput } from '../../../src/api/qwenservice.ts';
 import { defaultRenderConfig, type KubeObject } from '../../../src/render/common.ts';
 import { OWNED_KINDS, kindKey, renderAll } from '../../../src/render/index.ts';
-import { BURN_TRIGGER, QUEUE_TRIGGER, SCALED_OBJECT_KEY, explainScaling, renderScaledObject } from '../../../src/render/scaledobject.ts';
+import { BURN_TRIGGER, QUEUE_TRIGGER, explainScaling, renderScaledObject } from '../../../src/render/scaledobject.ts';
+import { SCALED_OBJECT_KEY } from '../../../src/plan/kinds.ts';
 import { autoscalingStatus } from '../../../src/controller/autoscaling.ts';
 import { computeStatus } from '../../../src/controller/status.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 import { OPERATOR_RULES } from '../../../src/rbac.ts';
 import { METRICS_ABSENT_ALERT } from '../../../src/conventions.ts';
 import { compileSla } from '../../../src/sla/rules.ts';
@@ -70,7 +72,7 @@ describe('the autoscaled example', () => {
     const b = specOf(so).advanced.horizontalPodAutoscalerConfig.behavior;
     expect(b.scaleUp.stabilizationWindowSeconds).toBe(0);
     expect(b.scaleDown.stabilizationWindowSeconds).toBe(300);
-    const short = renderScaledObject(qws({ autoscaling: { maxReplicas: 3, scaleDownStabilization: '30s' } }), config);
+    const short = renderScaledObject(resolvePlan(qws({ autoscaling: { maxReplicas: 3, scaleDownStabilization: '30s' } }), config));
     expect(specOf(short).advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds).toBe(30);
   });
 
@@ -81,7 +83,7 @@ describe('the autoscaled example', () => {
   });
 
   it('explains the rules in words', () => {
-    const text = explainScaling(qs, config);
+    const text = explainScaling(resolvePlan(qs, config));
     expect(text).toMatch(/between 1 and 4 workers \(spec\.replicas is ignored\)/);
     expect(text).toMatch(/exceed 4 per worker/);
     expect(text).toMatch(/5m burn rate of latency-p95, ttft-p95 is above 1/);
@@ -91,31 +93,31 @@ describe('the autoscaled example', () => {
 
 describe('defaults and switches', () => {
   it('targetInFlightPerReplica defaults to model.parallel', () => {
-    const so = renderScaledObject(qws({ model: { parallel: 6 }, autoscaling: { maxReplicas: 3 } }), config);
+    const so = renderScaledObject(resolvePlan(qws({ model: { parallel: 6 }, autoscaling: { maxReplicas: 3 } }), config));
     expect(trigger(so, QUEUE_TRIGGER)!.metadata.threshold).toBe('6');
     expect(specOf(so).minReplicaCount).toBe(1);
   });
 
   it('scaleOnSLOBurn: false leaves the queue trigger alone', () => {
     const qs = qws({ autoscaling: { maxReplicas: 3, scaleOnSLOBurn: false }, sla: { latency: { p95: '3s' } } });
-    expect(specOf(renderScaledObject(qs, config)).triggers.map((t) => t.name)).toEqual([QUEUE_TRIGGER]);
-    expect(explainScaling(qs, config)).toMatch(/SLO burn: off \(scaleOnSLOBurn is false\)/);
+    expect(specOf(renderScaledObject(resolvePlan(qs, config))).triggers.map((t) => t.name)).toEqual([QUEUE_TRIGGER]);
+    expect(explainScaling(resolvePlan(qs, config))).toMatch(/SLO burn: off \(scaleOnSLOBurn is false\)/);
   });
 
   it('no SLA block: queue trigger only', () => {
     const qs = qws({ autoscaling: { maxReplicas: 3 } });
-    expect(specOf(renderScaledObject(qs, config)).triggers.map((t) => t.name)).toEqual([QUEUE_TRIGGER]);
-    expect(explainScaling(qs, config)).toMatch(/SLO burn: off \(the SLA has no latency, TTFT or tokens\/s objective\)/);
+    expect(specOf(renderScaledObject(resolvePlan(qs, config))).triggers.map((t) => t.name)).toEqual([QUEUE_TRIGGER]);
+    expect(explainScaling(resolvePlan(qs, config))).toMatch(/SLO burn: off \(the SLA has no latency, TTFT or tokens\/s objective\)/);
   });
 
   it('an SLA with errors and availability only: no burn trigger (not a capacity problem)', () => {
     const qs = qws({ autoscaling: { maxReplicas: 3 }, sla: { errorRate: '1%', availability: '99%' } });
-    expect(specOf(renderScaledObject(qs, config)).triggers.map((t) => t.name)).toEqual([QUEUE_TRIGGER]);
+    expect(specOf(renderScaledObject(resolvePlan(qs, config))).triggers.map((t) => t.name)).toEqual([QUEUE_TRIGGER]);
   });
 
   it('tokens/s and TTFT percentiles all join the burn trigger', () => {
     const qs = qws({ autoscaling: { maxReplicas: 3 }, sla: { timeToFirstToken: { p95: '1s', p99: '2s' }, outputTokensPerSecond: { min: 10 } } });
-    expect(trigger(renderScaledObject(qs, config), BURN_TRIGGER)!.metadata.query).toContain('slo=~"ttft-p95|ttft-p99|output-tokens-per-second"');
+    expect(trigger(renderScaledObject(resolvePlan(qs, config)), BURN_TRIGGER)!.metadata.query).toContain('slo=~"ttft-p95|ttft-p99|output-tokens-per-second"');
   });
 
   it('without autoscaling: no ScaledObject and spec.replicas as written', () => {
@@ -158,40 +160,41 @@ describe('AutoscalingReady', () => {
   const so = (conditions: object[]) => ({ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'chat' }, status: { conditions } });
 
   it('is absent without spec.autoscaling', () => {
-    expect(autoscalingStatus(qws({}), { kedaServed: true, prometheusURL: true }, undefined)).toEqual({});
+    expect(autoscalingStatus(resolvePlan(qws({}), config), {}, 1)).toEqual({});
   });
 
   it('False/KEDAMissing while the cluster does not serve ScaledObjects', () => {
-    const r = autoscalingStatus(qs, { kedaServed: false, prometheusURL: true }, dep(2));
+    const r = autoscalingStatus(resolvePlan(qs, config, withoutKeda), {}, 2);
     expect(r.condition).toMatchObject({ status: 'False', reason: 'KEDAMissing' });
     expect(r.condition!.message).toMatch(/minReplicas \(2\)/);
     expect(r.status).toEqual({ minReplicas: 2, maxReplicas: 5, desiredReplicas: 2 });
   });
 
   it('False/PrometheusURLMissing without an address', () => {
-    expect(autoscalingStatus(qs, { kedaServed: true, prometheusURL: false }, dep(2)).condition).toMatchObject({ status: 'False', reason: 'PrometheusURLMissing' });
+    expect(autoscalingStatus(resolvePlan(qs, defaultRenderConfig), {}, 2).condition).toMatchObject({ status: 'False', reason: 'PrometheusURLMissing' });
   });
 
   it('Unknown until KEDA has looked at the ScaledObject', () => {
-    expect(autoscalingStatus(qs, { kedaServed: true, prometheusURL: true }, dep()).condition).toMatchObject({ status: 'Unknown', reason: 'WaitingForKEDA' });
+    expect(autoscalingStatus(resolvePlan(qs, config), {}, 2).condition).toMatchObject({ status: 'Unknown', reason: 'WaitingForKEDA' });
   });
 
   it("mirrors the ScaledObject's Ready and Active", () => {
-    const obs = (c: object[]) => ({ kedaServed: true, prometheusURL: true, scaledObject: so(c) });
+    const obs = (c: object[]) => ({ scaledObject: so(c) });
+    const plan = resolvePlan(qs, config);
     const ready = { type: 'Ready', status: 'True', reason: 'ScaledObjectReady', message: 'ScaledObject is defined correctly and is ready for scaling' };
-    expect(autoscalingStatus(qs, obs([ready, { type: 'Active', status: 'True', reason: 'ScalerActive' }]), dep(4))).toEqual({
+    expect(autoscalingStatus(plan, obs([ready, { type: 'Active', status: 'True', reason: 'ScalerActive' }]), 4)).toEqual({
       status: { minReplicas: 2, maxReplicas: 5, desiredReplicas: 4 },
       condition: expect.objectContaining({ status: 'True', reason: 'ScalerActive' }),
     });
-    expect(autoscalingStatus(qs, obs([ready, { type: 'Active', status: 'False', reason: 'ScalerNotActive' }]), dep(2)).condition).toMatchObject({ status: 'True', reason: 'ScalerIdle' });
-    const failed = autoscalingStatus(qs, obs([{ type: 'Ready', status: 'False', reason: 'TriggerError', message: 'prometheus query failed' }]), dep(2)).condition!;
+    expect(autoscalingStatus(plan, obs([ready, { type: 'Active', status: 'False', reason: 'ScalerNotActive' }]), 2).condition).toMatchObject({ status: 'True', reason: 'ScalerIdle' });
+    const failed = autoscalingStatus(plan, obs([{ type: 'Ready', status: 'False', reason: 'TriggerError', message: 'prometheus query failed' }]), 2).condition!;
     expect(failed).toMatchObject({ status: 'False', reason: 'TriggerError' });
     expect(failed.message).toContain('prometheus query failed');
   });
 
   it('counts the HPA-chosen replicas as desired in Ready', () => {
     const deployment = { ...dep(3), status: { replicas: 3, readyReplicas: 3, updatedReplicas: 3, observedGeneration: 1 }, metadata: { name: 'chat', generation: 1 } };
-    const st = computeStatus(qs, { deployment, pods: [], missingMonitoringKinds: [], monitoringRequested: false, autoscaling: { kedaServed: true, prometheusURL: true } }, defaultRenderConfig, '2026-01-01T00:00:00Z');
+    const st = computeStatus(resolvePlan(qs, config), { deployment, pods: [], missingMonitoringKinds: [], monitoringRequested: false, autoscaling: {} }, '2026-01-01T00:00:00Z');
     expect(st.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', message: '3/3 workers ready' });
     expect(st.autoscaling).toEqual({ minReplicas: 2, maxReplicas: 5, desiredReplicas: 3 });
   });

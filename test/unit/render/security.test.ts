@@ -13,6 +13,7 @@ import { renderServiceMonitor } from '../../../src/render/servicemonitor.ts';
 import { API_KEY_FILE, renderDeployment, renderService } from '../../../src/render/workload.ts';
 import { compileSla } from '../../../src/sla/rules.ts';
 import { parseConfig } from '../../../worker/src/config.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 type Volume = { name: string; secret?: { secretName: string; items: { key: string; path: string }[]; defaultMode: number } };
 type Mount = { name: string; mountPath: string; readOnly?: boolean; subPath?: string };
@@ -24,8 +25,9 @@ type NetworkPolicy = KubeObject & { spec: { podSelector: { matchLabels: Record<s
 const qws = (spec: Record<string, unknown> = {}, name = 'chat') =>
   parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name, namespace: 'team-a', uid: 'uid-1' }, spec });
 const podOf = (spec: Record<string, unknown>, config: RenderConfig = defaultRenderConfig) =>
-  (renderDeployment(qws(spec), config) as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
-const flag = (args: string[], name: string) => { const i = args.indexOf(name); return i < 0 ? undefined : args[i + 1]; };
+  (renderDeployment(resolvePlan(qws(spec), config)) as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+/** The value of a `--flag=value` word; undefined when the flag is absent. */
+const flag = (args: string[], name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 const auth = { apiKey: { secretKeyRef: { name: 'chat-api-keys', key: 'keys' } } };
 
 describe('worker pod with spec.auth', () => {
@@ -61,7 +63,7 @@ describe('worker pod with spec.auth', () => {
 
   it('says in status that a key is needed, naming the Secret but never a key', () => {
     expect(endpointStatus(qws(), defaultRenderConfig)).toEqual({ endpoint: 'http://chat.team-a.svc:8080/v1' });
-    const s = computeStatus(qws({ auth }), { pods: [], missingMonitoringKinds: [], monitoringRequested: false }, defaultRenderConfig, 'now');
+    const s = computeStatus(resolvePlan(qws({ auth }), defaultRenderConfig), { pods: [], missingMonitoringKinds: [], monitoringRequested: false }, 'now');
     expect(s.endpoint).toBe('http://chat.team-a.svc:8080/v1');
     expect(s.endpointAuth).toMatch(/API key required.*Bearer.*Secret chat-api-keys, key keys/);
   });
@@ -75,7 +77,7 @@ describe('metrics on their own port', () => {
     expect(c.ports.map((p) => [p.name, p.containerPort])).toEqual([['http', 8080], ['metrics', 9090]]);
     const svc = renderService(qws(), defaultRenderConfig) as KubeObject & { spec: { ports: { name: string; port: number; targetPort: string }[] } };
     expect(svc.spec.ports.map((p) => [p.name, p.port, p.targetPort])).toEqual([['http', 8080, 'http'], ['metrics', 9090, 'metrics']]);
-    const sm = renderServiceMonitor(qws()) as KubeObject & { spec: { endpoints: { port: string }[] } };
+    const sm = renderServiceMonitor(resolvePlan(qws(), defaultRenderConfig)) as KubeObject & { spec: { endpoints: { port: string }[] } };
     expect(sm.spec.endpoints.map((e) => e.port)).toEqual(['metrics']);
   });
 });
@@ -107,7 +109,7 @@ describe('NetworkPolicy', () => {
 
   it('selects exactly the pods of the Deployment', () => {
     const np = renderNetworkPolicy(qws(), defaultRenderConfig) as NetworkPolicy;
-    const labels = (renderDeployment(qws(), defaultRenderConfig) as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
+    const labels = (renderDeployment(resolvePlan(qws(), defaultRenderConfig)) as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels;
     expect(labels).toMatchObject(np.spec.podSelector.matchLabels);
     expect((renderNetworkPolicy(qws({}, 'other'), defaultRenderConfig) as NetworkPolicy).spec.podSelector.matchLabels).not.toEqual(np.spec.podSelector.matchLabels);
   });
@@ -139,7 +141,7 @@ describe('alert links never run as Go templates', () => {
   ] as const)('%s: braces and spaces are percent-encoded', (_name, links) => {
     const rule = 'runbookURL' in links
       ? { apiVersion: 'x', kind: 'PrometheusRule', metadata: { name: 'x' }, spec: { groups: compileSla(qws({ sla }), { runbookURL: links.runbookURL }).groups } }
-      : renderPrometheusRule(qws({ sla }), { ...defaultRenderConfig, ...links });
+      : renderPrometheusRule(resolvePlan(qws({ sla }), { ...defaultRenderConfig, ...links }));
     const urls = linksIn(rule);
     expect(urls.length).toBeGreaterThan(0);
     for (const u of urls) expect(u).toMatch(/^https:\/\/[^{}\s]+$/);
@@ -147,7 +149,7 @@ describe('alert links never run as Go templates', () => {
   });
 
   it('leaves ordinary links as they are', () => {
-    const rule = renderPrometheusRule(qws({ sla, alerting: { runbookURL: 'https://wiki.example.com/rb#burn', dashboardURL: 'https://grafana.example.com/' } }), defaultRenderConfig);
-    expect(new Set(linksIn(rule))).toEqual(new Set(['https://wiki.example.com/rb#burn', 'https://grafana.example.com/d/qwen-team-a-chat']));
+    const rule = renderPrometheusRule(resolvePlan(qws({ sla, alerting: { runbookURL: 'https://wiki.example.com/rb#burn', dashboardURL: 'https://grafana.example.com/' } }), defaultRenderConfig));
+    expect(new Set(linksIn(rule))).toEqual(new Set(['https://wiki.example.com/rb#burn', 'https://grafana.example.com/d/qwen_team-a_chat']));
   });
 });

@@ -6,9 +6,14 @@ import { describe, expect, it } from '@jest/globals';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { defaultRenderConfig, type KubeObject, type RenderConfig } from '../../../src/render/common.ts';
 import { OWNED_KINDS, kindKey, renderAll } from '../../../src/render/index.ts';
-import { SCALED_OBJECT_KEY } from '../../../src/render/scaledobject.ts';
-import { sloBucketBoundaries } from '../../../src/sla/index.ts';
-import { API_KEY_FILE, MODEL_CACHE_PATH, PROMPT_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs } from '../../../src/render/workload.ts';
+import { SCALED_OBJECT_KEY } from '../../../src/plan/kinds.ts';
+import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
+import { parseConfig } from '../../../worker/src/config.ts';
+import { WORKER_DEFAULT } from '../../../worker/src/contract.ts';
+import {
+  API_KEY_FILE, MODEL_CACHE_PATH, PROMPT_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs,
+} from '../../../src/render/workload.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 type Probe = { httpGet: { path: string; port: string }; periodSeconds: number; failureThreshold: number; timeoutSeconds: number };
 type Container = {
@@ -32,11 +37,11 @@ type DeploymentSpec = { replicas?: number; strategy: { type: string; rollingUpda
 
 const qws = (spec: Record<string, unknown> = {}) =>
   parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: 'team-a', uid: 'uid-1' }, spec });
-const deploymentOf = (spec: Record<string, unknown>, config: RenderConfig = defaultRenderConfig) => renderDeployment(qws(spec), config).spec as DeploymentSpec;
+const deploymentOf = (spec: Record<string, unknown>, config: RenderConfig = defaultRenderConfig) => renderDeployment(resolvePlan(qws(spec), config)).spec as DeploymentSpec;
 const podOf = (spec: Record<string, unknown>, config?: RenderConfig) => deploymentOf(spec, config).template.spec;
 const containerOf = (spec: Record<string, unknown>, config?: RenderConfig) => podOf(spec, config).containers[0]!;
-/** The value after a flag; undefined when the flag is absent. */
-const flag = (args: string[], name: string) => { const i = args.indexOf(name); return i < 0 ? undefined : args[i + 1]; };
+/** The value of a `--flag=value` word; undefined when the flag is absent. */
+const flag = (args: string[], name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 const GPU_TAINT = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
 
 /**
@@ -170,6 +175,7 @@ describe('worker arguments', () => {
     ['--model: pvc:// becomes the path under the claim\'s mount', { model: { source: 'pvc://models/qwen/q4.gguf' } }, '--model', '/models-pvc/qwen/q4.gguf'],
     ['--model-name: derived from an hf: repo and quant', { model: { source: 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M' } }, '--model-name', 'Qwen3-4B-Instruct-2507-Q4_K_M'],
     ['--model-name: derived from a file name', { model: { source: 'https://example.com/m/qwen3+small@v1.GGUF' } }, '--model-name', 'qwen3-small-v1'],
+    ['--model-name: derived from the path of a presigned URL, never its signature', { model: { source: 'https://b.s3.example.com/m/qwen.gguf?X-Amz-Signature=deadbeef' } }, '--model-name', 'qwen'],
     ['--model-name: spec.model.name wins', { model: { source: 'file:///m/x.gguf', name: 'my-model' } }, '--model-name', 'my-model'],
     ['--port: the configured worker port', {}, '--port', '8123'],
     ['--metrics-port: the configured metrics port', {}, '--metrics-port', '9123'],
@@ -191,14 +197,32 @@ describe('worker arguments', () => {
     const args = containerOf(spec, config).args;
     expect(flag(args, name)).toBe(value);
     // A flag appears at most once.
-    expect(args.filter((a) => a === name).length).toBe(value === undefined ? 0 : 1);
+    expect(args.filter((a) => a === name || a.startsWith(`${name}=`)).length).toBe(value === undefined ? 0 : 1);
   });
 
   it('--slo-buckets: the SLA thresholds as the worker histogram\'s extra bucket boundaries', () => {
     const qs = qws({ sla: { latency: { p95: '750ms', p99: '3s' }, timeToFirstToken: { p90: '500ms' } } });
-    const buckets = flag(workerArgs(qs, defaultRenderConfig), '--slo-buckets')!;
-    expect(buckets).toBe(sloBucketBoundaries(qs.spec.sla).join(','));
+    const buckets = flag(workerArgs(resolvePlan(qs, defaultRenderConfig)), '--slo-buckets')!;
+    expect(buckets).toBe(sloBucketBoundaries(slosOf(qs.spec.sla)).join(','));
     expect(buckets.split(',').map(Number)).toEqual(expect.arrayContaining([0.5, 0.75, 3]));
+  });
+
+  // A value that starts with `-` (a name derived from the file `-x.gguf`, a path) used to follow
+  // its flag as a word of its own, which the worker's parser reads as an unknown flag (exit 2).
+  it.each([
+    ['a model name derived from a file that starts with -', { model: { source: 'https://example.com/m/-qwen.gguf' } }, { modelName: '-qwen', model: 'https://example.com/m/-qwen.gguf' }],
+    ['a pvc path that starts with -', { model: { source: 'pvc://models/-q4.gguf' } }, { modelName: '-q4', model: '/models-pvc/-q4.gguf' }],
+    ['a plain spec', { model: { source: 'hf:owner/repo:Q4', name: 'm', sha256: 'b'.repeat(64), parallel: 3 } }, { modelName: 'm', model: 'hf:owner/repo:Q4', modelSha256: 'b'.repeat(64), parallel: 3 }],
+    ['a prompt cache', { model: { source: 'hf:owner/repo:Q4', promptCache: '1Gi' } }, { promptCacheBytes: 2 ** 30, promptCacheDir: PROMPT_CACHE_PATH }],
+  ] as const)('every argument is one --flag=value word that the real worker reads back: %s', (_name, spec, expected) => {
+    const args = containerOf(spec, config).args;
+    expect(args.filter((a) => !/^--[a-z0-9-]+=/.test(a))).toEqual([]);
+    expect(parseConfig(args, {})).toMatchObject({ ...expected, port: 8123, metricsPort: 9123 });
+  });
+
+  it('with the default config the worker listens where its own defaults say, and queues its default per sequence', () => {
+    const c = parseConfig(containerOf({ model: { source: 'hf:owner/repo:Q4', parallel: 3 } }, defaultRenderConfig).args, {});
+    expect(c).toMatchObject({ host: WORKER_DEFAULT.host, port: WORKER_DEFAULT.port, parallel: 3, queueSize: WORKER_DEFAULT.queuePerSequence * 3 });
   });
 
   it('the container runs the configured image unless spec.image overrides it', () => {
@@ -344,11 +368,11 @@ describe('replicas, Service and PodDisruptionBudget', () => {
     ['0 replicas: no PodDisruptionBudget', { replicas: 0 }, ['Deployment', 'Service']],
     ['2 replicas: a PodDisruptionBudget', { replicas: 2 }, ['Deployment', 'Service', 'PodDisruptionBudget']],
   ] as const)('renderWorkload, %s', (_name, spec, want) => {
-    expect(kinds(renderWorkload(qws(spec), defaultRenderConfig))).toEqual(want);
+    expect(kinds(renderWorkload(resolvePlan(qws(spec), defaultRenderConfig)))).toEqual(want);
   });
 
   it('the PodDisruptionBudget lets one pod go at a time and selects the workers', () => {
-    const pdb = renderPodDisruptionBudget(qws({ replicas: 4 }))!;
+    const pdb = renderPodDisruptionBudget(resolvePlan(qws({ replicas: 4 }), defaultRenderConfig))!;
     expect(pdb.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: deploymentOf({}).selector.matchLabels } });
   });
 
@@ -366,7 +390,7 @@ describe('replicas, Service and PodDisruptionBudget', () => {
   });
 
   it('the Deployment is named after the QwenService, in its namespace, owned by it', () => {
-    const dep = renderDeployment(qws(), defaultRenderConfig);
+    const dep = renderDeployment(resolvePlan(qws(), defaultRenderConfig));
     expect(dep.metadata).toMatchObject({ name: 'chat', namespace: 'team-a', labels: expect.objectContaining({ 'app.kubernetes.io/component': 'worker', 'qwenops.io/qwenservice': 'chat' }) });
     expect(dep.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'QwenService', name: 'chat', uid: 'uid-1', controller: true })]);
   });

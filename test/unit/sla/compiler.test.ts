@@ -11,12 +11,12 @@ import { budgets, fullSla, LINKS } from './fixtures.ts';
 
 describe('sloBucketBoundaries', () => {
   it('is every latency/TTFT threshold and 1/min of the tokens floor, sorted and unique, in seconds', () => {
-    expect(sloBucketBoundaries(fullSla().spec.sla)).toEqual([0.05, 0.8, 3, 5]);
-    expect(sloBucketBoundaries(undefined)).toEqual([]);
-    expect(sloBucketBoundaries({ window: '30d', latency: { p95: '3s' }, timeToFirstToken: { p95: '3000ms' } })).toEqual([3]);
+    expect(sloBucketBoundaries(slosOf(fullSla().spec.sla))).toEqual([0.05, 0.8, 3, 5]);
+    expect(sloBucketBoundaries(slosOf(undefined))).toEqual([]);
+    expect(sloBucketBoundaries(slosOf({ window: '30d', latency: { p95: '3s' }, timeToFirstToken: { p95: '3000ms' } }))).toEqual([3]);
   });
   it('rounds 1/min to 6 significant digits so every tool spells it alike', () => {
-    expect(sloBucketBoundaries({ window: '30d', outputTokensPerSecond: { min: 30, objective: '95%' } })).toEqual([0.0333333]);
+    expect(sloBucketBoundaries(slosOf({ window: '30d', outputTokensPerSecond: { min: 30, objective: '95%' } }))).toEqual([0.0333333]);
   });
 });
 
@@ -109,6 +109,19 @@ describe('compileSla', () => {
   const rules = compiled.groups.flatMap((g) => g.rules);
   const alerts = rules.filter((r): r is AlertingRule => 'alert' in r);
   const records = rules.filter((r): r is RecordingRule => 'record' in r);
+
+  it('is one group in dependency order: each rule reads only series recorded before it in that group', () => {
+    // Separate groups are evaluated on their own timers (Prometheus 2.42 ordered ours either way):
+    // an alert could read the previous evaluation's recording rules.
+    expect(compiled.groups.map((g) => g.name)).toEqual(['qwen-slo-chat']);
+    const recorded = new Set(records.map((r) => r.record));
+    const seen = new Set<string>();
+    for (const r of rules) {
+      const reads = [...r.expr.matchAll(/qwen_slo:[a-z0-9_:]+/g)].map((m) => m[0]).filter((n) => recorded.has(n));
+      for (const name of reads) expect([('record' in r ? r.record : r.alert), name, seen.has(name)]).toEqual([('record' in r ? r.record : r.alert), name, true]);
+      if ('record' in r) seen.add(r.record);
+    }
+  });
 
   it('aggregates by (namespace, service) before dividing and selects the service', () => {
     for (const r of records.filter((x) => x.expr.includes('rate('))) {

@@ -170,8 +170,8 @@ export const SCENARIOS: Scenario[] = [
     sla: 'budgets',
     should: 'page (availability) within 10 min',
     profile: { minutes: 140, pods: 2, traffic: () => ({ latency: [[0.4, 60]] }), up: (m) => m < 120 },
-    // Fires at 127-129: Debian's promtool 2.42 evaluates the two rule groups in either order, so an
-    // alert may read the recording rules of the previous minute.
+    // One rule group (recording rules, then alerts): both promtool generations read the recording
+    // rules of the same evaluation, so the firing minute no longer depends on the group order.
     ours: [{ at: 124, firing: [] }, { at: 130, firing: ['critical/availability'], only: 'slo="availability"' }],
     naive: [{ at: 128, firing: [] }],
   },

@@ -4,7 +4,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { compileSla, type RecordingRule } from '../../../src/sla/rules.ts';
 import { matcher, quantileExpr, rawSli, recordedSli, selector, targetOf } from '../../../src/sla/sli.ts';
-import { normalizeSla, sloBucketBoundaries } from '../../../src/sla/slos.ts';
+import { normalizeSla, sloBucketBoundaries, slosOf } from '../../../src/sla/slos.ts';
 import { fullSla, LINKS } from './fixtures.ts';
 
 const qs = fullSla();
@@ -22,7 +22,7 @@ describe('normalizeSla', () => {
   });
 
   it('gives the worker the SLOs\' thresholds as bucket boundaries', () => {
-    expect(sloBucketBoundaries(qs.spec.sla)).toEqual([0.05, 0.8, 3, 5]);
+    expect(sloBucketBoundaries(slosOf(qs.spec.sla))).toEqual([0.05, 0.8, 3, 5]);
   });
 });
 

@@ -20,7 +20,7 @@ describe('qwen-operator render', () => {
   it('prometheus-rules: a plain rule file', () => {
     const r = cli(['-f', 'manifests/examples/full-sla.yaml', '--format', 'prometheus-rules']);
     expect(r.code).toBe(0);
-    expect((load(r.stdout) as { groups: unknown[] }).groups).toHaveLength(2);
+    expect((load(r.stdout) as { groups: unknown[] }).groups).toHaveLength(1);
   });
 
   it('alertmanager: a plain alertmanager.yml with *_file credentials', () => {
@@ -32,7 +32,7 @@ describe('qwen-operator render', () => {
   it('grafana: the dashboard JSON', () => {
     const r = cli(['-f', 'manifests/examples/full-sla.yaml', '--format', 'grafana']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).uid).toBe('qwen-team-a-chat');
+    expect(JSON.parse(r.stdout).uid).toBe('qwen_team-a_chat');
   });
 
   it('--explain: tiers kept/dropped and time to page per SLO', () => {

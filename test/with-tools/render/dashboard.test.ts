@@ -4,9 +4,10 @@ import { describe, it, expect } from '@jest/globals';
 import { dashboardPanels } from '../../../src/render/dashboard.ts';
 import { fullSla } from '../../unit/sla/fixtures.ts';
 import { promtools, run, tempDir, writeYaml } from '../promtool.ts';
+import { defaultRenderConfig, resolvePlan } from '../../../src/plan/index.ts';
 
 describe('dashboard', () => {
-  const exprs = dashboardPanels(fullSla()).flatMap((p) => p.targets.map((t) => t.expr));
+  const exprs = dashboardPanels(resolvePlan(fullSla(), defaultRenderConfig)).flatMap((p) => p.targets.map((t) => t.expr));
 
   it('has queries to check', () => {
     expect(exprs.length).toBeGreaterThan(0);

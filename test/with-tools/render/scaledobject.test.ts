@@ -8,6 +8,7 @@ import { defaultRenderConfig, type KubeObject } from '../../../src/render/common
 import { BURN_TRIGGER, QUEUE_TRIGGER, renderScaledObject } from '../../../src/render/scaledobject.ts';
 import { MIN_BURN_EVENTS } from '../../../src/sla/triggers.ts';
 import { promtools, run, tempDir, writeYaml } from '../promtool.ts';
+import { resolvePlan } from '../../../src/plan/index.ts';
 
 const config = { ...defaultRenderConfig, prometheusURL: 'http://prometheus.monitoring.svc:9090' };
 const qws = (spec: QwenServiceInput['spec']) => parseQwenService({ apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: 'team-a', uid: 'uid-1' }, spec });
@@ -17,7 +18,7 @@ describe('trigger queries, evaluated by promtool', () => {
   const dir = tempDir('scaling-queries');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const qs = qws({ autoscaling: { maxReplicas: 8 }, sla: { latency: { p95: '3s' }, timeToFirstToken: { p99: '1s' }, errorRate: '1%' } });
-  const so = renderScaledObject(qs, config);
+  const so = renderScaledObject(resolvePlan(qs, config));
   const queue = trigger(so, QUEUE_TRIGGER)!.metadata.query;
   const burn = trigger(so, BURN_TRIGGER)!.metadata.query;
   const s = (slo: string, extra = '') => `{namespace="team-a",service="chat",slo="${slo}"${extra}}`;

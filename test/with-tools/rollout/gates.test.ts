@@ -8,11 +8,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { parseQwenService } from '../../../src/api/validate.ts';
 import { CANARY_HASH_ARG, POD_TEMPLATE_HASH_LABEL, gatePlan } from '../../../src/sla/gates.ts';
+import { slosOf } from '../../../src/sla/slos.ts';
 import { inputSeries, type Traffic } from '../../unit/sla/series.ts';
 import { promtools, run, tempDir, writeYaml } from '../promtool.ts';
 
 const qs = parseQwenService(load(readFileSync('manifests/examples/canary.yaml', 'utf8')));
-const plan = gatePlan(qs)!;
+const plan = gatePlan(qs, slosOf(qs.spec.sla))!;
 const WINDOW = plan.steps[0]!.pause;
 const EVAL_MINUTE = 20;
 
