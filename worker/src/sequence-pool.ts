@@ -4,9 +4,9 @@
 //   1. a sequence the prompt continues (its conversation's previous turn): the longest such;
 //   2. a sequence whose state costs nothing to lose (empty, short, or saved in the host cache)
 //      sharing a useful prefix (e.g. the system prompt): the longest such;
-//   3. any sequence cheap to lose: beside the busy ones (one micro-batch per decode step,
-//      batch-order.ts), empty, least recently used — never one holding another conversation while
-//      such a one is free (its next turn would be cold);
+//   3. any sequence cheap to lose: the longest (even short) shared prefix, beside the busy ones
+//      (one micro-batch per decode step, batch-order.ts), empty, least recently used — never one
+//      holding another conversation while such a one is free (its next turn would be cold);
 //   4. the one sharing the longest useful prefix, though it holds another conversation;
 //   5. the least recently used.
 // A prefix counts CONTIGUITY_TOKENS less for a sequence that would sit apart from the busy ones.
@@ -93,11 +93,12 @@ function minBy(xs: Candidate[], key: (x: Candidate) => number[]): Candidate | un
 const longestPrefix = (xs: Candidate[]) => minBy(xs, (x) => [-(x.prefix - CONTIGUITY_TOKENS * x.added), x.lastUsed, x.id ?? Infinity]);
 
 /**
- * The sequence whose state is cheapest to lose: an expendable one (beside the busy sequences
- * first, then empty, then least recently used), else the least recently used.
+ * The sequence whose state is cheapest to lose: an expendable one (the longest shared prefix,
+ * however short, less CONTIGUITY_TOKENS per added micro-batch — a short prompt sent again reuses
+ * what it can, for free — then empty, then least recently used), else the least recently used.
  */
 const cheapestToLose = (xs: Candidate[]) => minBy(xs, (x) => (x.expendable
-  ? [0, x.added, x.held === 0 ? 0 : 1, x.lastUsed, x.id ?? Infinity]
+  ? [0, -(x.prefix - CONTIGUITY_TOKENS * x.added), x.held === 0 ? 0 : 1, x.lastUsed, x.id ?? Infinity]
   : [1, x.lastUsed, x.added, x.id ?? Infinity]))!;
 
 export class SequencePool {
