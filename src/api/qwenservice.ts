@@ -372,6 +372,7 @@ const spec = z
         name: z.string().max(128).regex(new RegExp(MODEL_NAME_PATTERN), 'must be letters, digits, . _ : - starting with a letter or digit').optional().describe('Model id served in /v1/models and used as the metric label (default: derived from the source).'),
         contextSize: z.number().int().min(256).max(1048576).default(8192).describe('Context window in tokens of each parallel sequence (one request).'),
         parallel: z.number().int().min(1).max(64).default(4).describe('Concurrent sequences (requests decoded together) per replica.'),
+        promptCache: quantity('Host prompt cache per replica, bytes or a quantity (e.g. 2Gi): saved prompt states of conversations that no sequence holds any more, in a memory-backed emptyDir of this size; added to the memory request and limit. Absent or 0: off.').optional(),
       })
       .strict()
       .prefault({})

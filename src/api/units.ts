@@ -71,3 +71,24 @@ export function formatPercent(ratio: number, precision: { significant: number } 
   if ('decimals' in precision) return `${(ratio * 100).toFixed(precision.decimals)}%`;
   return `${Number((ratio * 100).toPrecision(precision.significant))}%`;
 }
+
+const QUANTITY_SUFFIX: Record<string, number> = {
+  '': 1, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** The value of a Kubernetes quantity (`8Gi`, `512Mi`, `1e9`, `1.5G`, or a number); throws on anything else. */
+export function parseQuantity(q: string | number): number {
+  if (typeof q === 'number') return q;
+  const m = /^\+?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:([KMGTPE]i|[numkMGTPE])|[eE]([-+]?[0-9]+))?$/.exec(q.trim());
+  if (!m) throw new Error(`not a quantity: ${JSON.stringify(q)} (expected e.g. 512Mi, 8Gi, 1e9)`);
+  return Number(m[1]) * (m[3] !== undefined ? 10 ** Number(m[3]) : QUANTITY_SUFFIX[m[2] ?? '']!);
+}
+
+/** Bytes written as a quantity: in Mi or Gi when whole, else the plain number. */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [['Gi', 2 ** 30], ['Mi', 2 ** 20]] as const) {
+    if (bytes >= size && Number.isInteger(bytes / size)) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}

@@ -3,6 +3,7 @@
 // RuntimeDefault seccomp, read-only root filesystem (writable emptyDirs for /tmp and the model cache).
 import { redactModelSource } from '../api/model-source.ts';
 import type { QwenService } from '../api/qwenservice.ts';
+import { formatBytes, parseQuantity } from '../api/units.ts';
 import { LABEL_COMPONENT, REPLICAS_ANNOTATION, WORKER_COMPONENT } from '../conventions.ts';
 import type { Plan } from '../plan/index.ts';
 import { FLAG, WORKER_DEFAULT } from '../../worker/src/contract.ts';
@@ -10,6 +11,8 @@ import { sloBucketBoundaries } from '../sla/index.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
 
 export const MODEL_CACHE_PATH = '/models';
+/** The host prompt cache's memory-backed emptyDir (spec.model.promptCache). */
+export const PROMPT_CACHE_PATH = '/prompt-cache';
 const PVC_MOUNT = '/models-pvc';
 /** Long enough for a multi-GB model download on a slow link before the kubelet gives up. */
 const STARTUP_BUDGET_S = 60 * 60;
@@ -44,6 +47,12 @@ function modelArgument(qs: QwenService): string {
   return file ? file[1]! : qs.spec.model.source;
 }
 
+/** spec.model.promptCache in whole bytes (0: off). */
+export function promptCacheBytes(qs: QwenService): number {
+  const q = qs.spec.model.promptCache;
+  return q === undefined ? 0 : Math.floor(parseQuantity(q));
+}
+
 /**
  * The worker's command line, each flag as one `--flag=value` word: a value that starts with `-`
  * (a model name, a path) is then never read as a flag of its own.
@@ -65,13 +74,18 @@ export function workerArgs(plan: Plan): string[] {
     [FLAG.drainTimeout, String(GRACE_PERIOD_S - 10)],
   ];
   if (m.sha256) flags.push([FLAG.modelSha256, m.sha256]);
+  const cacheBytes = promptCacheBytes(qs);
+  if (cacheBytes > 0) flags.push([FLAG.promptCacheBytes, String(cacheBytes)], [FLAG.promptCacheDir, PROMPT_CACHE_PATH]);
   if (qs.spec.auth) flags.push([FLAG.apiKeyFile, API_KEY_FILE]);
   const buckets = sloBucketBoundaries(plan.sla.slos);
   if (buckets.length) flags.push([FLAG.sloBuckets, buckets.join(',')]);
   return flags.map(([flag, value]) => `--${flag}=${value}`);
 }
 
-/** The container's resources: the spec's, the GPUs, and `memory` (the sizing estimate) as request and limit when the spec names no memory. */
+/**
+ * The container's resources: the spec's, the GPUs, `memory` (the sizing estimate) as request and
+ * limit when the spec names no memory, and the prompt cache's bytes on top of either.
+ */
 function resources(qs: QwenService, memory: string | undefined): Record<string, Record<string, string>> {
   const str = (r: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, String(v)]));
   const requests = str(qs.spec.resources?.requests);
@@ -79,6 +93,17 @@ function resources(qs: QwenService, memory: string | undefined): Record<string, 
   if (memory && requests.memory === undefined && limits.memory === undefined) {
     requests.memory = memory;
     limits.memory = memory;
+  }
+  // The prompt cache's files live in memory (tmpfs) charged to the container: on top of the memory
+  // decided above (the spec's, else the sizing estimate's), the memory it asks for and may use
+  // grows by the cache's size. With neither a request nor a limit (no spec memory, no estimate),
+  // the request is the cache's size; with a limit only, Kubernetes takes the request from the
+  // (grown) limit.
+  const cacheBytes = promptCacheBytes(qs);
+  if (cacheBytes > 0) {
+    const grown = (q: string | undefined) => formatBytes((q === undefined ? 0 : Math.ceil(parseQuantity(q))) + cacheBytes);
+    if (requests.memory !== undefined || limits.memory === undefined) requests.memory = grown(requests.memory);
+    if (limits.memory !== undefined) limits.memory = grown(limits.memory);
   }
   if (qs.spec.gpu.count > 0) {
     limits['nvidia.com/gpu'] = String(qs.spec.gpu.count);
@@ -119,6 +144,12 @@ function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
     : { name: 'model-cache', emptyDir: qs.spec.modelCache?.sizeLimit ? { sizeLimit: qs.spec.modelCache.sizeLimit } : {} };
   const vols: unknown[] = [cache, { name: 'tmp', emptyDir: {} }];
   const mounts: unknown[] = [{ name: 'model-cache', mountPath: MODEL_CACHE_PATH }, { name: 'tmp', mountPath: '/tmp' }];
+  const cacheBytes = promptCacheBytes(qs);
+  if (cacheBytes > 0) {
+    // tmpfs: the saved states cost memory, never disk I/O; the worker keeps within the size.
+    vols.push({ name: 'prompt-cache', emptyDir: { medium: 'Memory', sizeLimit: formatBytes(cacheBytes) } });
+    mounts.push({ name: 'prompt-cache', mountPath: PROMPT_CACHE_PATH });
+  }
   const pvc = /^pvc:\/\/([^/]+)\//.exec(qs.spec.model.source);
   if (pvc) {
     vols.push({ name: 'model-source', persistentVolumeClaim: { claimName: pvc[1], readOnly: true } });

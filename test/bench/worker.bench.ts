@@ -4,12 +4,18 @@
 // same prompts, greedy, same max tokens, rounds interleaved so background load hits all alike.
 // A second part replays multi-turn chats (a ~1,000-token system prompt, 5 user turns, c=1 and
 // c=4) and reports TTFT per turn: with prompt-prefix reuse, turns 2+ evaluate only their new suffix.
+// A third part ([K]) interleaves more conversations than sequences (16 on 4), one request at a time
+// and 4 at once, so a conversation's prefix survives only through the sequence choice and the host
+// prompt cache (the worker runs with --prompt-cache-bytes; llama-server with its --cache-ram).
+// `--baseline DIR` adds another checkout's worker (e.g. the commit before a change) to the decode
+// part, so a regression is measured on the same machine in the same minutes.
 // Not a jest test. Run (after scripts/setup.sh):
-//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn]
+//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn|interleaved] [--baseline DIR]
 // Prints a table and a JSON line (prefix BENCH_JSON).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,7 +25,7 @@ import { availableCpus } from '../../worker/src/cpus.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cache = process.env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' }, part: { type: 'string' }, concurrency: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' }, part: { type: 'string' }, concurrency: { type: 'string' }, baseline: { type: 'string' } } });
 const PART = values.part ?? 'all';
 const ROUNDS = Number(values.rounds ?? 3);
 const TOKENS = Number(values.tokens ?? 128);
@@ -107,6 +113,36 @@ const TURNS = ['When does section 3 open?', 'How many items can I borrow there?'
 const MT_TOKENS = 24;
 type Msg = { role: 'system' | 'user' | 'assistant'; content: string };
 
+// --- interleaved conversations: more than the sequences, so each must find its prefix again ---
+const IL_CONVERSATIONS = 16;
+const IL_TURNS = 3;
+/** Host prompt cache of the worker, and llama-server's --cache-ram: the same budget. */
+const CACHE_MIB = 1024;
+
+/**
+ * `IL_CONVERSATIONS` conversations, `clients` requests in flight: client k owns conversations k,
+ * k + clients, ...; each client plays turn t of each of its conversations, then turn t + 1. With one
+ * client every request follows one of another conversation.
+ */
+async function interleaved(base: string, clients: number): Promise<{ ttft: number[][]; cached: (number | undefined)[][] }> {
+  const ttft: number[][] = Array.from({ length: IL_TURNS }, () => []);
+  const cached: (number | undefined)[][] = Array.from({ length: IL_TURNS }, () => []);
+  const histories: Msg[][] = Array.from({ length: IL_CONVERSATIONS }, () => [{ role: 'system', content: SYSTEM }]);
+  await Promise.all(Array.from({ length: clients }, async (_, k) => {
+    for (let t = 0; t < IL_TURNS; t++) {
+      for (let c = k; c < IL_CONVERSATIONS; c += clients) {
+        const h = histories[c]!;
+        h.push({ role: 'user', content: `${TURNS[t % TURNS.length]} (visitor ${c + 1})` });
+        const r = await chatOne(base, h, performance.now());
+        ttft[t]!.push(r.ttft);
+        cached[t]!.push(r.cached);
+        h.push({ role: 'assistant', content: r.text });
+      }
+    }
+  }));
+  return { ttft, cached };
+}
+
 async function chatOne(base: string, messages: Msg[], t0: number): Promise<{ text: string; ttft: number; cached: number | undefined }> {
   const res = await fetch(`${base}/v1/chat/completions`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
@@ -173,20 +209,35 @@ async function startServer(cmd: string, args: string[], readyUrl: string) {
 
 const WORKER_PORT = 18931;
 const LLAMA_SERVER_PORT = 18932;
+const BASELINE_PORT = 18933;
+const baselineUrl = `http://127.0.0.1:${BASELINE_PORT}`;
 const workerUrl = `http://127.0.0.1:${WORKER_PORT}`;
 const llamaServerBin = join(process.env.QWEN_BIN ?? join(cache, 'bin'), 'llama-server');
 const llamaServerUrl = `http://127.0.0.1:${LLAMA_SERVER_PORT}`;
 
 console.error(`model ${MODEL}\nthreads ${THREADS}, ${TOKENS} tokens, greedy, rounds ${ROUNDS}, concurrency ${CONC.join(',')}`);
 const raw = await rawSetup();
+// The host prompt cache on a tmpfs, as a pod's memory-backed emptyDir.
+const promptCacheDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'qwen-bench-prompt-cache-'));
+const workerArgs = ['--model', MODEL, '--host', '127.0.0.1', '--parallel', '4', '--context-size', '4096', '--gpu', 'false', '--log-level', 'warn'];
 const worker = await startServer(join(root, 'worker', 'bin', 'qwen-worker'),
-  ['--model', MODEL, '--host', '127.0.0.1', '--port', String(WORKER_PORT), '--parallel', '4', '--context-size', '4096', '--gpu', 'false', '--log-level', 'warn'],
+  [...workerArgs, '--port', String(WORKER_PORT), '--prompt-cache-bytes', String(CACHE_MIB * 2 ** 20), '--prompt-cache-dir', promptCacheDir],
   `${workerUrl}/readyz`);
+const baseline = values.baseline
+  ? await startServer(join(values.baseline, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(BASELINE_PORT)], `${baselineUrl}/readyz`)
+  : undefined;
 let llamaServer: ReturnType<typeof spawn> | undefined;
 if (existsSync(llamaServerBin)) {
+  // Its best settings for multi-turn traffic, where this build has them: --cache-reuse (reuse KV
+  // chunks after a shifted prefix) and --cache-ram (its host-memory prompt cache, the worker's
+  // budget); the slot choice by prompt similarity is its default.
+  const help = spawnSync(llamaServerBin, ['--help'], { encoding: 'utf8' }).stdout ?? '';
+  const best = [...(help.includes('--cache-reuse') ? ['--cache-reuse', '256'] : []), ...(help.includes('--cache-ram') ? ['--cache-ram', String(CACHE_MIB)] : [])];
+  const version = spawnSync(llamaServerBin, ['--version'], { encoding: 'utf8' });
+  console.error(`llama-server ${`${version.stdout ?? ''}${version.stderr ?? ''}`.trim().split('\n')[0] ?? ''} ${best.join(' ')}`);
   // -c is shared by the -np slots: 4 × 4096, the worker's per-sequence context.
   llamaServer = await startServer(llamaServerBin, ['-m', MODEL, '--host', '127.0.0.1', '--port', String(LLAMA_SERVER_PORT), '-np', '4', '-c', '16384',
-    '-t', String(THREADS), '--no-webui', '--log-disable'], `${llamaServerUrl}/health`);
+    '-t', String(THREADS), '--no-webui', '--log-disable', ...best], `${llamaServerUrl}/health`);
 } else {
   console.error(`llama-server not found at ${llamaServerBin}: skipped (bash worker/scripts/build-llama-server.sh builds it)`);
 }
@@ -195,18 +246,20 @@ try {
   // Warm-up each.
   await rawOne(raw.model, raw.seqs[0]!, PROMPTS[0]!, performance.now());
   await httpOne(workerUrl, PROMPTS[0]!, performance.now(), {});
+  if (baseline) await httpOne(baselineUrl, PROMPTS[0]!, performance.now(), {});
   if (llamaServer) await httpOne(llamaServerUrl, PROMPTS[0]!, performance.now(), { n_predict: TOKENS, ignore_eos: false, cache_prompt: false });
-  for (let r = 0; r < (PART === 'multiturn' ? 0 : ROUNDS); r++) {
+  for (let r = 0; r < (PART === 'all' || PART === 'decode' ? ROUNDS : 0); r++) {
     for (const conc of CONC) {
       record('node-llama-cpp in-process', conc, await concurrent(conc, (i, t0) => rawOne(raw.model, raw.seqs[i]!, PROMPTS[i % PROMPTS.length]!, t0)));
       record('qwen-worker HTTP', conc, await concurrent(conc, (i, t0) => httpOne(workerUrl, PROMPTS[i % PROMPTS.length]!, t0, {})));
+      if (baseline) record('baseline worker HTTP', conc, await concurrent(conc, (i, t0) => httpOne(baselineUrl, PROMPTS[i % PROMPTS.length]!, t0, {})));
       if (llamaServer) record('llama-server HTTP', conc, await concurrent(conc, (i, t0) => httpOne(llamaServerUrl, PROMPTS[i % PROMPTS.length]!, t0, { cache_prompt: false })));
       console.error(`round ${r + 1} c${conc} done`);
     }
   }
   // Multi-turn chats, llama-server with its defaults (prompt cache on).
   const mt: Record<string, { ttft: number[][]; cached: (number | undefined)[][] }> = {};
-  if (PART !== 'decode') {
+  if (PART === 'all' || PART === 'multiturn') {
     for (let r = 0; r < ROUNDS; r++) {
       for (const conc of CONC) {
         const peers: [string, string][] = [['qwen-worker HTTP', workerUrl], ...(llamaServer ? [['llama-server HTTP', llamaServerUrl] as [string, string]] : [])];
@@ -220,6 +273,25 @@ try {
       }
     }
   }
+  // Interleaved conversations, one round (each is IL_CONVERSATIONS × IL_TURNS requests per peer).
+  const il: Record<string, { ttft: number[][]; cached: (number | undefined)[][] }> = {};
+  const coldTtft: Record<string, number[]> = {};
+  if (PART === 'all' || PART === 'interleaved') {
+    // Cold: a prompt of the same size that no cache holds (the system prompt behind a fresh nonce).
+    for (let i = 0; i < 3; i++) {
+      const peers: [string, string][] = [['qwen-worker HTTP', workerUrl], ...(llamaServer ? [['llama-server HTTP', llamaServerUrl] as [string, string]] : [])];
+      for (const [name, url] of peers) {
+        const r = await chatOne(url, [{ role: 'system', content: `Session ${name.length}-${i}-${Math.random()}. ${SYSTEM}` }, { role: 'user', content: TURNS[0]! }], performance.now());
+        (coldTtft[name] ??= []).push(r.ttft);
+      }
+    }
+    for (const conc of CONC) {
+      const peers: [string, string][] = [['qwen-worker HTTP', workerUrl], ...(llamaServer ? [['llama-server HTTP', llamaServerUrl] as [string, string]] : [])];
+      for (const [name, url] of peers) il[`${name} c${conc}`] = await interleaved(url, conc);
+      console.error(`interleaved c${conc} done`);
+    }
+  }
+  const workerMetrics = await (await fetch(`${workerUrl}/metrics`)).text();
   // /metrics scrape time (after the traffic above, so the histograms are populated).
   const scrape: number[] = [];
   for (let i = 0; i < SCRAPES; i++) {
@@ -252,7 +324,32 @@ try {
     mtRows.push(`multi-turn ${key.padEnd(22)} TTFT p50/p95 ms per turn: ${perTurn.map((x, t) => `t${t + 1} ${x.p50.toFixed(0)}/${x.p95.toFixed(0)}`).join('  ')}` +
       `  (cached p50: ${m.cached.map((xs) => pct(xs.filter((x) => x !== undefined), 50)).join(',')})`);
   }
+  summary.coldTtftMs = coldTtft;
+  mtRows.push(...Object.entries(coldTtft).map(([name, xs]) => `cold ${name.padEnd(20)} TTFT p50 ${pct(xs, 50).toFixed(0)} ms`));
+  for (const [key, m] of Object.entries(il)) {
+    const perTurn = m.ttft.map((xs) => ({ p50: pct(xs, 50), p95: pct(xs, 95) }));
+    const late = m.ttft.slice(1).flat();
+    const cachedP50 = m.cached.map((xs) => pct(xs.filter((x) => x !== undefined), 50));
+    summary[`interleaved ${key}`] = { perTurn, turns2plus: { p50: pct(late, 50), p95: pct(late, 95) }, cached: cachedP50 };
+    mtRows.push(`interleaved ${IL_CONVERSATIONS} convs ${key.padEnd(20)} TTFT p50/p95 ms per turn: ${perTurn.map((x, t) => `t${t + 1} ${x.p50.toFixed(0)}/${x.p95.toFixed(0)}`).join('  ')}` +
+      `  turns 2+ ${pct(late, 50).toFixed(0)}/${pct(late, 95).toFixed(0)}  (cached p50: ${cachedP50.join(',')})`);
+  }
   const ratios: Record<string, number> = {};
+  for (const conc of CONC) {
+    const w = il[`qwen-worker HTTP c${conc}`];
+    const l = il[`llama-server HTTP c${conc}`];
+    const late = (m: { ttft: number[][] }) => m.ttft.slice(1).flat();
+    if (w && l) {
+      ratios[`interleaved TTFT p50 turns 2+ worker/llama-server c${conc}`] = pct(late(w), 50) / pct(late(l), 50);
+      ratios[`interleaved TTFT p95 turns 2+ worker/llama-server c${conc}`] = pct(late(w), 95) / pct(late(l), 95);
+    }
+    for (const [name, m] of [['worker', w], ['llama-server', l]] as const) {
+      const cold = coldTtft[name === 'worker' ? 'qwen-worker HTTP' : 'llama-server HTTP'];
+      if (m && cold) ratios[`interleaved TTFT p95 turns 2+ / cold p50, ${name} c${conc}`] = pct(late(m), 95) / pct(cold, 50);
+    }
+  }
+  const cacheSeries = workerMetrics.split('\n').filter((l) => l.startsWith('gen_ai_server_prompt_cache_'));
+  summary.workerPromptCache = cacheSeries;
   for (const conc of CONC) {
     const w = mt[`qwen-worker HTTP c${conc}`];
     const l = mt[`llama-server HTTP c${conc}`];
@@ -267,17 +364,19 @@ try {
     if (!results['qwen-worker HTTP']) break;
     ratios[`worker/raw c${conc}`] = tps('qwen-worker HTTP', conc) / tps('node-llama-cpp in-process', conc);
     if (llamaServer) ratios[`worker/llama-server c${conc}`] = tps('qwen-worker HTTP', conc) / tps('llama-server HTTP', conc);
+    if (baseline) ratios[`worker/baseline worker c${conc}`] = tps('qwen-worker HTTP', conc) / tps('baseline worker HTTP', conc);
   }
   summary.ratios = ratios;
   summary.scrapeMs = { p50: pct(scrape, 50), p95: pct(scrape, 95), max: Math.max(...scrape) };
   console.log([...rows, ...mtRows].join('\n'));
   console.log(Object.entries(ratios).map(([k, v]) => `${k}: ${v.toFixed(3)}x`).join('\n'));
+  console.log(cacheSeries.join('\n'));
   console.log(`/metrics scrape: p50 ${pct(scrape, 50).toFixed(2)} ms, p95 ${pct(scrape, 95).toFixed(2)} ms`);
   console.log(`BENCH_JSON ${JSON.stringify(summary)}`);
 } catch (e) {
   // A failed request usually means a peer died: name it, with its exit status and stderr.
   await new Promise((r) => setTimeout(r, 200));
-  for (const [name, proc] of [['qwen-worker', worker], ['llama-server', llamaServer]] as const) {
+  for (const [name, proc] of [['qwen-worker', worker], ['baseline worker', baseline], ['llama-server', llamaServer]] as const) {
     if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
       console.error(`${name} died (${proc.signalCode ?? `exit ${proc.exitCode}`}) during the run; its stderr ends with:\n${stderrOf.get(proc)?.().slice(-2000) ?? ''}`);
     }
@@ -286,7 +385,11 @@ try {
   throw e;
 } finally {
   worker.kill('SIGTERM');
+  baseline?.kill('SIGTERM');
   llamaServer?.kill('SIGTERM');
+  // The worker removes its files when it drains; the directory is the bench's.
+  await new Promise((r) => setTimeout(r, 2000));
+  rmSync(promptCacheDir, { recursive: true, force: true });
   await raw.context.dispose();
   await raw.model.dispose();
   await raw.llama.dispose();

@@ -142,13 +142,21 @@ function takeForcedCall(result: GenerateResult, forced: ForcedCall): GeneratedTo
   return call;
 }
 
+/**
+ * Whether the request may run on a kept prompt prefix. Not with seeded sampling: logits computed
+ * over a kept prefix differ from a full evaluation in the last bits, which a seeded draw may not absorb.
+ */
+export function reusesPrefix(parsed: ParsedRequest): boolean {
+  return !(parsed.seed !== undefined && parsed.temperature > 0);
+}
+
 /** Generates the completion on `seq`, streaming its pieces to `out` when the request streams. */
 export async function generateCompletion(engine: Engine, seq: LlamaContextSequence, parsed: ParsedRequest, prompt: Prompt, grammars: Grammars,
   signal: AbortSignal, out: CompletionResponse): Promise<GenerateResult> {
   const { tokens } = prompt;
   const { grammar, forced } = grammars;
   const base = { maxTokens: parsed.maxTokens, temperature: parsed.temperature, topP: parsed.topP, seed: parsed.seed, stop: prompt.stops, signal, penalties: parsed.penalties, logprobs: parsed.logprobs,
-    reusePrefix: !(parsed.seed !== undefined && parsed.temperature > 0) };
+    reusePrefix: reusesPrefix(parsed) };
   out.start();
   // Plain chat text may carry a reasoning model's thought: it goes to reasoning_content.
   const thoughts = parsed.kind === 'chat' && !forced && !grammar && parsed.toolChoice !== 'auto' ? engine.thoughtMarkers(tokens) : undefined;

@@ -1,8 +1,9 @@
 // Command-line flags of `qwen-worker`. The operator's pods and the tests use exactly these names.
 import { parseArgs } from 'node:util';
-import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WORKER_DEFAULT } from './contract.ts';
+import { FLAG, WORKER_DEFAULT } from './contract.ts';
 
 export const DEFAULT_MODEL = 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M';
 
@@ -33,6 +34,9 @@ export type WorkerConfig = {
   keepAliveTimeoutS: number;
   maxHeaderBytes: number;
   allowHttpDownload: boolean;
+  /** Host prompt cache size in bytes (0: off). */
+  promptCacheBytes: number;
+  promptCacheDir: string;
 };
 
 export const USAGE = `Usage: qwen-worker [flags]
@@ -60,6 +64,11 @@ export const USAGE = `Usage: qwen-worker [flags]
   --keep-alive-timeout S        idle keep-alive connections are closed after S seconds (default 5)
   --max-header-bytes N          request line + headers limit; 431 past it (default 16384)
   --allow-http-download         allow plain http:// model URLs (default: https:// only)
+  --prompt-cache-bytes N        host prompt cache: saved sequence states, up to N bytes, so more
+                                conversations than --parallel keep their prompt prefix (default 0: off)
+  --prompt-cache-dir DIR        where the saved states go; put it on a tmpfs (a memory-backed emptyDir);
+                                state files left there by an earlier run are removed at start
+                                (default /dev/shm/qwen-worker-prompt-cache-<pid>)
   --log-level LEVEL             pino level (default info)`;
 
 export class ConfigError extends Error {}
@@ -110,6 +119,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'max-body-bytes': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' },
         'api-key-file': { type: 'string' }, 'headers-timeout': { type: 'string' }, 'body-timeout': { type: 'string' },
         'keep-alive-timeout': { type: 'string' }, 'max-header-bytes': { type: 'string' }, 'allow-http-download': { type: 'boolean' },
+        [FLAG.promptCacheBytes]: { type: 'string' }, [FLAG.promptCacheDir]: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -152,5 +162,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     keepAliveTimeoutS: num('keep-alive-timeout', values['keep-alive-timeout'], 5, { min: 0.001, int: false }),
     maxHeaderBytes: num('max-header-bytes', values['max-header-bytes'], 16384, { min: 1024 }),
     allowHttpDownload: values['allow-http-download'] ?? false,
+    promptCacheBytes: num(FLAG.promptCacheBytes, values[FLAG.promptCacheBytes], 0),
+    promptCacheDir: values[FLAG.promptCacheDir] ?? join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `qwen-worker-prompt-cache-${process.pid}`),
   };
 }

@@ -18,6 +18,14 @@ export const METRIC = {
   ready: 'gen_ai_server_ready',
   gpuMemoryUsed: 'gen_ai_server_gpu_memory_used_bytes',
   parallelSequences: 'gen_ai_server_parallel_sequences',
+  /** Requests that reused a prompt prefix of 64+ tokens, by `where` (PROMPT_CACHE_WHERE, less `miss`). */
+  promptCacheHits: 'gen_ai_server_prompt_cache_hits_total',
+  promptCacheMisses: 'gen_ai_server_prompt_cache_misses_total',
+  /** Prompt tokens not evaluated again, by `where` (PROMPT_CACHE_WHERE). */
+  promptCacheReusedTokens: 'gen_ai_server_prompt_cache_reused_tokens_total',
+  promptCacheHostBytes: 'gen_ai_server_prompt_cache_host_bytes',
+  promptCacheHostEntries: 'gen_ai_server_prompt_cache_host_entries',
+  promptCacheHostEvictions: 'gen_ai_server_prompt_cache_host_evictions_total',
   residentMemory: 'process_resident_memory_bytes',
   heapUsed: 'nodejs_heap_used_bytes',
   startTime: 'process_start_time_seconds',
@@ -29,7 +37,10 @@ export const METRIC = {
 } as const;
 
 /** Label names on the gen_ai series (bounded: `model` is the configured name, `error_type` one of ERROR_TYPES). */
-export const LABEL = { model: 'model', errorType: 'error_type' } as const;
+export const LABEL = { model: 'model', errorType: 'error_type', where: 'where' } as const;
+
+/** Values of `where` on the prompt-cache series: a live sequence kept the prefix, the host cache restored it, or neither (64- tokens). */
+export const PROMPT_CACHE_WHERE = ['sequence', 'host', 'miss'] as const;
 
 /** Values of `error_type`; '' is a success. */
 export const ERROR_TYPES = ['', 'invalid_request', 'cancelled', 'overloaded', 'timeout', 'internal', 'unavailable'] as const;
@@ -103,6 +114,8 @@ export const FLAG = {
   cacheDir: 'cache-dir',
   drainTimeout: 'drain-timeout',
   apiKeyFile: 'api-key-file',
+  promptCacheBytes: 'prompt-cache-bytes',
+  promptCacheDir: 'prompt-cache-dir',
   sloBuckets: 'slo-buckets',
 } as const;
 

@@ -6,18 +6,22 @@ import type {
   ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, GbnfJsonSchema, Llama, LlamaContext, LlamaContextSequence,
   LlamaGrammar, LlamaModel, LlamaText, Token,
 } from 'node-llama-cpp';
-import { CONTIGUITY_TOKENS, microBatchesAdded, SequenceOrder, sequenceIdOf } from './batch-order.ts';
+import { SequenceOrder } from './batch-order.ts';
 import type { GpuMode } from './config.ts';
 import type { Penalties, ToolDef } from './openai.ts';
 import { GrammarCache } from './grammar-cache.ts';
 import { DecodeLockstep } from './lockstep.ts';
+import { HostPromptCache } from './prompt-cache.ts';
+import type { HostCacheEvents } from './prompt-cache.ts';
 import type { GbnfSchema } from './schema.ts';
+import { AbortedError, SequencePool } from './sequence-pool.ts';
+import type { Assignment } from './sequence-pool.ts';
 import { StopMatcher } from './stop-matcher.ts';
+import { commonPrefix } from './token-prefix.ts';
 import { TokenizerThreadGone } from './tokenizer-thread.ts';
 import type { TokenizerThread } from './tokenizer-thread.ts';
 
-export class OverloadedError extends Error {}
-export class AbortedError extends Error {}
+export { AbortedError, OverloadedError } from './sequence-pool.ts';
 
 export type EngineOptions = {
   modelPath: string;
@@ -26,6 +30,8 @@ export type EngineOptions = {
   contextSize: number;
   threads: number;
   gpu: GpuMode;
+  /** The host prompt cache (`--prompt-cache-bytes` > 0): saved sequence states in `dir`. */
+  promptCache?: { dir: string; maxBytes: number; events: HostCacheEvents; onError: (err: unknown, what: string) => void } | undefined;
 };
 
 /** A tool call of an assistant message in the history; `params` is `arguments` parsed. */
@@ -50,14 +56,6 @@ export function toFunctions(tools: ToolDef[]): ChatModelFunctions {
     };
   }
   return f;
-}
-
-/** Length of the common prefix of two token arrays. */
-export function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
 }
 
 /**
@@ -169,16 +167,14 @@ export function codePoints(s: string): number {
   return n;
 }
 
-type Waiter = { resolve: (s: LlamaContextSequence) => void; reject: (e: Error) => void; signal: AbortSignal; onAbort: () => void };
-
 export class Engine {
   readonly llama: Llama;
   readonly model: LlamaModel;
   readonly context: LlamaContext;
   readonly chatWrapper: ChatWrapper;
   readonly options: EngineOptions;
-  private readonly free: LlamaContextSequence[];
-  private readonly waiters: Waiter[] = [];
+  /** The sequences, their wait queue and which one a prompt runs on (sequence-pool.ts). */
+  readonly pool: SequencePool;
   private readonly chatStops: string[];
   /** Number of tokens in the vocabulary (token ids must be below it). */
   readonly vocabularySize: number;
@@ -188,7 +184,6 @@ export class Engine {
    * tokens, which rejects an oversized prompt without tokenizing it. Undefined for other tokenizers.
    */
   readonly maxPieceChars: number | undefined;
-  running = 0;
   /** Why decode batches keep the library's order (its internals changed shape); main.ts warns. */
   batchOrderMismatch: string | undefined;
   /** Generation loops in step, so each decode batch carries every generating sequence's token. */
@@ -199,15 +194,15 @@ export class Engine {
   /** Tokenizes prompts off the event loop (main.ts starts it); undefined: on the main thread. */
   tokenizerThread: TokenizerThread | undefined;
   onTokenizerThreadGone: (e: Error) => void = () => {};
-  /** Called whenever running/waiting change (metrics). */
-  onLoad: (running: number, waiting: number) => void = () => {};
 
-  private constructor(llama: Llama, model: LlamaModel, context: LlamaContext, options: EngineOptions) {
+  private constructor(
+    llama: Llama, model: LlamaModel, context: LlamaContext, sequences: LlamaContextSequence[], options: EngineOptions, host: HostPromptCache | undefined,
+  ) {
     this.llama = llama;
     this.model = model;
     this.context = context;
     this.options = options;
-    this.free = Array.from({ length: options.parallel }, () => context.getSequence());
+    this.pool = new SequencePool(sequences, { queueSize: options.queueSize, host, onError: options.promptCache?.onError });
     // The schema is checked at run time (schema.ts); its static type is the library's generic maze.
     this.grammars = new GrammarCache((schema) => this.llama.createGrammarForJsonSchema(schema as never));
     this.chatWrapper = resolveChatWrapper(model);
@@ -249,8 +244,12 @@ export class Engine {
       swaFullCache: true,
       failedCreationRemedy: false,
     });
-    const engine = new Engine(llama, model, context, options);
-    engine.batchOrderMismatch = order.enable(context, engine.free[0]!);
+    const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
+    const batchOrderMismatch = order.enable(context, sequences[0]!);
+    const pc = options.promptCache;
+    const host = pc && pc.maxBytes > 0 ? await HostPromptCache.open(pc.dir, pc.maxBytes, model.fileInsights.swaSize ?? 0, pc.events) : undefined;
+    const engine = new Engine(llama, model, context, sequences, options, host);
+    engine.batchOrderMismatch = batchOrderMismatch;
     return engine;
   }
 
@@ -267,8 +266,11 @@ export class Engine {
 
   get gpuType(): string | false { return this.llama.gpu; }
   get sequenceContextSize(): number { return this.context.contextSize; }
-  get waiting(): number { return this.waiters.length; }
-  get idle(): boolean { return this.running === 0 && this.waiters.length === 0; }
+  get running(): number { return this.pool.running; }
+  get waiting(): number { return this.pool.waiting; }
+  get idle(): boolean { return this.running === 0 && this.waiting === 0; }
+  /** Called whenever running/waiting change (metrics). */
+  set onLoad(f: (running: number, waiting: number) => void) { this.pool.onLoad = f; }
 
   tokenizeCompletion(prompt: string | number[]): Token[] {
     if (Array.isArray(prompt)) return prompt as Token[];
@@ -336,27 +338,11 @@ export class Engine {
   }
 
   /**
-   * Prompt-prefix reuse: the acquired sequence is swapped for the free one whose kept tokens share
-   * the longest prefix with `tokens` (free sequences are idle, so the swap is safe). A sequence
-   * that would split the decode batch into one more micro-batch (batch-order.ts) counts
-   * CONTIGUITY_TOKENS fewer; on a tie, the lowest sequence id.
+   * Prompt-prefix reuse: the sequence the prompt runs on instead of the acquired one (the free one
+   * holding most of it, or one holding a saved state restored from the host cache; sequence-pool.ts).
    */
-  preferSequence(seq: LlamaContextSequence, tokens: Token[]): LlamaContextSequence {
-    const candidates = [seq, ...this.free];
-    const ids = candidates.map(sequenceIdOf);
-    // Sequences neither acquired nor free are generating; unknown if the library hides the ids.
-    const busy = ids.every((id) => id !== undefined)
-      ? new Set(Array.from({ length: this.options.parallel }, (_, id) => id).filter((id) => !ids.includes(id)))
-      : undefined;
-    let best = 0;
-    let bestScore = -Infinity;
-    candidates.forEach((s, i) => {
-      const score = commonPrefix(s.contextTokens, tokens) - (busy ? CONTIGUITY_TOKENS * microBatchesAdded(ids[i]!, busy) : 0);
-      if (score > bestScore || (score === bestScore && (ids[i] ?? Infinity) < (ids[best] ?? Infinity))) { best = i; bestScore = score; }
-    });
-    if (best === 0) return seq;
-    this.free[best - 1] = seq;
-    return candidates[best]!;
+  assignSequence(seq: LlamaContextSequence, tokens: Token[], reuse = true): Promise<Assignment> {
+    return this.pool.assign(seq, tokens, reuse);
   }
 
   /**
@@ -374,52 +360,9 @@ export class Engine {
   }
 
   /** Takes a free sequence, or waits in the bounded queue; throws OverloadedError past it. */
-  acquire(signal: AbortSignal): Promise<LlamaContextSequence> {
-    if (signal.aborted) return Promise.reject(new AbortedError('aborted'));
-    const s = this.free.pop();
-    if (s) {
-      this.running++;
-      this.onLoad(this.running, this.waiters.length);
-      return Promise.resolve(s);
-    }
-    if (this.waiters.length >= this.options.queueSize) return Promise.reject(new OverloadedError('all sequences busy and the wait queue is full'));
-    return new Promise((resolve, reject) => {
-      const w: Waiter = {
-        resolve, reject, signal,
-        onAbort: () => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          this.onLoad(this.running, this.waiters.length);
-          reject(new AbortedError('aborted while waiting'));
-        },
-      };
-      signal.addEventListener('abort', w.onAbort, { once: true });
-      this.waiters.push(w);
-      this.onLoad(this.running, this.waiters.length);
-    });
-  }
+  acquire(signal: AbortSignal): Promise<LlamaContextSequence> { return this.pool.acquire(signal); }
 
-  release(seq: LlamaContextSequence): void {
-    const w = this.waiters.shift();
-    if (w) {
-      w.signal.removeEventListener('abort', w.onAbort);
-      this.onLoad(this.running, this.waiters.length);
-      w.resolve(seq);
-      return;
-    }
-    this.running--;
-    this.free.push(seq);
-    this.onLoad(this.running, this.waiters.length);
-  }
-
-  /** Rejects every queued request (drain deadline). */
-  rejectWaiters(err: Error): void {
-    for (const w of this.waiters.splice(0)) {
-      w.signal.removeEventListener('abort', w.onAbort);
-      w.reject(err);
-    }
-    this.onLoad(this.running, 0);
-  }
+  release(seq: LlamaContextSequence): void { this.pool.release(seq); }
 
   /**
    * Runs one generation on an acquired sequence. The state of the prompt's longest common prefix
@@ -600,6 +543,7 @@ export class Engine {
   }
 
   async dispose(): Promise<void> {
+    await this.pool.close();
     await this.tokenizerThread?.close();
     await this.context.dispose();
     await this.model.dispose();

@@ -53,6 +53,10 @@ export async function startWorker(config: WorkerConfig) {
   });
   const engine = await Engine.load({
     modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu,
+    promptCache: {
+      dir: config.promptCacheDir, maxBytes: config.promptCacheBytes, events: metrics.hostCacheEvents,
+      onError: (err, what) => log.warn({ err }, what),
+    },
   });
   if (engine.batchOrderMismatch) {
     log.warn({ reason: engine.batchOrderMismatch }, 'node-llama-cpp internals changed shape: decode batches keep the library\'s order (slower at concurrent requests)');
@@ -84,6 +88,7 @@ export async function startWorker(config: WorkerConfig) {
   log.info({
     modelPath, loadS: Number(loadS.toFixed(3)), gpu: engine.gpuType, threads: engine.context.currentThreads,
     contextSizePerSequence: engine.sequenceContextSize,
+    promptCache: config.promptCacheBytes > 0 ? { dir: config.promptCacheDir, maxBytes: config.promptCacheBytes } : 'off',
   }, 'ready');
   return { server, engine, log, ports };
 }

@@ -3,7 +3,7 @@
 // model name, `error_type` one of ERROR_TYPES.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DEFAULT_DURATION_BUCKETS, DEFAULT_TPOT_BUCKETS, DEFAULT_TTFT_BUCKETS, ERROR_TYPES, LABEL, METRIC, type ErrorType } from './contract.ts';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_TPOT_BUCKETS, DEFAULT_TTFT_BUCKETS, ERROR_TYPES, LABEL, METRIC, PROMPT_CACHE_WHERE, type ErrorType } from './contract.ts';
 
 export { DEFAULT_DURATION_BUCKETS, DEFAULT_TPOT_BUCKETS, DEFAULT_TTFT_BUCKETS, ERROR_TYPES, type ErrorType } from './contract.ts';
 
@@ -98,6 +98,22 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     ...perModel, name: METRIC.cachedPromptTokens,
     help: 'Prompt tokens whose state was reused from an earlier request on the same sequence (not evaluated again).',
   });
+  // Why a TTFT SLO burns: how often a prompt's prefix was found, where, and what the host cache holds.
+  const byWhere = { labelNames: [LABEL.model, LABEL.where] as const, registers: [registry] };
+  const cacheHits = new Counter({
+    ...byWhere, name: METRIC.promptCacheHits,
+    help: 'Requests that reused a prompt prefix of 64+ tokens, by where it was: "sequence" (kept by a context sequence) or "host" (restored from the host prompt cache).',
+  });
+  const cacheMisses = new Counter({ ...perModel, name: METRIC.promptCacheMisses, help: 'Requests that reused less than 64 prompt tokens.' });
+  const cacheReused = new Counter({
+    ...byWhere, name: METRIC.promptCacheReusedTokens,
+    help: `Prompt tokens not evaluated again, by where their state was (as ${METRIC.promptCacheHits}; "miss" for short prefixes).`,
+  });
+  const hostBytes = new Gauge({ ...perModel, name: METRIC.promptCacheHostBytes, help: 'Bytes of saved sequence states in the host prompt cache (memory when on a tmpfs).' });
+  const hostEntries = new Gauge({ ...perModel, name: METRIC.promptCacheHostEntries, help: 'Saved sequence states in the host prompt cache.' });
+  const hostEvictions = new Counter({
+    ...perModel, name: METRIC.promptCacheHostEvictions, help: 'Saved states dropped from the host prompt cache to stay within its size (least recently used first).',
+  });
   const generatedTokens = new Counter({ ...perModel, name: METRIC.generatedTokens, help: 'Tokens generated (output).' });
   const running = new Gauge({ ...perModel, name: METRIC.requestsRunning, help: 'Requests holding a context sequence.' });
   const waiting = new Gauge({ ...perModel, name: METRIC.requestsWaiting, help: 'Requests waiting in the queue for a context sequence.' });
@@ -118,9 +134,21 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
   ttft.zero({ model }); tpot.zero({ model });
   promptTokens.labels(model).inc(0); cachedTokens.labels(model).inc(0); generatedTokens.labels(model).inc(0);
   running.labels(model).set(0); waiting.labels(model).set(0); ready.labels(model).set(0);
+  for (const where of PROMPT_CACHE_WHERE) {
+    if (where !== 'miss') cacheHits.labels(model, where).inc(0);
+    cacheReused.labels(model, where).inc(0);
+  }
+  cacheMisses.labels(model).inc(0); hostEvictions.labels(model).inc(0);
+  hostBytes.labels(model).set(0); hostEntries.labels(model).set(0);
 
   // Pre-bound children: the hot path does no label lookup.
   const durationByError = new Map(ERROR_TYPES.map((e) => [e, requestDuration.labels(model, e)]));
+  const hitsByWhere = { sequence: cacheHits.labels(model, 'sequence'), host: cacheHits.labels(model, 'host') };
+  const reusedByWhere = { sequence: cacheReused.labels(model, 'sequence'), host: cacheReused.labels(model, 'host'), miss: cacheReused.labels(model, 'miss') };
+  const misses = cacheMisses.labels(model);
+  const hostBytesChild = hostBytes.labels(model);
+  const hostEntriesChild = hostEntries.labels(model);
+  const evictions = hostEvictions.labels(model);
   return {
     registry,
     requestDuration: (errorType: ErrorType, seconds: number) => durationByError.get(errorType)!.observe(seconds),
@@ -135,6 +163,16 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     ready: ready.labels(model),
     parallel: parallel.labels(model),
     apiKeyFileErrors,
+    /** One request's prompt-cache outcome and the tokens it reused. */
+    promptCache(outcome: (typeof PROMPT_CACHE_WHERE)[number], reusedTokens: number) {
+      if (outcome === 'miss') misses.inc(); else hitsByWhere[outcome].inc();
+      if (reusedTokens > 0) reusedByWhere[outcome].inc(reusedTokens);
+    },
+    /** What the host prompt cache reports (prompt-cache.ts). */
+    hostCacheEvents: {
+      onSize(bytes: number, entries: number) { hostBytesChild.set(bytes); hostEntriesChild.set(entries); },
+      onEviction() { evictions.inc(); },
+    },
     /** Only on GPU: the gauge is then read from the backend at each scrape. */
     setGpuMemorySource(read: () => Promise<number>) { gpuRead = read; },
   };

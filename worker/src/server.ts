@@ -8,13 +8,15 @@ import type { Logger } from 'pino';
 import { ApiError, clip } from './api-error.ts';
 import type { ApiKeys } from './auth.ts';
 import { CompletionResponse } from './completion-response.ts';
-import { acquireSequence, checkPromptFits, checkRoomForCompletion, compileGrammars, generateCompletion, tokenizePrompt } from './completion.ts';
+import { acquireSequence, checkPromptFits, checkRoomForCompletion, compileGrammars, generateCompletion, reusesPrefix, tokenizePrompt } from './completion.ts';
 import type { ParsedRequest } from './completion.ts';
 import { AbortedError } from './engine.ts';
 import type { Engine, GenerateResult } from './engine.ts';
 import type { ErrorType, WorkerMetrics } from './metrics.ts';
 import { parseChatRequest, parseCompletionRequest } from './openai.ts';
 import { sendJson } from './send-json.ts';
+import { cacheOutcome } from './sequence-pool.ts';
+import type { Assignment } from './sequence-pool.ts';
 
 export type ServerOptions = {
   host: string;
@@ -49,6 +51,8 @@ type RequestRecord = {
   stream: boolean;
   queueMs?: number;
   promptTokens?: number;
+  /** The sequence the prompt ran on, and whether its state came from the host cache. */
+  assignment?: Assignment;
   result?: GenerateResult;
 };
 
@@ -312,8 +316,10 @@ export class WorkerServer {
       const prompt = await tokenizePrompt(engine, parsed);
       record.promptTokens = prompt.tokens.length;
       checkRoomForCompletion(engine, parsed, prompt.tokens.length);
-      // Prompt-prefix reuse: run on the free sequence that already holds most of this prompt.
-      seq = engine.preferSequence(seq, prompt.tokens);
+      // Prompt-prefix reuse: run on the free sequence that already holds most of this prompt, or
+      // restore it from the host cache (sequence-pool.ts). Seeded sampling reuses nothing (engine.ts).
+      record.assignment = await engine.assignSequence(seq, prompt.tokens, reusesPrefix(parsed));
+      seq = record.assignment.sequence;
       const out = new CompletionResponse(res, {
         kind: parsed.kind, model: this.opts.modelName, stream: parsed.stream, includeUsage: parsed.includeUsage, logprobs: parsed.logprobs !== undefined,
       });
@@ -368,10 +374,11 @@ export class WorkerServer {
     }
     if (r.promptTokens !== undefined && r.queueMs !== undefined) metrics.promptTokens.inc(r.promptTokens);
     if (cachedTokens) metrics.cachedTokens.inc(cachedTokens);
+    if (result) metrics.promptCache(cacheOutcome(r.assignment, result.cachedTokens), result.cachedTokens);
     if (completionTokens > 0) metrics.generatedTokens.inc(completionTokens);
     log.info({
       method: req.method, path: req.url, status: r.status, error_type: r.errorType, error: r.errorMessage, stream: r.stream,
-      prompt_tokens: r.promptTokens, cached_tokens: cachedTokens, completion_tokens: completionTokens, finish_reason: result?.finishReason,
+      prompt_tokens: r.promptTokens, cached_tokens: cachedTokens, cache_restored: r.assignment?.restored, completion_tokens: completionTokens, finish_reason: result?.finishReason,
       duration_ms: Math.round(end - start), queue_ms: r.queueMs === undefined ? undefined : Math.round(r.queueMs),
       ttft_ms: result?.firstTokenAt === undefined ? undefined : Math.round(result.firstTokenAt - start),
     }, 'request');

@@ -140,12 +140,13 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
     expect(new Set(full.map((b) => b.join(',')))).toEqual(new Set(['0,1,2,3']));
   }, 120_000);
 
-  it('gives a request that shares no prefix the lowest free sequence, so busy ones stay contiguous', async () => {
+  it('gives a request that shares no prefix the least recently used of the sequences cheap to lose', async () => {
     await freeInIncreasingId();
     const popped = await engine.acquire(new AbortController().signal);
-    const chosen = engine.preferSequence(popped, engine.tokenizeCompletion('Something else entirely'));
+    const chosen = (await engine.assignSequence(popped, engine.tokenizeCompletion('Something else entirely'))).sequence;
     engine.release(chosen);
-    // Every free sequence shares only the BOS token with this prompt: a tie.
+    // Every free sequence holds a short prompt (shorter than a useful prefix) and none is busy:
+    // the one released first, 0, not the one the queue handed out.
     expect(sequenceIdOf(popped)).not.toBe(0);
     expect(sequenceIdOf(chosen)).toBe(0);
   });
@@ -159,7 +160,7 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
     const byId = new Map(all.map((s) => [sequenceIdOf(s)!, s]));
     const pick = async (prompt: string) => {
       const popped = await engine.acquire(ac.signal);
-      const chosen = engine.preferSequence(popped, engine.tokenizeCompletion(prompt));
+      const chosen = (await engine.assignSequence(popped, engine.tokenizeCompletion(prompt))).sequence;
       engine.release(chosen);
       return sequenceIdOf(chosen);
     };
@@ -168,7 +169,7 @@ describe('decode batches in process (node-llama-cpp internals instrumented, noth
       await engine.generate(byId.get(1)!, { ...params(long, ac.signal), maxTokens: 1 });
       // Sequence 3 stays busy; 0, 1 and 2 are free.
       for (const id of [0, 1, 2]) { engine.release(byId.get(id)!); byId.delete(id); }
-      // Sequence 0 holds 8 of its tokens, but alone it would cost a second micro-batch per step.
+      // Sequence 0 holds 8 of its tokens, short of a useful prefix: the sequence beside the busy one wins.
       expect(await pick(`${short} 4, 5,`)).toBe(2);
       expect(await pick(`${long} Is it open?`)).toBe(1);
     } finally {

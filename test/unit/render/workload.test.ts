@@ -10,7 +10,9 @@ import { SCALED_OBJECT_KEY } from '../../../src/plan/kinds.ts';
 import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
 import { parseConfig } from '../../../worker/src/config.ts';
 import { WORKER_DEFAULT } from '../../../worker/src/contract.ts';
-import { API_KEY_FILE, MODEL_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs } from '../../../src/render/workload.ts';
+import {
+  API_KEY_FILE, MODEL_CACHE_PATH, PROMPT_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs,
+} from '../../../src/render/workload.ts';
 import { resolvePlan } from '../../../src/plan/index.ts';
 
 type Probe = { httpGet: { path: string; port: string }; periodSeconds: number; failureThreshold: number; timeoutSeconds: number };
@@ -211,6 +213,7 @@ describe('worker arguments', () => {
     ['a model name derived from a file that starts with -', { model: { source: 'https://example.com/m/-qwen.gguf' } }, { modelName: '-qwen', model: 'https://example.com/m/-qwen.gguf' }],
     ['a pvc path that starts with -', { model: { source: 'pvc://models/-q4.gguf' } }, { modelName: '-q4', model: '/models-pvc/-q4.gguf' }],
     ['a plain spec', { model: { source: 'hf:owner/repo:Q4', name: 'm', sha256: 'b'.repeat(64), parallel: 3 } }, { modelName: 'm', model: 'hf:owner/repo:Q4', modelSha256: 'b'.repeat(64), parallel: 3 }],
+    ['a prompt cache', { model: { source: 'hf:owner/repo:Q4', promptCache: '1Gi' } }, { promptCacheBytes: 2 ** 30, promptCacheDir: PROMPT_CACHE_PATH }],
   ] as const)('every argument is one --flag=value word that the real worker reads back: %s', (_name, spec, expected) => {
     const args = containerOf(spec, config).args;
     expect(args.filter((a) => !/^--[a-z0-9-]+=/.test(a))).toEqual([]);
@@ -273,6 +276,45 @@ describe('volumes', () => {
     expect(volume).toEqual({ name: 'api-key', secret });
     expect(mount).toEqual({ name: 'api-key', mountPath: '/etc/qwen-worker/api-key', readOnly: true });
     expect(API_KEY_FILE).toBe(`${mount!.mountPath}/${secret.items[0]!.path}`);
+  });
+});
+
+describe('spec.model.promptCache (the host prompt cache)', () => {
+  it.each([
+    ['absent: off, no volume, resources untouched', {}, undefined, undefined, undefined],
+    ['0: off as well', { promptCache: 0 }, undefined, undefined, undefined],
+    ['a quantity: the flag in bytes, a memory-backed emptyDir of that size, a memory request of it', { promptCache: '2Gi' }, String(2 ** 31), '2Gi', { requests: { memory: '2Gi' } }],
+    ['bytes as a number', { promptCache: 536870912 }, '536870912', '512Mi', { requests: { memory: '512Mi' } }],
+    ['a decimal quantity', { promptCache: '1.5G' }, '1500000000', '1500000000', { requests: { memory: '1500000000' } }],
+  ] as const)('%s', (_name, model, bytes, sizeLimit, resources) => {
+    // On CPU: no GPU resources beside the memory.
+    const c = containerOf({ model, gpu: { count: 0 } });
+    const pod = podOf({ model, gpu: { count: 0 } });
+    expect(flag(c.args, '--prompt-cache-bytes')).toBe(bytes);
+    expect(flag(c.args, '--prompt-cache-dir')).toBe(bytes === undefined ? undefined : PROMPT_CACHE_PATH);
+    const volume = pod.volumes.find((v) => v.name === 'prompt-cache');
+    const mount = c.volumeMounts.find((m) => m.name === 'prompt-cache');
+    if (sizeLimit === undefined) expect([volume, mount]).toEqual([undefined, undefined]);
+    else {
+      expect(volume).toEqual({ name: 'prompt-cache', emptyDir: { medium: 'Memory', sizeLimit } });
+      expect(mount).toEqual({ name: 'prompt-cache', mountPath: PROMPT_CACHE_PATH });
+    }
+    expect(c.resources).toEqual(resources ?? {});
+  });
+
+  it.each([
+    ['request and limit both grow by the cache', { requests: { cpu: '2', memory: '4Gi' }, limits: { memory: '6Gi' } }, { cpu: '2', memory: '5Gi' }, { memory: '7Gi' }],
+    ['a limit only: it grows and Kubernetes takes the request from it', { limits: { memory: '6Gi' } }, undefined, { memory: '7Gi' }],
+    ['a request only: it grows, no limit appears', { requests: { memory: '1000M' } }, { memory: String(1e9 + 2 ** 30) }, undefined],
+  ] as const)('memory: %s', (_name, resources, requests, limits) => {
+    const c = containerOf({ model: { promptCache: '1Gi' }, resources, gpu: { count: 0 } });
+    expect(c.resources.requests).toEqual(requests);
+    expect(c.resources.limits).toEqual(limits);
+  });
+
+  it('rejects what is not a quantity', () => {
+    expect(() => qws({ model: { promptCache: '2GB' } })).toThrow(/promptCache/);
+    expect(() => qws({ model: { promptCache: -1 } })).toThrow(/promptCache/);
   });
 });
 

@@ -3,6 +3,7 @@
 // (src/sizing/remote.ts), and the worker memory the renderer takes from the plan.
 import { describe, expect, it } from '@jest/globals';
 import { parseQwenService } from '../../../src/api/validate.ts';
+import { formatBytes, parseQuantity } from '../../../src/api/units.ts';
 import { defaultRenderConfig } from '../../../src/render/common.ts';
 import { OWNED_KINDS, kindKey, renderPlanned } from '../../../src/render/index.ts';
 import { resolvePlan } from '../../../src/plan/index.ts';
@@ -57,6 +58,16 @@ describe('the worker memory in the Deployment', () => {
     expect(containerResources(sized(gpu))).toEqual({ requests: { memory, 'nvidia.com/gpu': '1' }, limits: { memory, 'nvidia.com/gpu': '1' } });
     expect(containerResources(sized(qws({ gpu: { count: 0 }, resources: { requests: { memory: '2Gi', cpu: '1' } } })))).toEqual({ requests: { memory: '2Gi', cpu: '1' } });
     expect(containerResources(renderPlanned(resolvePlan(qws({ gpu: { count: 0 } }), defaultRenderConfig, served)).objects)).toEqual({});
+  });
+
+  it('grows by the prompt cache on top of the estimate or the spec\'s memory', () => {
+    const served = new Set(OWNED_KINDS.map(kindKey));
+    const sized = (qs: ReturnType<typeof qws>) => renderPlanned(resolvePlan(qs, defaultRenderConfig, served, { header: { state: 'read', facts }, cpuBandwidthGBps: 20 })).objects;
+    const cpu = qws({ gpu: { count: 0 }, model: { source: SOURCE, promptCache: '1Gi' } });
+    const memory = formatBytes(parseQuantity(planSizing(cpu, { state: 'read', facts }, 20).workerMemory!) + 2 ** 30);
+    expect(containerResources(sized(cpu))).toEqual({ requests: { memory }, limits: { memory } });
+    const limited = qws({ gpu: { count: 0 }, model: { source: SOURCE, promptCache: '1Gi' }, resources: { limits: { memory: '8Gi' } } });
+    expect(containerResources(sized(limited))).toEqual({ limits: { memory: '9Gi' } });
   });
 });
 
