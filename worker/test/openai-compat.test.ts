@@ -261,14 +261,16 @@ describe('prompt-prefix reuse', () => {
     // layout of concurrent requests change the last bits of the logits, with or without reuse), so
     // the comparison stops at a near-tie of the reference (top two within 0.05 nats), where either
     // token is a correct greedy choice.
+    // The near-tie token itself is not compared either (seen: " are" -1.1346 vs " can" -1.1426 in
+    // the reference, " can" under concurrency).
     let compared = 0;
     for (const [i, r] of got.entries()) {
       const toks = r.choices[0]!.logprobs!.content!;
       for (const [k, ref] of expected[i]!.entries()) {
-        expect(toks[k]?.token).toBe(ref.token);
-        compared++;
         const [a, b] = ref.top_logprobs;
         if (a && b && a.logprob - b.logprob < 0.05) break;
+        expect(toks[k]?.token).toBe(ref.token);
+        compared++;
       }
       expect(r.usage!.prompt_tokens_details!.cached_tokens).toBeGreaterThan(150);
       expect(r.usage!.prompt_tokens_details!.cached_tokens).toBeLessThan(r.usage!.prompt_tokens);
