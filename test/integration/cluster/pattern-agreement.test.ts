@@ -58,6 +58,7 @@ const FIELDS: Record<string, { place: (v: string) => Record<string, unknown>; ex
   'spec.resources.limits{}': { place: (v) => ({ resources: { limits: { cpu: v } } }), examples: ['2', '500m', '+1'] },
   'spec.modelCache.persistentVolumeClaim': { place: (v) => ({ modelCache: { persistentVolumeClaim: v } }), examples: ['models', 'a.b-c'] },
   'spec.modelCache.sizeLimit': { place: (v) => ({ modelCache: { sizeLimit: v } }), examples: ['10Gi', '500M'] },
+  'spec.model.promptCache': { place: (v) => ({ model: { promptCache: v } }), examples: ['2Gi', '512Mi', '1G'] },
   ...Object.fromEntries(['latency', 'timeToFirstToken'].flatMap((k) => ['p50', 'p90', 'p95', 'p99', 'p999'].map((p) => [
     `spec.sla.${k}.${p}`, { place: (v: string) => ({ sla: { [k]: { [p]: v } } }), examples: ['3s', '800ms', '1.5s', '2m'] },
   ]))),
