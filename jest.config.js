@@ -54,5 +54,12 @@ export default {
       roots: ['<rootDir>/worker/test'],
       testMatch: ['**/*.test.ts'],
     },
+    {
+      ...common,
+      // The router package (router/): its own tests, with real worker processes where they need one.
+      displayName: 'router',
+      roots: ['<rootDir>/router/test'],
+      testMatch: ['**/*.test.ts'],
+    },
   ],
 };

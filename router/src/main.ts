@@ -1,0 +1,2 @@
+// The router's entry point (placeholder until the router lands: [G]).
+export {};
