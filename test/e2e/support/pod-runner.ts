@@ -10,7 +10,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { apply, list, remove, type ClusterInfo, type KubeObject } from '../../cluster/client.ts';
 import { startLogged, stopChild } from '../../support/child.ts';
 
-type Pod = KubeObject & {
+export type Pod = KubeObject & {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string; creationTimestamp?: string };
   status?: { podIP?: string; phase?: string };
 };
@@ -35,13 +35,19 @@ export class PodRunner {
   /** Every pod started so far, by name (kept after it stops). */
   readonly history = new Map<string, PodTimes>();
 
-  constructor(
-    private readonly info: ClusterInfo,
-    private readonly namespace: string,
-    private readonly labelSelector: string,
-    private readonly processFor: (pod: Pod, ip: string) => PodProcess,
-    private readonly slices: SliceSpec[],
-  ) {}
+  private readonly info: ClusterInfo;
+  private readonly namespace: string;
+  private readonly labelSelector: string;
+  private readonly processFor: (pod: Pod, ip: string) => PodProcess;
+  private readonly slices: SliceSpec[];
+
+  constructor(info: ClusterInfo, namespace: string, labelSelector: string, processFor: (pod: Pod, ip: string) => PodProcess, slices: SliceSpec[]) {
+    this.info = info;
+    this.namespace = namespace;
+    this.labelSelector = labelSelector;
+    this.processFor = processFor;
+    this.slices = slices;
+  }
 
   start(intervalMs = 250): this {
     const tick = () => {
