@@ -6,6 +6,7 @@ import { compileSla, type RecordingRule } from '../../../src/sla/rules.ts';
 import { matcher, quantileExpr, rawSli, recordedSli, selector, targetOf } from '../../../src/sla/sli.ts';
 import { normalizeSla, sloBucketBoundaries, slosOf } from '../../../src/sla/slos.ts';
 import { fullSla, LINKS } from './fixtures.ts';
+import { planSla, sliSourceOf } from '../../../src/plan/index.ts';
 
 const qs = fullSla();
 const t = targetOf(qs);
@@ -105,5 +106,15 @@ describe('with a router (SliSource router)', () => {
       const rule = (name: string) => records.find((r) => r.record === name && r.labels?.slo === slo.name)!.expr;
       expect(rule(recordedSli(rt, slo, 3600).badRatio.split('{')[0]!)).toBe(rawSli(rt, slo, 3600).badRatio);
     }
+  });
+});
+
+describe('the plan\'s SLI source', () => {
+  it('is the router with spec.router, the workers without', () => {
+    expect(planSla(qs).source).toBe('worker');
+    // spec.router comes with [G]'s API part; the plan reads it through sliSourceOf alone.
+    const routed = { ...qs, spec: { ...qs.spec, router: {} } } as typeof qs;
+    expect(sliSourceOf(routed)).toBe('router');
+    expect(planSla(routed)).toEqual(normalizeSla(qs.spec.sla, 'router'));
   });
 });
