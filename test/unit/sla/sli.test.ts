@@ -7,6 +7,7 @@ import { matcher, quantileExpr, rawSli, recordedSli, selector, targetOf } from '
 import { normalizeSla, sloBucketBoundaries, slosOf } from '../../../src/sla/slos.ts';
 import { fullSla, LINKS } from './fixtures.ts';
 import { planSla, sliSourceOf } from '../../../src/plan/index.ts';
+import { routerServiceName } from '../../../src/plan/names.ts';
 
 const qs = fullSla();
 const t = targetOf(qs);
@@ -116,5 +117,10 @@ describe('the plan\'s SLI source', () => {
     const routed = { ...qs, spec: { ...qs.spec, router: {} } } as typeof qs;
     expect(sliSourceOf(routed)).toBe('router');
     expect(planSla(routed)).toEqual(normalizeSla(qs.spec.sla, 'router'));
+  });
+
+  it('selects the router\'s series by the name of the Service its ServiceMonitor scrapes', () => {
+    expect(routerServiceName(qs)).toBe('chat-router');
+    expect(rawSli(targetOf(qs, 'router'), slos[0]!, 300).events).toContain(`service="${routerServiceName(qs)}"`);
   });
 });
