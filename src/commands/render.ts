@@ -15,6 +15,10 @@ import { linksOf } from '../render/prometheusrule.ts';
 import { renderAlertmanagerYaml } from '../sla/alertmanager.ts';
 import { compileSla } from '../sla/rules.ts';
 import { explain } from '../sla/explain.ts';
+import { explainColdStart, type ColdStartInput } from '../sla/coldstart.ts';
+import { parseDuration } from '../api/units.ts';
+import { ROUTER_DEFAULT } from '../../router/src/contract.ts';
+import type { Plan } from '../plan/index.ts';
 import { CliError, parseOptions, readInput, type Command } from './command.ts';
 import type { ModelFacts } from '../sizing/facts.ts';
 import { DEFAULT_CPU_BANDWIDTH_GBPS, explainSizing } from '../sizing/feasibility.ts';
@@ -37,7 +41,9 @@ export function renderText(qs: QwenService, format: Format, withExplain: boolean
     const sla = explain(`${namespaceOf(qs)}/${qs.metadata.name}`, compileSla(qs, linksOf(qs, config), plan.sla));
     const sized = plan.sizing?.sizing;
     const sizing = sized ? [`sizing (${DEFAULT_CPU_BANDWIDTH_GBPS} GB/s for the CPU path):\n${explainSizing(sized).map((l) => `  ${l}`).join('\n')}\n`] : [];
-    return [sla, ...(plan.scaling ? [explainScaling(plan)] : []), ...(plan.gate ? [`${explainGate(plan.gate).join('\n')}\n`] : []), ...sizing].join('\n');
+    const cold = coldStartInput(plan);
+    const coldStart = cold ? [`${explainColdStart(cold).join('\n')}\n`] : [];
+    return [sla, ...(plan.scaling ? [explainScaling(plan)] : []), ...coldStart, ...(plan.gate ? [`${explainGate(plan.gate).join('\n')}\n`] : []), ...sizing].join('\n');
   }
   switch (format) {
     case 'kube':
@@ -55,6 +61,23 @@ export function renderText(qs: QwenService, format: Format, withExplain: boolean
   }
 }
 
+/** What the cold-start explanation needs, with a router and minReplicas 0; undefined otherwise. */
+export function coldStartInput(plan: Plan): ColdStartInput | undefined {
+  const { qs } = plan;
+  if (plan.sla.source !== 'router' || plan.scaling?.minReplicas !== 0) return undefined;
+  // spec.router.holdTimeout and spec.autoscaling.scaleToZeroAfter come with [G]'s API part (g-operator).
+  const router = (qs.spec as { router?: { holdTimeout?: string } }).router;
+  const scaleToZeroAfter = (qs.spec.autoscaling as { scaleToZeroAfter?: string } | undefined)?.scaleToZeroAfter ?? '15m';
+  const fileSize = plan.sizing?.model?.fileSize;
+  return {
+    ...(fileSize !== undefined ? { modelBytes: fileSize } : {}),
+    modelOnVolume: qs.spec.model.source.startsWith('pvc://') || qs.spec.modelCache?.persistentVolumeClaim !== undefined,
+    slos: plan.sla.slos,
+    scaleToZeroAfter: parseDuration(scaleToZeroAfter),
+    holdTimeout: router?.holdTimeout ? parseDuration(router.holdTimeout) : ROUTER_DEFAULT.holdTimeoutSeconds,
+  };
+}
+
 export const renderCommand: Command = {
   help: [
     'Usage: qwen-operator render -f FILE [--format kube|prometheus-rules|alertmanager|grafana] [--explain [--model-file PATH]]',
@@ -64,7 +87,8 @@ export const renderCommand: Command = {
     '  --format alertmanager      the alert routing as a plain alertmanager.yml (credentials as *_file paths)',
     '  --format grafana           the dashboard JSON',
     '  --explain                  per SLO: burn-rate tiers kept and dropped, and how long a total breach takes to page;',
-    '                             with spec.autoscaling, the scaling rules in words; with spec.rollout, the canary gate',
+    '                             with spec.autoscaling, the scaling rules in words; with spec.rollout, the canary gate;',
+    '                             with a router and minReplicas 0, how much of the TTFT budget one cold start spends',
     '  --model-file PATH          with --explain: the sizing `size` prints for the spec\'s own GPU (or CPU), from this GGUF',
     `  --prometheus-url URL       Prometheus the ScaledObject's triggers and the rollout gate query (default ${DEFAULT_PROMETHEUS_URL})`,
     '',

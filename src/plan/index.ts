@@ -8,6 +8,7 @@ import type { QwenService } from '../api/qwenservice.ts';
 import { kindKey } from '../kube/object.ts';
 import { gatePlan, type GatePlan } from '../sla/gates.ts';
 import { normalizeSla, type NormalizedSla } from '../sla/slos.ts';
+import type { SliSource } from '../sla/sli.ts';
 import type { HeaderState } from '../sizing/header-cache.ts';
 import { planSizing, type SizingPlan } from '../sizing/plan.ts';
 import type { RenderConfig } from './config.ts';
@@ -40,9 +41,18 @@ export type Plan = {
 /** What the reconciler's header cache (an async read) knows of the model, and the CPU path's memory bandwidth. */
 export type HeaderInput = { header: HeaderState | undefined; cpuBandwidthGBps: number };
 
+/**
+ * Whose series the client-side SLIs read: the router's when the QwenService has one (spec.router),
+ * the workers' otherwise. The one place that decides it.
+ */
+export function sliSourceOf(qs: QwenService): SliSource {
+  // spec.router is added to the schema by [G]'s operator part (g-operator); read without its type until then.
+  return (qs.spec as { router?: unknown }).router !== undefined ? 'router' : 'worker';
+}
+
 /** The SLA part of the plan: spec.sla normalized, as the alerts, the scaling, the gate and the SLA status loop read it. */
 export function planSla(qs: QwenService): NormalizedSla {
-  return normalizeSla(qs.spec.sla);
+  return normalizeSla(qs.spec.sla, sliSourceOf(qs));
 }
 
 /**

@@ -2,6 +2,12 @@
 // status (which AnalysisTemplate the Rollout's current step runs).
 import type { QwenService } from '../api/qwenservice.ts';
 import { formatDuration } from '../api/units.ts';
+import { routerServiceOf } from '../sla/sli.ts';
 
 export const gateTemplateName = (qs: QwenService, window: number) => `${qs.metadata.name}-slo-gate-${formatDuration(window)}`;
 export const budgetTemplateName = (qs: QwenService) => `${qs.metadata.name}-error-budget`;
+/**
+ * The Service through which the router pods' admin port (/metrics) is scraped: its name is the
+ * `service` label the SLIs select the router's series by (sla/sli.ts routerServiceOf).
+ */
+export const routerServiceName = (qs: QwenService) => routerServiceOf(qs.metadata.name);

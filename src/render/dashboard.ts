@@ -49,7 +49,8 @@ export function dashboardPanels(plan: Plan): Panel[] {
   const sel = selector(t);
   const { window } = plan.sla;
   const win = formatDuration(window);
-  const q = (histogram: HistogramKind, p: number) => quantileExpr(t, histogram, p, 300);
+  // Latency and TTFT as clients see them (the router's series with one); the rest per worker.
+  const q = (histogram: HistogramKind, p: number) => quantileExpr(targetOf(qs, plan.sla.source), histogram, p, 300);
   const panels: Panel[] = [];
   if (qs.spec.sla) {
     panels.push(

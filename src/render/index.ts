@@ -7,6 +7,7 @@ import { kindKey } from '../kube/object.ts';
 import { resolvePlan, type Plan } from '../plan/index.ts';
 import { ANALYSIS_TEMPLATE, MONITORING_KINDS, OPTIONAL_KIND_KEYS, ROLLOUT, SCALED_OBJECT } from '../plan/kinds.ts';
 import type { KubeObject, RenderConfig } from './common.ts';
+import { INFERENCE_POOL, renderInferencePool } from './inferencepool.ts';
 import { renderMonitoring } from './monitoring.ts';
 import { renderNetworkPolicy } from './networkpolicy.ts';
 import { renderRollout } from './rollout.ts';
@@ -26,6 +27,7 @@ export const OWNED_KINDS: OwnedKind[] = [
   { ...SCALED_OBJECT, monitoring: false, optional: true },
   { ...ROLLOUT, monitoring: false, optional: true },
   { ...ANALYSIS_TEMPLATE, monitoring: false, optional: true },
+  { ...INFERENCE_POOL, monitoring: false, optional: true },
 ];
 
 export { kindKey };
@@ -45,7 +47,7 @@ export type RenderedObjects = { objects: KubeObject[]; unserved: KubeObject[] };
 export function renderPlanned(plan: Plan): RenderedObjects {
   const policy = renderNetworkPolicy(plan.qs, plan.config);
   const scaled = renderScaledObject(plan);
-  const wanted = [...renderWorkload(plan), ...(policy ? [policy] : []), ...renderMonitoring(plan), ...(scaled ? [scaled] : []), ...renderRollout(plan)];
+  const wanted = [...renderWorkload(plan), ...(policy ? [policy] : []), ...renderMonitoring(plan), ...(scaled ? [scaled] : []), ...renderRollout(plan), ...renderInferencePool(plan)];
   const objects = wanted.filter((o) => plan.served(o));
   // Unserved: the autoscaler's and the rollout's first, then monitoring (the order status names them in).
   const unserved = wanted.filter((o) => !plan.served(o)).sort((a, b) => Number(isMonitoringKind(a)) - Number(isMonitoringKind(b)));

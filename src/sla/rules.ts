@@ -6,8 +6,10 @@ import type { QwenService } from '../api/qwenservice.ts';
 import { formatDuration, formatPercent, formatSeconds, parseDuration } from '../api/units.ts';
 import { BUDGET_BURN_ALERT, METRICS_ABSENT_ALERT, QWENSERVICE_LABEL, SEVERITY_LABEL, SLO_LABEL } from '../conventions.ts';
 import {
-  RECORD, REQUEST_DURATION, badEvents5mRecordingExpr, requiredSeries, selector, slaWindowRecordingExpr, sliRecordingExprs, sloSelector, targetOf, upMaxRecordingExpr, type Target,
+  RECORD, badEvents5mRecordingExpr, readsRouter, recordedLabels, requestCountSeries, requiredSeries, routerServiceOf, slaWindowRecordingExpr, sliRecordingExprs, sloSelector, targetOf, upMaxRecordingExpr, type Target,
 } from './sli.ts';
+import { ROUTER_METRIC } from '../../router/src/contract.ts';
+import { METRIC } from '../../worker/src/contract.ts';
 import { normalizeSla, type NormalizedSla, type Slo } from './slos.ts';
 import { planSlo, type SloPlan, type Tier } from './tiers.ts';
 
@@ -36,11 +38,12 @@ export function compileSla(qs: QwenService, links: Links, sla: NormalizedSla = n
   const { window, slos } = sla;
   const plans = slos.map((s) => planSlo(s, { scrapeInterval: scrapeIntervalOf(qs) }));
   if (!slos.length) return { plans, groups: [], window };
-  const t = targetOf(qs);
+  const t = targetOf(qs, sla.source);
   const recording: Rule[] = [];
   if (slos.some((s) => s.kind === 'availability')) {
     // Time-based availability: available while at least one target is up.
-    recording.push({ record: RECORD.upMax, expr: upMaxRecordingExpr(t) });
+    const labels = recordedLabels(t, 'availability');
+    recording.push({ record: RECORD.upMax, expr: upMaxRecordingExpr(t), ...(Object.keys(labels).length ? { labels } : {}) });
   }
   for (const plan of plans) recording.push(...recordingRules(t, plan, window));
   const alerts: Rule[] = plans.flatMap((p) => p.tiers.map((tier) => burnAlert(qs, t, p.slo, tier, window, links)));
@@ -54,7 +57,7 @@ export function compileSla(qs: QwenService, links: Links, sla: NormalizedSla = n
 
 function recordingRules(t: Target, plan: SloPlan, window: number): RecordingRule[] {
   const { slo } = plan;
-  const labels = { slo: slo.name };
+  const labels = { ...recordedLabels(t, slo.kind), slo: slo.name };
   const windows = [...new Set([...STANDARD_WINDOWS, ...plan.tiers.flatMap((x) => [x.long, x.short])])].sort((a, b) => a - b);
   const out: RecordingRule[] = [];
   for (const w of windows) {
@@ -113,7 +116,18 @@ export function guardText(slo: Slo, tier: Tier): string {
 }
 
 function absentAlert(qs: QwenService, t: Target, slos: Slo[], links: Links): AlertingRule {
-  const required = [`${REQUEST_DURATION}_count${selector(t)}`, ...slos.map((s) => requiredSeries(t, s)).filter((x): x is string => !!x)];
+  // With a router, only the router's series are required: it always runs, while the workers may be
+  // scaled to zero (the worker-read tokens/s SLO then has no series, and that is not a fault).
+  const router = t.source === 'router';
+  const measured = router ? slos.filter((s) => readsRouter(t, s.kind)) : slos;
+  const required = [requestCountSeries(t), ...measured.map((s) => requiredSeries(t, s)).filter((x): x is string => !!x)];
+  const what = router
+    ? `${ROUTER_METRIC.requestDuration} series (or no bucket at an SLO threshold) for service ${routerServiceOf(t.service)} in ` +
+      `namespace ${t.namespace} for ${ABSENT_FOR}: the router is gone, not scraped (ServiceMonitor not selected by Prometheus?), ` +
+      'or runs without the SLO buckets (--slo-buckets).'
+    : `${METRIC.requestDuration} series (or no bucket at an SLO threshold) for service ${t.service} in ` +
+      `namespace ${t.namespace} for ${ABSENT_FOR}: the workers are gone, not scraped (ServiceMonitor not selected by Prometheus?), ` +
+      'or run without the SLO buckets (--slo-buckets).';
   return {
     alert: METRICS_ABSENT_ALERT,
     expr: [...new Set(required)].map((r) => `absent(${r})`).join('\nor '),
@@ -121,10 +135,7 @@ function absentAlert(qs: QwenService, t: Target, slos: Slo[], links: Links): Ale
     labels: { [SEVERITY_LABEL]: 'warning', [QWENSERVICE_LABEL]: qs.metadata.name },
     annotations: {
       summary: `${t.namespace}/${qs.metadata.name}: SLO metrics are missing, its SLA cannot be measured`,
-      description:
-        `Prometheus has had no ${REQUEST_DURATION} series (or no bucket at an SLO threshold) for service ${t.service} in ` +
-        `namespace ${t.namespace} for ${ABSENT_FOR}: the workers are gone, not scraped (ServiceMonitor not selected by Prometheus?), ` +
-        'or run without the SLO buckets (--slo-buckets). No QwenSLOBudgetBurn alert can fire meanwhile.',
+      description: `Prometheus has had no ${what} No QwenSLOBudgetBurn alert can fire meanwhile.`,
       ...linkAnnotations(links, METRICS_ABSENT_ALERT),
     },
   };

@@ -1,6 +1,8 @@
 // The SLIs as PromQL: for one SLO over one window, the share of bad events (bad time for
-// availability) and the number of events, either straight from the worker's series (raw) or from
-// the series the SLO rules record. Rules, the status loop, the dashboard, the autoscaler's triggers
+// availability) and the number of events, either straight from the measured series (raw) or from
+// the series the SLO rules record. The measured series are the workers', or with a router (the
+// plan's SliSource) the router's for what clients see: latency, TTFT, errors and availability; the
+// recorded series keep the QwenService's labels either way, so their readers do not change. Rules, the status loop, the dashboard, the autoscaler's triggers
 // and rollout gates all take their PromQL from here, so a page, a status line and a scale-out agree
 // on what "bad" means. Sums are `sum by (namespace, service)` before dividing: one series per SLO
 // and window, never one per pod, and a worker restart (counter reset) is absorbed by
@@ -11,6 +13,7 @@ import { leRegex } from './le.ts';
 import type { Slo, SloKind } from './slos.ts';
 import { namespaceOf } from '../kube/object.ts';
 import { LABEL, METRIC, NOT_SERVICE_FAULT } from '../../worker/src/contract.ts';
+import { ROUTER_METRIC } from '../../router/src/contract.ts';
 
 // The worker's histograms (the worker <-> operator contract).
 export const REQUEST_DURATION = METRIC.requestDuration;
@@ -31,11 +34,42 @@ export const RECORD = {
   upMax: `${RECORD_LEVEL}:up:max`,
 } as const;
 
-/** The worker series of one QwenService: the labels its ServiceMonitor puts on every target. */
-export type Target = { namespace: string; service: string };
+/**
+ * Whose series measure what clients see: the workers' (no router), or the router's (spec.router:
+ * measured at the client's side of the router, hold time and retries included). The router has no
+ * time-per-output-token histogram: the tokens/s SLO reads the workers' either way, and so do canary
+ * gates (a canary is judged on its own workers), the queue trigger and per-replica views.
+ */
+export type SliSource = 'worker' | 'router';
 
-export function targetOf(qs: QwenService): Target {
-  return { namespace: namespaceOf(qs), service: qs.metadata.name };
+/**
+ * The `service` label of the router's series: its ServiceMonitor scrapes the router pods' admin
+ * port through the Service of this name, so prometheus-operator labels every router series with it.
+ */
+export const routerServiceOf = (name: string) => `${name}-router`;
+
+/**
+ * One QwenService's series: `namespace` and `service` are the labels its worker ServiceMonitor puts
+ * on every worker target, and the labels of every series the SLO rules record; `source` (default
+ * worker) says whose series the client-side SLIs read.
+ */
+export type Target = { namespace: string; service: string; source?: SliSource };
+
+export function targetOf(qs: QwenService, source: SliSource = 'worker'): Target {
+  return { namespace: namespaceOf(qs), service: qs.metadata.name, ...(source === 'router' ? { source } : {}) };
+}
+
+/** SLO kinds the router measures (its histograms are the worker's request duration and TTFT). */
+const ROUTER_KINDS: ReadonlySet<SloKind> = new Set<SloKind>(['latency', 'ttft', 'errors', 'availability']);
+
+/** Whether an SLO of this kind reads the router's series for this target. */
+export function readsRouter(t: Target, kind: SloKind): boolean {
+  return t.source === 'router' && ROUTER_KINDS.has(kind);
+}
+
+/** The labels of the series an SLO of this kind reads: the router's Service, or the workers'. */
+function seriesAt(t: Target, kind: SloKind): Target {
+  return readsRouter(t, kind) ? { namespace: t.namespace, service: routerServiceOf(t.service) } : { namespace: t.namespace, service: t.service };
 }
 
 /** One PromQL label matcher; its value is escaped when written, so any string is safe here. */
@@ -71,11 +105,13 @@ export type HistogramKind = Extract<SloKind, 'latency' | 'ttft' | 'tokens'>;
 const counted = matcher(LABEL.errorType, '!~', NOT_SERVICE_FAULT.join('|'));
 const failed = matcher(LABEL.errorType, '!~', `|${NOT_SERVICE_FAULT.join('|')}`);
 
-/** The events an SLO counts: which series' `_count`, narrowed how. Errors count the requests latency counts. */
-function population(kind: Exclude<SloKind, 'availability'>): { metric: string; matchers: LabelMatcher[] } {
-  if (kind === 'latency' || kind === 'errors') return { metric: REQUEST_DURATION, matchers: [counted] };
-  if (kind === 'ttft') return { metric: TTFT, matchers: [] };
-  return { metric: TPOT, matchers: [] };
+/** The events an SLO counts: which series' `_count`, narrowed how, at which labels. Errors count the requests latency counts. */
+function population(t: Target, kind: Exclude<SloKind, 'availability'>): { metric: string; matchers: LabelMatcher[]; at: Target } {
+  const router = readsRouter(t, kind);
+  const at = seriesAt(t, kind);
+  if (kind === 'latency' || kind === 'errors') return { metric: router ? ROUTER_METRIC.requestDuration : REQUEST_DURATION, matchers: [counted], at };
+  if (kind === 'ttft') return { metric: router ? ROUTER_METRIC.timeToFirstToken : TTFT, matchers: [], at };
+  return { metric: TPOT, matchers: [], at };
 }
 
 /** The good-bucket matcher of a histogram SLO (the SLO's threshold, any spelling of it). */
@@ -87,17 +123,18 @@ type Fn = 'rate' | 'increase';
 type EventSlo = Slo & { kind: Exclude<SloKind, 'availability'> };
 
 function total(t: Target, slo: EventSlo, fn: Fn, range: string, extra: LabelMatcher[]): string {
-  const { metric, matchers } = population(slo.kind);
-  return `sum by (${BY}) (${fn}(${metric}_count${selector(t, ...matchers, ...extra)}[${range}]))`;
+  const { metric, matchers, at } = population(t, slo.kind);
+  return `sum by (${BY}) (${fn}(${metric}_count${selector(at, ...matchers, ...extra)}[${range}]))`;
 }
 
 function good(t: Target, slo: EventSlo, fn: Fn, range: string, extra: LabelMatcher[]): string {
-  const { metric, matchers } = population(slo.kind);
-  return `sum by (${BY}) (${fn}(${metric}_bucket${selector(t, ...matchers, leMatcher(slo), ...extra)}[${range}]))`;
+  const { metric, matchers, at } = population(t, slo.kind);
+  return `sum by (${BY}) (${fn}(${metric}_bucket${selector(at, ...matchers, leMatcher(slo), ...extra)}[${range}]))`;
 }
 
 function failures(t: Target, fn: Fn, range: string, extra: LabelMatcher[]): string {
-  return `sum by (${BY}) (${fn}(${REQUEST_DURATION}_count${selector(t, failed, ...extra)}[${range}]))`;
+  const { metric, at } = population(t, 'errors');
+  return `sum by (${BY}) (${fn}(${metric}_count${selector(at, failed, ...extra)}[${range}]))`;
 }
 
 /** One SLI over one window as two PromQL expressions, each one series per service (or none). */
@@ -118,7 +155,7 @@ export type Sli = {
 export function rawSli(t: Target, slo: Slo, window: number, extra: LabelMatcher[] = []): Sli {
   const range = formatDuration(window);
   if (slo.kind === 'availability') {
-    const up = `up${selector(t, ...extra)}[${range}]`;
+    const up = `up${selector(seriesAt(t, 'availability'), ...extra)}[${range}]`;
     return { badRatio: `1 - max by (${BY}) (avg_over_time(${up}))`, events: `max by (${BY}) (count_over_time(${up}))` };
   }
   const s = slo as EventSlo;
@@ -139,16 +176,23 @@ export function recordedSli(t: Target, slo: Slo, window: number): Sli {
 
 /** The `q` quantile of a histogram over `window` seconds. For dashboards and status, never for paging. */
 export function quantileExpr(t: Target, histogram: HistogramKind, q: number, window: number, extra: LabelMatcher[] = []): string {
-  const { metric, matchers } = population(histogram);
-  return `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket${selector(t, ...matchers, ...extra)}[${formatDuration(window)}])))`;
+  const { metric, matchers, at } = population(t, histogram);
+  return `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket${selector(at, ...matchers, ...extra)}[${formatDuration(window)}])))`;
 }
 
 // What the SLO rules record. The event SLOs record their raw SLI; availability is recorded exactly
-// ("at least one target up") from the recorded best target's `up`.
+// ("at least one target up") from the recorded best target's `up`. A rule that reads the router's
+// series sums them under the router's `service` label: it records under the QwenService's
+// (recordedLabels), so alerts, status, triggers and the dashboard read one name whatever the source.
+
+/** The labels a recording rule that reads an SLO of this kind sets on what it records (besides its own). */
+export function recordedLabels(t: Target, kind: SloKind): Record<string, string> {
+  return readsRouter(t, kind) ? { service: t.service } : {};
+}
 
 /** The rule body of RECORD.upMax. */
 export function upMaxRecordingExpr(t: Target): string {
-  return `max by (${BY}) (up${selector(t)})`;
+  return `max by (${BY}) (up${selector(seriesAt(t, 'availability'))})`;
 }
 
 /** The rule bodies of RECORD.errorRatio(window) and RECORD.events(window). */
@@ -181,5 +225,12 @@ export function slaWindowRecordingExpr(t: Target, slo: Slo, slaWindow: number): 
 /** The series a histogram SLO cannot be measured without (its threshold's bucket); undefined for the others. */
 export function requiredSeries(t: Target, slo: Slo): string | undefined {
   if (slo.kind === 'availability' || slo.kind === 'errors') return undefined;
-  return `${population(slo.kind).metric}_bucket${selector(t, leMatcher(slo))}`;
+  const { metric, at } = population(t, slo.kind);
+  return `${metric}_bucket${selector(at, leMatcher(slo))}`;
+}
+
+/** The request counter every event SLO but tokens/s counts from: its absence means the SLA is not measured. */
+export function requestCountSeries(t: Target): string {
+  const { metric, at } = population(t, 'latency');
+  return `${metric}_count${selector(at)}`;
 }

@@ -4,6 +4,7 @@
 // autoscaling, the worker's bucket list) works from this list, never from the SLA's strings. Pure.
 import { PERCENTILES, PERCENTILE_OBJECTIVE, type Sla } from '../api/qwenservice.ts';
 import { formatPercent, parseDuration, parsePercent } from '../api/units.ts';
+import type { SliSource } from './sli.ts';
 
 export type SloKind = 'latency' | 'ttft' | 'tokens' | 'errors' | 'availability';
 
@@ -26,16 +27,18 @@ export type NormalizedSla = {
   /** The SLA window (compliance period), seconds. */
   window: number;
   slos: Slo[];
+  /** Whose series the client-side SLIs read (sli.ts SliSource): the plan's, from spec.router. */
+  source: SliSource;
 };
 
 /** The SLA window when the block names none. */
 export const DEFAULT_SLA_WINDOW = '30d';
 
-export function normalizeSla(sla: Sla | undefined): NormalizedSla {
-  return { window: parseDuration(sla?.window ?? DEFAULT_SLA_WINDOW), slos: slosOf(sla) };
+export function normalizeSla(sla: Sla | undefined, source: SliSource = 'worker'): NormalizedSla {
+  return { window: parseDuration(sla?.window ?? DEFAULT_SLA_WINDOW), slos: slosOf(sla, source), source };
 }
 
-export function slosOf(sla: Sla | undefined): Slo[] {
+export function slosOf(sla: Sla | undefined, source: SliSource = 'worker'): Slo[] {
   if (!sla) return [];
   const out: Slo[] = [];
   const blocks = [
@@ -61,7 +64,8 @@ export function slosOf(sla: Sla | undefined): Slo[] {
   }
   if (sla.availability) {
     const a = parsePercent(sla.availability);
-    out.push(slo('availability', 'availability', a, `at least one worker is up ${sla.availability} of the time`));
+    const who = source === 'router' ? 'router replica' : 'worker';
+    out.push(slo('availability', 'availability', a, `at least one ${who} is up ${sla.availability} of the time`));
   }
   return out;
 }

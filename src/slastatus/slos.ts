@@ -7,6 +7,7 @@ import type { QwenService } from '../api/qwenservice.ts';
 import { ALERT_NAME_LABEL, BUDGET_BURN_ALERT, NAMESPACE_LABEL, QWENSERVICE_LABEL } from '../conventions.ts';
 import { labelSelector, matcher, quantileExpr, rawSli, recordedSli, targetOf, type Target } from '../sla/sli.ts';
 import type { Slo } from '../sla/slos.ts';
+import { sliSourceOf } from '../plan/index.ts';
 
 /** The queries that measure one SLO over a window. */
 export type SloQueries = {
@@ -20,7 +21,7 @@ export type SloQueries = {
 
 /** The queries of one SLO over `window` seconds. */
 export function queriesFor(qs: QwenService, slo: Slo, window: number): SloQueries {
-  const t = targetOf(qs);
+  const t = targetOf(qs, sliSourceOf(qs));
   const raw = rawSli(t, slo, window);
   const recorded = recordedSli(t, slo, window);
   // Prefer the series the PrometheusRule records (what the alerts read, and cheap over 30d); fall
@@ -50,7 +51,7 @@ function displayQuery(t: Target, slo: Slo, window: number, badRatio: string): st
 
 /** Measured p95 request latency over the last hour (the P95 printer column), in seconds. */
 export function p95Query(qs: QwenService): string {
-  return quantileExpr(targetOf(qs), 'latency', 0.95, 3600);
+  return quantileExpr(targetOf(qs, sliSourceOf(qs)), 'latency', 0.95, 3600);
 }
 
 /** QwenSLOBudgetBurn alerts firing for this QwenService (Prometheus' ALERTS series). */

@@ -14,6 +14,14 @@ export const METRIC = {
   generatedTokens: 'gen_ai_server_generated_tokens_total',
   requestsRunning: 'gen_ai_server_requests_running',
   requestsWaiting: 'gen_ai_server_requests_waiting',
+  /**
+   * Share (0 to 1) of the context's KV cells that running requests hold: what the Gateway API
+   * Inference Extension's endpoint picker reads as KV-cache utilization (its
+   * --kv-cache-usage-percentage-metric; with requestsWaiting and requestsRunning as its queued and
+   * running requests). States kept on idle sequences for later turns are not counted: a new request
+   * may take their cells, as vLLM's usage leaves out its cached free blocks.
+   */
+  kvCacheUsage: 'gen_ai_server_kv_cache_usage_ratio',
   modelLoadDuration: 'gen_ai_server_model_load_duration_seconds',
   ready: 'gen_ai_server_ready',
   gpuMemoryUsed: 'gen_ai_server_gpu_memory_used_bytes',

@@ -122,6 +122,8 @@ export class Engine {
   get sequenceContextSize(): number { return this.context.contextSize; }
   get running(): number { return this.pool.running; }
   get waiting(): number { return this.pool.waiting; }
+  /** Share of the context's KV cells (contextSize per sequence) held by running requests, 0 to 1. */
+  get kvCacheUsage(): number { return this.pool.busyCells / (this.context.contextSize * this.pool.size); }
   get idle(): boolean { return this.running === 0 && this.waiting === 0; }
   /** Called whenever running/waiting change (metrics). */
   set onLoad(f: (running: number, waiting: number) => void) { this.pool.onLoad = f; }

@@ -64,6 +64,7 @@ export async function startWorker(config: WorkerConfig) {
   // What the model's header says, for the operator to size pvc:// and file:// sources it cannot read.
   registerModelFacts(metrics.registry, modelName, basename(modelPath), modelFactsOf(engine.model.fileInfo, statSync(modelPath).size));
   engine.onLoad = (running, waiting) => { metrics.running.set(running); metrics.waiting.set(waiting); };
+  metrics.setKvCacheUsageSource(() => engine.kvCacheUsage);
   // Prompts are tokenized off the event loop; without the thread (it failed to start), here.
   try {
     engine.tokenizerThread = await TokenizerThread.start(modelPath);

@@ -126,6 +126,12 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     ...perModel, name: METRIC.gpuMemoryUsed, help: 'GPU memory in use (only when running on a GPU).',
     async collect() { if (gpuRead) this.set({ model }, await gpuRead()); },
   });
+  let kvRead: (() => number) | undefined;
+  new Gauge({
+    ...perModel, name: METRIC.kvCacheUsage,
+    help: 'Share (0 to 1) of the context\'s KV cells held by running requests (idle sequences\' kept states not counted); read at each scrape.',
+    collect() { this.set({ model }, kvRead ? kvRead() : 0); },
+  });
   const parallel = new Gauge({ ...perModel, name: METRIC.parallelSequences, help: 'Configured context sequences (--parallel).' });
   // Zero-initialise every series so rates exist before the first request of each kind: Prometheus'
   // increase() never counts a series' first sample, so a series born with its first request would
@@ -175,5 +181,7 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     },
     /** Only on GPU: the gauge is then read from the backend at each scrape. */
     setGpuMemorySource(read: () => Promise<number>) { gpuRead = read; },
+    /** The engine's KV-cache usage, read at each scrape (it moves with every token, not with an event). */
+    setKvCacheUsageSource(read: () => number) { kvRead = read; },
   };
 }

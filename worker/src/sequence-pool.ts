@@ -127,6 +127,14 @@ export class SequencePool {
   }
 
   get waiting(): number { return this.waiters.length; }
+  /** Sequences in the pool. */
+  get size(): number { return this.all.length; }
+  /** Tokens (KV cells) held by the sequences running a request: the idle ones' states are a cache a request may take. */
+  get busyCells(): number {
+    let n = 0;
+    for (const s of this.all) if (!this.free.includes(s)) n += s.contextTokens.length;
+    return n;
+  }
   get hostCache(): HostPromptCache | undefined { return this.host; }
 
   /** Takes a free sequence, or waits in the bounded queue; throws OverloadedError past it. */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import OpenAI from 'openai';
 import { rawRequest, sample, startWorker, testModelPath } from './support.ts';
 import type { WorkerProc } from './support.ts';
+import { METRIC, WORKER_DEFAULT } from '../src/contract.ts';
 
 jest.setTimeout(60_000);
 
@@ -60,6 +61,32 @@ describe('worker lifecycle', () => {
     expect(sample(t, 'gen_ai_server_request_duration_seconds_count{model="m",error_type="timeout"}')).toBe(1);
     expect(sample(t, 'gen_ai_server_request_duration_seconds_count{model="m",error_type="cancelled"}')).toBe(1);
     expect(sample(t, 'gen_ai_server_requests_running{model="m"}')).toBe(0);
+  }, 60_000);
+
+  it('reports the KV cells a running request holds (the inference gateway\'s KV-cache utilization), none once it ends', async () => {
+    const gauge = async () => sample(await (await fetch(`${metricsUrl}/metrics`)).text(), `${METRIC.kvCacheUsage}{model="m"}`)!;
+    const cells = WORKER_DEFAULT.contextSize * 1; // --parallel 1
+    expect(await gauge()).toBe(0);
+    const prompt = `Count: ${Array.from({ length: 120 }, (_, i) => i + 1).join(', ')},`;
+    const { usage } = await client.completions.create({ model: 'm', prompt, max_tokens: 1, temperature: 0 });
+    const promptTokens = usage!.prompt_tokens;
+    expect(promptTokens).toBeGreaterThan(200);
+    expect(await gauge()).toBe(0);
+    const stream = await client.completions.create({ model: 'm', prompt, max_tokens: 2000, temperature: 0, stream: true });
+    const seen: number[] = [];
+    let chunks = 0;
+    for await (const _chunk of stream) {
+      chunks++;
+      // After the first chunk the prompt is in the cache; after the 6th, at least 5 generated tokens too
+      // (a token is streamed once sampled, which needs the previous one evaluated).
+      if (chunks === 1 || chunks === 6) seen.push(await gauge());
+      if (chunks === 6) break; // ends the stream: the client's cancel releases the sequence
+    }
+    expect(seen[0]! * cells).toBeGreaterThanOrEqual(promptTokens);
+    expect(seen[1]! * cells).toBeGreaterThanOrEqual(promptTokens + 5);
+    expect(seen[1]!).toBeLessThanOrEqual(1);
+    for (let i = 0; i < 100 && (await gauge()) !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await gauge()).toBe(0);
   }, 60_000);
 
   it('drains on SIGTERM: readyz 503, new requests 503, the in-flight stream finishes, exit 0; half-sent requests do not hold it up', async () => {

@@ -109,6 +109,16 @@ describe('dashboard', () => {
     for (const t of ['SLI', 'budget', 'Burn rate', 'latency', 'first token', 'tokens/s', 'running / waiting', 'Errors by type', 'Memory']) expect(titles).toContain(t);
   });
 
+  it('with a router, shows latency and TTFT as clients see them (the router\'s series) and the rest per worker', () => {
+    const routed = resolvePlan({ ...qs, spec: { ...qs.spec, router: {} } } as typeof qs, defaultRenderConfig);
+    const panels = dashboardPanels(routed);
+    const exprsOf = (title: string) => panels.find((p) => p.title === title)!.targets.map((t) => t.expr).join('\n');
+    expect(exprsOf('Request latency')).toMatch(/^histogram_quantile\(0\.5, sum by \(le\) \(rate\(qwen_router_request_duration_seconds_bucket\{namespace="[^"]+",service="[^"]+-router"/);
+    expect(exprsOf('Time to first token')).toContain('qwen_router_time_to_first_token_seconds_bucket');
+    expect(exprsOf('Output tokens/s')).not.toContain('qwen_router_');
+    expect(exprsOf('Requests per second')).not.toContain('qwen_router_');
+  });
+
   it('reads only series the worker or the SLO rules produce', () => {
     const worker: string[] = Object.values(METRIC);
     const histogramSeries = worker.flatMap((n) => [n, `${n}_bucket`, `${n}_count`, `${n}_sum`]);

@@ -12,7 +12,11 @@ import { renderRollout } from '../../../src/render/rollout.ts';
 import { renderScaledObject } from '../../../src/render/scaledobject.ts';
 
 const config = { ...defaultRenderConfig, prometheusURL: 'http://prometheus-operated.monitoring.svc:9090' };
-const example = (file: string) => resolvePlan(parseQwenService(load(readFileSync(`manifests/examples/${file}`, 'utf8'))), config);
+const example = (file: string, router = false) => {
+  const qs = parseQwenService(load(readFileSync(`manifests/examples/${file}`, 'utf8')));
+  // spec.router comes with [G]'s API part: added here without the schema's parse.
+  return resolvePlan(router ? { ...qs, spec: { ...qs.spec, router: {} } } as typeof qs : qs, config);
+};
 const yaml = (doc: unknown) => dump(doc, { lineWidth: -1, noRefs: true });
 
 function golden(name: string, actual: string) {
@@ -22,13 +26,17 @@ function golden(name: string, actual: string) {
 }
 
 describe('queries of the examples (golden)', () => {
-  it('the ScaledObject triggers of autoscaled.yaml', () => {
-    const so = renderScaledObject(example('autoscaled.yaml'))!;
+  it.each([false, true])('the ScaledObject triggers of autoscaled.yaml; with a router: %s', (router) => {
+    // With a router too: the queue trigger reads the workers' gauges, the burn trigger the recorded series.
+    const so = renderScaledObject(example('autoscaled.yaml', router))!;
     golden('autoscaled.triggers.yaml', yaml((so.spec as { triggers: unknown[] }).triggers));
   });
 
-  it('the AnalysisTemplates of canary.yaml (gate and budget queries, conditions, limits)', () => {
-    const templates = renderRollout(example('canary.yaml')).filter((o) => o.kind === 'AnalysisTemplate');
+  it.each([false, true])('the AnalysisTemplates of canary.yaml (gate and budget queries, conditions, limits); with a router: %s', (router) => {
+    // With a router too: a canary is judged on its own workers' series, not the router's.
+    const plan = example('canary.yaml', router);
+    expect(plan.sla.source).toBe(router ? 'router' : 'worker');
+    const templates = renderRollout(plan).filter((o) => o.kind === 'AnalysisTemplate');
     golden('canary.analysis.yaml', templates.map((t) => `# ${t.metadata.name}\n${yaml(t.spec)}`).join('---\n'));
   });
 });

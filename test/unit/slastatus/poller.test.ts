@@ -25,7 +25,7 @@ describe('SLA status loop reads the plan\'s SLOs', () => {
     const reading = await poller.read(service);
     const { window, slos } = planSla(service);
     expect(window).toBe(7 * 86400);
-    expect(resolvePlan(service, defaultRenderConfig).sla).toEqual({ window, slos });
+    expect(resolvePlan(service, defaultRenderConfig).sla).toEqual({ window, slos, source: 'worker' });
     expect(reading.reachable && reading.measurements.map((m) => m.slo)).toEqual(slos);
     for (const slo of slos) {
       for (const w of [window, 3600]) expect(asked).toEqual(expect.arrayContaining(Object.values(queriesFor(service, slo, w))));

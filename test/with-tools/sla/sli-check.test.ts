@@ -15,6 +15,8 @@ const canary = matcher('rollouts_pod_template_hash', '=', 'abc');
 const queries = [
   ...slos.flatMap((slo) => [window, 3600].flatMap((w) => Object.values(queriesFor(qs, slo, w)))),
   ...slos.flatMap((slo) => Object.values(rawSli(targetOf(qs), slo, 600, [canary]))),
+  // With a router (the status loop's raw fallback reads the router's series).
+  ...slos.flatMap((slo) => Object.values(rawSli(targetOf(qs, 'router'), slo, 3600))),
   p95Query(qs),
   firingAlertsQuery(qs),
 ];
