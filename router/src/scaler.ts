@@ -56,7 +56,12 @@ export type ScalerOptions = {
   /** The other router replicas; absent with one replica (or in tests). */
   peers?: PeerLoads;
   log?: Logger;
-  /** StreamIsActive re-sends the current state this often (keeps idle connections alive, re-asserts idle after KEDA's cooldown). */
+  /**
+   * StreamIsActive re-sends the current state this often. KEDA drops an activation it cannot yet map to
+   * the ScaledObject's metric (status not filled in yet, just after it was created), so `true` is said
+   * again; `false` it ignores (scale-in goes through its polling: IsActive every pollingInterval, then
+   * cooldownPeriod), so repeating it costs nothing.
+   */
   heartbeatMs?: number;
 };
 
