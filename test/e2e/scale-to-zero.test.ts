@@ -86,11 +86,12 @@ describe('scale to zero through the external push scaler, on real KEDA', () => {
   it('idle: KEDA takes the Deployment to 0 and reports the ScaledObject Ready', async () => {
     await apply(cluster, scaledObject(300));
     await waitFor('Deployment at 0', async () => (await replicas()) === 0, 60_000, 500);
-    const so = await waitFor('ScaledObject Ready', async () => {
+    // (Not its Active condition: KEDA's first check can write it before the reconciler has set the
+    // conditions up, and then it stays Unknown until the next poll, 5 minutes later here.)
+    await waitFor('ScaledObject Ready', async () => {
       const c = (await get<ScaledObject>(cluster, 'keda.sh/v1alpha1', 'ScaledObject', 'workers', ns))?.status?.conditions;
-      return c?.find((x) => x.type === 'Ready')?.status === 'True' ? c : undefined;
+      return c?.find((x) => x.type === 'Ready')?.status === 'True';
     }, 60_000, 500);
-    expect(so.find((x) => x.type === 'Active')?.status).toBe('False');
   }, 120_000);
 
   it('activate: one held request takes it from 0 to 1 through StreamIsActive, long before KEDA would poll', async () => {
