@@ -4,12 +4,16 @@
 // stops for good on such an error; the source restarts it).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createServer } from 'node:http';
 import { apply, remove, waitFor, type KubeObject } from '../../cluster/client.ts';
 import { testCluster, testKubeConfig, testNamespace } from '../../cluster/testing.ts';
-import { endpointSliceSource, type EndpointSliceSource } from '../../../router/src/endpoint-slices.ts';
+import { endpointSliceSource } from '../../../router/src/endpoint-slices.ts';
 import type { Endpoint } from '../../../router/src/endpoints.ts';
+import { PEER_LOAD_PATH } from '../../../router/src/contract.ts';
+import { peersFromService } from '../../../router/src/peers.ts';
 
 const DISCOVERY = 'discovery.k8s.io/v1';
+const ADMIN_PORT = 19090 + Math.floor(Math.random() * 1000);
 
 type SliceEndpoint = { address: string; ready?: boolean; terminating?: boolean };
 function slice(ns: string, name: string, service: string, endpoints: SliceEndpoint[], addressType: 'IPv4' | 'IPv6' = 'IPv4', extraLabels: Record<string, string> = {}): KubeObject {
@@ -26,7 +30,7 @@ function slice(ns: string, name: string, service: string, endpoints: SliceEndpoi
 const ids = (e: readonly Endpoint[]) => e.map((x) => x.id);
 
 let ns: string;
-const sources: EndpointSliceSource[] = [];
+const sources: { close(): void }[] = [];
 beforeAll(async () => { ns = await testNamespace('router-slices'); }, 60_000);
 afterAll(() => { for (const s of sources) s.close(); });
 
@@ -96,5 +100,33 @@ describe('endpointSliceSource', () => {
     // And the restarted watch follows later changes.
     await apply(info, slice(ns, 'late-a', 'late', [{ address: '10.0.2.1' }, { address: '10.0.2.2' }]));
     await waitFor('the second endpoint', () => source.current().length === 2, 15_000);
+  });
+});
+
+describe('peersFromService', () => {
+  it('polls the router replicas listed in its own Service\'s EndpointSlices, skipping itself', async () => {
+    const info = testCluster();
+    // Two replicas' admin ports: HTTP servers on loopback addresses of their own. The API refuses
+    // loopback IPs in IPv4 slices, so the slice lists them as FQDN endpoints (the name is the address).
+    const servers = await Promise.all([['127.0.0.2', { inFlight: 1, held: 2 }], ['127.0.0.3', { inFlight: 100, held: 100 }]].map(async ([host, load]) => {
+      const s = createServer((req, res) => { res.writeHead(req.url === PEER_LOAD_PATH ? 200 : 404).end(JSON.stringify(load)); });
+      await new Promise<void>((r) => s.listen(ADMIN_PORT, host as string, r));
+      return s;
+    }));
+    try {
+      await apply(info, {
+        apiVersion: DISCOVERY, kind: 'EndpointSlice',
+        metadata: { name: 'router-peers-a', namespace: ns, labels: { 'kubernetes.io/service-name': 'router-peers', 'endpointslice.kubernetes.io/managed-by': 'qwen-test' } },
+        addressType: 'FQDN', ports: [{ name: 'admin', port: ADMIN_PORT, protocol: 'TCP' }],
+        endpoints: [{ addresses: ['127.0.0.2'], conditions: { ready: true } }, { addresses: ['127.0.0.3'], conditions: { ready: true } }],
+      } as KubeObject);
+      // This replica is 127.0.0.3: its own load is the scaler's LoadCounter, never polled.
+      const peers = peersFromService({ kubeConfig: testKubeConfig(), namespace: ns, service: 'router-peers', adminPort: 'admin', selfAddress: '127.0.0.3' });
+      sources.push(peers);
+      await waitFor('the peer\'s load', async () => { await peers.refresh(); return peers.total().held === 2; }, 15_000);
+      expect(peers.total()).toEqual({ inFlight: 1, held: 2 });
+    } finally {
+      for (const s of servers) s.close();
+    }
   });
 });
