@@ -10,6 +10,8 @@
 //             GetMetrics) asks for 3
 //   idle      held -> 0 -> back to 0 after cooldownPeriod (KEDA ignores inactive pushes and scales in
 //             through its polling: the test shortens pollingInterval for this phase)
+//   peer      a request held at another router replica (an HTTP server answering PEER_LOAD_PATH, as a
+//             replica's admin port does) activates it too: KEDA talks to one replica only
 // Self-contained on purpose: the integrator extends it to go through the operator's rendered objects
 // and a real worker behind the router.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -22,7 +24,11 @@ import { apply, get, newNamespace, waitFor, type KubeObject } from '../cluster/c
 import { KEDA_CRDS, startKeda, type Keda } from '../support/keda.ts';
 import { LoadCounter } from '../../router/src/load.ts';
 import { startScaler, type RunningScaler } from '../../router/src/scaler.ts';
-import { SCALER_METRIC_NAME } from '../../router/src/contract.ts';
+import { PEER_LOAD_PATH, SCALER_METRIC_NAME } from '../../router/src/contract.ts';
+import { staticEndpoints } from '../../router/src/endpoints.ts';
+import { pollPeerLoads, type PeerLoads } from '../../router/src/peers.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const COOLDOWN_S = 10;
 const log = (m: string) => process.stderr.write(`[e2e scale-to-zero ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -35,6 +41,9 @@ describe('scale to zero through the external push scaler, on real KEDA', () => {
   let cluster: Cluster;
   let keda: Keda | undefined;
   let scaler: RunningScaler | undefined;
+  let peers: PeerLoads | undefined;
+  let peer: Server | undefined;
+  let peerLoad = { inFlight: 0, held: 0 };
   const load = new LoadCounter();
   let ns: string;
   const dir = mkdtempSync(join(tmpdir(), 'qwen-e2e-scale-to-zero-'));
@@ -64,7 +73,10 @@ describe('scale to zero through the external push scaler, on real KEDA', () => {
     });
     ns = await newNamespace(cluster, 'scale-to-zero');
     keda = await startKeda(cluster, join(dir, 'keda'));
-    scaler = await startScaler({ port: 0, host: '127.0.0.1', load, heartbeatMs: 5_000 });
+    peer = createServer((req, res) => { res.writeHead(req.url === PEER_LOAD_PATH ? 200 : 404).end(JSON.stringify(peerLoad)); });
+    await new Promise<void>((r) => peer!.listen(0, '127.0.0.1', r));
+    peers = pollPeerLoads({ source: staticEndpoints([`http://127.0.0.1:${(peer.address() as AddressInfo).port}`]) });
+    scaler = await startScaler({ port: 0, host: '127.0.0.1', load, peers, heartbeatMs: 5_000 });
     // Up at 1, as a freshly rendered Deployment is: KEDA must take it to 0.
     await apply(cluster, {
       apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'workers', namespace: ns },
@@ -79,6 +91,8 @@ describe('scale to zero through the external push scaler, on real KEDA', () => {
 
   afterAll(async () => {
     await scaler?.close();
+    peers?.close();
+    peer?.close();
     await keda?.stop();
     await cluster?.stop();
   }, 90_000);
@@ -123,5 +137,16 @@ describe('scale to zero through the external push scaler, on real KEDA', () => {
     await apply(cluster, scaledObject(5));
     await waitFor('Deployment at 0', async () => (await replicas()) === 0, 90_000, 500);
     log(`scale-in: idle to Deployment replicas 0 in ${Date.now() - t0} ms (cooldownPeriod ${COOLDOWN_S} s, pollingInterval 5 s)`);
+  }, 120_000);
+
+  it('peer: a request held at another router replica activates it too', async () => {
+    // Back to a 5-minute pollingInterval (KEDA restarts its loop, checks once: idle, stays at 0).
+    await apply(cluster, scaledObject(300));
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await replicas()).toBe(0);
+    const t0 = Date.now();
+    peerLoad = { inFlight: 0, held: 1 };
+    await waitFor('Deployment at 1', async () => (await replicas()) === 1, 60_000, 50);
+    log(`activation by a peer's held request: ${Date.now() - t0} ms (peers polled every 1 s)`);
   }, 120_000);
 });
