@@ -218,6 +218,7 @@ export class ApiServer {
       headers: { ...endToEndHeaders(x.req.headers), 'x-request-id': x.id },
     };
     const tried = new Set<string>();
+    let retryCounted = false;
     for (;;) {
       if (signal.aborted) throw abortError(signal);
       let choice = balancer.choose(x.key, tried);
@@ -240,6 +241,8 @@ export class ApiServer {
         if (x.observed) metrics.affinity(choice.result);
       }
       x.endpoint = ep;
+      // Counted when sent again (after a connect error with no other worker, it may be held first).
+      if (x.retry !== undefined && tried.size > 0 && !retryCounted) { retryCounted = true; metrics.retry(x.retry); }
       balancer.acquire(ep.id);
       this.opts.load.add('inFlight', 1);
       try {
@@ -248,7 +251,7 @@ export class ApiServer {
           if (signal.aborted) throw abortError(signal);
           if (a.connect) {
             ready.eject(ep, a.error.code ?? a.error.message);
-            if (x.retry === undefined) { x.retry = 'connect'; metrics.retry('connect'); tried.add(ep.id); continue; }
+            if (x.retry === undefined) { x.retry = 'connect'; tried.add(ep.id); continue; }
             throw new ApiError(503, `no worker accepted the connection (${ep.id}: ${a.error.code ?? a.error.message})`, { type: 'unavailable', code: 'unavailable' });
           }
           throw new ApiError(502, `the worker ${ep.id} failed before answering: ${a.error.code ?? a.error.message}`, { code: 'bad_gateway' });
@@ -258,7 +261,6 @@ export class ApiServer {
           // Nothing of it reached the client: drop it, the next worker answers instead.
           a.response.resume();
           x.retry = reason;
-          metrics.retry(reason);
           tried.add(ep.id);
           continue;
         }
