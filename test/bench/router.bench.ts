@@ -1,12 +1,13 @@
 // Benchmark of the router ([G]). Not a jest test. Run (after scripts/setup.sh): npm run bench:router
-//   [-- --conversations 12 --turns 4 --concurrency 4 --tokens 12 --overhead-requests 400]
+//   [-- --conversations 12 --turns 4 --concurrency 2 --tokens 12 --overhead-requests 400]
 //
 // Part 1, affinity: two real workers (the test model, --parallel 2 --threads 1, each with its host
 // prompt cache on /dev/shm) behind the router (affinity Prefix) and behind random spreading (a tiny
 // proxy in this file that sends each request to one of the two at random, as a Service's
 // kube-proxy does). Many interleaved multi-turn conversations — more than the workers' 4
-// sequences, mixed history lengths around 1,000 tokens — the same ones for both setups, each on
-// freshly started workers. Reported: client-side TTFT p95 of turns >= 2 (target router <= 0.3x
+// sequences, mixed history lengths of ~500 to ~1,100 tokens — the same ones for both setups, each on
+// freshly started workers, two requests at a time by default (the machine's two cores: more only
+// queues inside the workers). Reported: client-side TTFT p95 of turns >= 2 (target router <= 0.3x
 // random) and aggregate generated tokens/s (target >= 0.95x).
 // Part 2, overhead: the router (its own process, as deployed) against a trivial upstream (a
 // node:http server answering a fixed SSE stream at once), requests alternating between direct and
@@ -35,7 +36,7 @@ const { values } = parseArgs({ options: {
 } });
 const CONVERSATIONS = Number(values.conversations ?? 12);
 const TURNS = Number(values.turns ?? 4);
-const CONCURRENCY = Number(values.concurrency ?? 4);
+const CONCURRENCY = Number(values.concurrency ?? 2);
 const TOKENS = Number(values.tokens ?? 12);
 const OVERHEAD_REQUESTS = Number(values['overhead-requests'] ?? 400);
 const PART = values.part ?? 'all';
@@ -78,13 +79,13 @@ function systemPrompt(conv: number, words: number): string {
   return out.join(' ');
 }
 
-type Turn = { conv: number; turn: number; ttftMs: number; tokens: number; cached: number };
+type Turn = { conv: number; turn: number; ttftMs: number; tokens: number; promptTokens: number; cached: number };
 
 /** All conversations, turn after turn, CONCURRENCY requests at a time; a conversation's next turn waits for its previous one. */
 async function conversations(baseURL: string): Promise<{ turns: Turn[]; wallS: number }> {
   const client = new OpenAI({ baseURL: `${baseURL}/v1`, apiKey: 'none', maxRetries: 0, timeout: 600_000 });
   const history = Array.from({ length: CONVERSATIONS }, (_, c) => [
-    { role: 'system', content: systemPrompt(c, [500, 700, 900, 1100][c % 4]!) },
+    { role: 'system', content: systemPrompt(c, [350, 500, 650, 800][c % 4]!) },
     { role: 'user', content: `Which river runs through valley ${c}?` },
   ] as OpenAI.Chat.ChatCompletionMessageParam[]);
   const queue: { conv: number; turn: number }[] = [];
@@ -99,6 +100,7 @@ async function conversations(baseURL: string): Promise<{ turns: Turn[]; wallS: n
     let text = '';
     let tokens = 0;
     let cached = 0;
+    let promptTokens = 0;
     const stream = await client.chat.completions.create({
       model: 'test', messages: history[conv]!, max_tokens: TOKENS, temperature: 0, stream: true, stream_options: { include_usage: true },
     });
@@ -106,10 +108,10 @@ async function conversations(baseURL: string): Promise<{ turns: Turn[]; wallS: n
       const piece = chunk.choices[0]?.delta.content ?? '';
       if (piece !== '' && Number.isNaN(ttftMs)) ttftMs = performance.now() - start;
       text += piece;
-      if (chunk.usage) { tokens = chunk.usage.completion_tokens; cached = chunk.usage.prompt_tokens_details?.cached_tokens ?? 0; }
+      if (chunk.usage) { tokens = chunk.usage.completion_tokens; promptTokens = chunk.usage.prompt_tokens; cached = chunk.usage.prompt_tokens_details?.cached_tokens ?? 0; }
     }
     history[conv]!.push({ role: 'assistant', content: text }, { role: 'user', content: `And what grows on its banks, part ${turn + 1}?` });
-    turns.push({ conv, turn, ttftMs, tokens, cached });
+    turns.push({ conv, turn, ttftMs, tokens, promptTokens, cached });
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
@@ -151,7 +153,7 @@ function randomSpreader(upstreams: string[]): http.Server {
   });
 }
 
-type SetupResult = { ttftP50: number; ttftP95: number; tokensPerS: number; turns: number; cachedShare: number };
+type SetupResult = { ttftP50: number; ttftP95: number; tokensPerS: number; turns: number; promptTokensMean: number; cachedShare: number; hits?: number; spills?: number };
 
 function summarise(r: { turns: Turn[]; wallS: number }): SetupResult {
   const later = r.turns.filter((t) => t.turn >= 2);
@@ -159,7 +161,9 @@ function summarise(r: { turns: Turn[]; wallS: number }): SetupResult {
   return {
     ttftP50: pct(later.map((t) => t.ttftMs), 50), ttftP95: pct(later.map((t) => t.ttftMs), 95),
     tokensPerS: tokens / r.wallS, turns: r.turns.length,
-    cachedShare: later.filter((t) => t.cached > 0).length / later.length,
+    promptTokensMean: later.reduce((s, t) => s + t.promptTokens, 0) / later.length,
+    // Prompt tokens of later turns not evaluated again (a cold turn reuses only the chat template's first tokens).
+    cachedShare: later.reduce((s, t) => s + t.cached, 0) / later.reduce((s, t) => s + t.promptTokens, 0),
   };
 }
 
@@ -170,11 +174,17 @@ async function affinityPart(): Promise<Record<string, SetupResult>> {
     const urls = ws.map((w) => w.url);
     let base: string;
     let stop: () => Promise<void>;
+    let affinity: (() => Promise<{ hits: number; spills: number }>) | undefined;
     if (setup === 'router') {
       const config = parseConfig(['--host=127.0.0.1', '--port=0', '--admin-port=0', `--upstreams=${urls.join(',')}`, '--model-name=test', '--drain-timeout=1']);
       const r = await startRouter(config, staticEndpoints(urls), pino({ level: 'warn' }));
       base = `http://127.0.0.1:${r.ports.port}`;
       stop = r.drain;
+      affinity = async () => {
+        const m = (await r.metrics.registry.getMetricsAsJSON()).find((x) => x.name === 'qwen_router_affinity_total')!;
+        const v = (result: string) => (m.values as { labels: Record<string, unknown>; value: number }[]).find((x) => x.labels.result === result)?.value ?? 0;
+        return { hits: v('hit'), spills: v('spill') };
+      };
     } else {
       const s = randomSpreader(urls);
       base = await listen(s);
@@ -182,7 +192,7 @@ async function affinityPart(): Promise<Record<string, SetupResult>> {
     }
     try {
       process.stderr.write(`part 1: ${setup}: ${CONVERSATIONS} conversations x ${TURNS} turns, ${CONCURRENCY} at a time...\n`);
-      out[setup] = summarise(await conversations(base));
+      out[setup] = { ...summarise(await conversations(base)), ...(affinity ? await affinity() : {}) };
       process.stderr.write(`  ${JSON.stringify(out[setup])}\n`);
     } finally {
       await stop();
@@ -290,8 +300,11 @@ async function main(): Promise<void> {
   const a = result.affinity as Record<string, SetupResult> | undefined;
   if (a) {
     console.log(`\nAffinity: ${CONVERSATIONS} conversations x ${TURNS} turns, ${CONCURRENCY} at a time, ${TOKENS} tokens each; 2 workers --parallel 2 --threads 1 with prompt cache`);
-    console.log('setup   | TTFT p50 turns>=2 | TTFT p95 turns>=2 | tokens/s | later turns with cached prefix');
-    for (const s of ['random', 'router'] as const) console.log(`${s.padEnd(7)} | ${f(a[s]!.ttftP50, 0).padStart(14)} ms | ${f(a[s]!.ttftP95, 0).padStart(14)} ms | ${f(a[s]!.tokensPerS).padStart(8)} | ${f(a[s]!.cachedShare * 100, 0)}%`);
+    console.log('setup   | TTFT p50 turns>=2 | TTFT p95 turns>=2 | tokens/s | prompt tokens (mean, turns>=2) | of them cached');
+    for (const s of ['random', 'router'] as const) {
+      console.log(`${s.padEnd(7)} | ${f(a[s]!.ttftP50, 0).padStart(14)} ms | ${f(a[s]!.ttftP95, 0).padStart(14)} ms | ${f(a[s]!.tokensPerS).padStart(8)} | ${f(a[s]!.promptTokensMean, 0).padStart(30)} | ${f(a[s]!.cachedShare * 100, 0)}%`);
+    }
+    console.log(`router affinity: ${a.router!.hits} hits, ${a.router!.spills} spills`);
     console.log(`TTFT p95 ratio router/random: ${f(result.ttftP95Ratio, 3)} (target <= 0.3); tokens/s ratio: ${f(result.tokensPerSRatio, 3)} (target >= 0.95)`);
   }
   if (o) {
