@@ -250,7 +250,7 @@ export class ApiServer {
         if (!a.ok) {
           if (signal.aborted) throw abortError(signal);
           if (a.connect) {
-            ready.eject(ep, a.error.code ?? a.error.message);
+            if (a.refused) ready.eject(ep, a.error.code ?? a.error.message);
             if (x.retry === undefined) { x.retry = 'connect'; tried.add(ep.id); continue; }
             throw new ApiError(503, `no worker accepted the connection (${ep.id}: ${a.error.code ?? a.error.message})`, { type: 'unavailable', code: 'unavailable' });
           }

@@ -27,7 +27,11 @@ export function endToEndHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeade
 
 export type Attempt =
   | { ok: true; response: http.IncomingMessage; request: http.ClientRequest }
-  | { ok: false; connect: boolean; error: Error & { code?: string } };
+  /**
+   * `connect`: nothing reached the worker, safe to send again; `refused`: and the worker did not
+   * even accept a connection (it is gone), unlike a kept-alive socket it closed as we reused it.
+   */
+  | { ok: false; connect: boolean; refused: boolean; error: Error & { code?: string } };
 
 export type UpstreamRequest = { method: string; path: string; headers: OutgoingHttpHeaders; body: Buffer | undefined };
 
@@ -50,8 +54,9 @@ export function sendUpstream(agent: http.Agent, endpoint: Endpoint, r: UpstreamR
     request.on('response', (response) => settle({ ok: true, response, request }));
     request.on('error', (error: Error & { code?: string }) => {
       const code = error.code ?? '';
-      const connect = CONNECT_CODES.has(code) && (!connected || (request.reusedSocket && code === 'ECONNRESET'));
-      settle({ ok: false, connect, error });
+      const refused = CONNECT_CODES.has(code) && !connected;
+      const connect = refused || (request.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE'));
+      settle({ ok: false, connect, refused, error });
     });
     request.end(r.body);
   });
