@@ -1,5 +1,5 @@
 // Benchmark of the router ([G]). Not a jest test. Run (after scripts/setup.sh): npm run bench:router
-//   [-- --conversations 12 --turns 4 --concurrency 2 --tokens 12 --overhead-requests 400]
+//   [-- --conversations 10 --turns 4 --concurrency 2 --tokens 12 --overhead-requests 400]
 //
 // Part 1, affinity: two real workers (the test model, --parallel 2 --threads 1, each with its host
 // prompt cache on /dev/shm) behind the router (affinity Prefix) and behind random spreading (a tiny
@@ -34,7 +34,7 @@ const { values } = parseArgs({ options: {
   conversations: { type: 'string' }, turns: { type: 'string' }, concurrency: { type: 'string' }, tokens: { type: 'string' },
   'overhead-requests': { type: 'string' }, part: { type: 'string' },
 } });
-const CONVERSATIONS = Number(values.conversations ?? 12);
+const CONVERSATIONS = Number(values.conversations ?? 10);
 const TURNS = Number(values.turns ?? 4);
 const CONCURRENCY = Number(values.concurrency ?? 2);
 const TOKENS = Number(values.tokens ?? 12);
@@ -85,7 +85,7 @@ type Turn = { conv: number; turn: number; ttftMs: number; tokens: number; prompt
 async function conversations(baseURL: string): Promise<{ turns: Turn[]; wallS: number }> {
   const client = new OpenAI({ baseURL: `${baseURL}/v1`, apiKey: 'none', maxRetries: 0, timeout: 600_000 });
   const history = Array.from({ length: CONVERSATIONS }, (_, c) => [
-    { role: 'system', content: systemPrompt(c, [350, 500, 650, 800][c % 4]!) },
+    { role: 'system', content: systemPrompt(c, [450, 600, 750, 900][c % 4]!) },
     { role: 'user', content: `Which river runs through valley ${c}?` },
   ] as OpenAI.Chat.ChatCompletionMessageParam[]);
   const queue: { conv: number; turn: number }[] = [];
