@@ -1,29 +1,42 @@
 // `qwen-router` entry point: flags → logger → the workers' endpoint source → router (API and admin
 // ports) → KEDA's external scaler → signals (SIGTERM drains, then exit 0).
-import { pino } from 'pino';
+import { readFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
 import { ConfigError, parseConfig, USAGE } from './config.ts';
 import type { RouterConfig } from './config.ts';
 import { ROUTER_FLAG } from './contract.ts';
 import { staticEndpoints, type EndpointSource } from './endpoints.ts';
 import type { LoadCounter } from './load.ts';
 import { startRouter } from './router.ts';
+import { endpointSliceSource, loadKubeConfig } from './endpoint-slices.ts';
+import { peersFromService } from './peers.ts';
+import { startScaler as startScalerServer } from './scaler.ts';
 
-// ─── Integration point for endpoint-slices.ts, scaler.ts and peers.ts ───────────────────────────
-// The two functions below are where the EndpointSlice source (--workers-service, --workers-port,
-// --namespace) and KEDA's external scaler (--scaler-port, --peers-service) are wired in. Until
-// those modules are imported here, their flags stop the start with a clear error.
-
-function workerEndpoints(config: RouterConfig): EndpointSource {
+/** The workers: a static list (tests, benchmarks) or the ready endpoints of their Service's EndpointSlices. */
+function workerEndpoints(config: RouterConfig, log: Logger): EndpointSource {
   if (config.upstreams) return staticEndpoints(config.upstreams);
-  throw new ConfigError(`--${ROUTER_FLAG.workersService} is not available in this build (the EndpointSlice source is not wired in): use --${ROUTER_FLAG.upstreams}`);
+  return endpointSliceSource({ kubeConfig: loadKubeConfig(), namespace: namespaceOf(config), service: config.workersService!, port: portRef(config.workersPort!), log });
 }
 
-/** Starts the external scaler on --scaler-port; returns its stop. */
-async function startScaler(config: RouterConfig, _load: LoadCounter): Promise<(() => Promise<void>) | undefined> {
+/** KEDA's external scaler on --scaler-port, counting the peers of --peers-service too; returns its stop. */
+async function startScaler(config: RouterConfig, load: LoadCounter, log: Logger): Promise<(() => Promise<void>) | undefined> {
   if (config.scalerPort === undefined) return undefined;
-  throw new ConfigError(`--${ROUTER_FLAG.scalerPort} is not available in this build (the external scaler is not wired in)`);
+  const peers = config.peersService
+    ? peersFromService({ kubeConfig: loadKubeConfig(), namespace: namespaceOf(config), service: config.peersService, adminPort: config.adminPort, log })
+    : undefined;
+  const scaler = await startScalerServer({ port: config.scalerPort, host: config.host, load, peers, log });
+  return async () => { await scaler.close(); peers?.close(); };
 }
-// ────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** --namespace, else the pod's own (the service account's namespace file), as client-node reads it in a cluster. */
+function namespaceOf(config: RouterConfig): string {
+  if (config.namespace) return config.namespace;
+  try { return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim(); } catch {
+    throw new ConfigError(`--${ROUTER_FLAG.namespace} is needed outside a cluster`);
+  }
+}
+
+const portRef = (p: string): string | number => (/^\d+$/.test(p) ? Number(p) : p);
 
 async function main(): Promise<void> {
   let config: RouterConfig;
@@ -46,9 +59,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   try {
-    const router = await startRouter(config, workerEndpoints(config), log);
+    const router = await startRouter(config, workerEndpoints(config, log), log);
     drain = router.drain;
-    stopScaler = await startScaler(config, router.load);
+    stopScaler = await startScaler(config, router.load, log);
   } catch (e) {
     const err = e as Error;
     log.fatal({ err: e instanceof ConfigError ? undefined : err }, `startup failed: ${err.message}`);

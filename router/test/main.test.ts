@@ -18,7 +18,7 @@ describe('qwen-router', () => {
 
   it.each([
     [['--upstreams=http://127.0.0.1:1', '--hold-timeout=soon'], /--hold-timeout: 'soon' is not a duration/],
-    [['--workers-service=w', '--workers-port=http', '--namespace=ns', '--port=0', '--admin-port=0'], /--workers-service is not available in this build/],
+    [['--workers-service=w', '--port=0', '--admin-port=0'], /--workers-port: is needed with --workers-service/],
   ])('%j exits 2 with the reason', (args, reason) => {
     const r = run(args);
     expect(r.status).toBe(2);
