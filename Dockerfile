@@ -14,6 +14,8 @@ COPY scripts/image-build.sh scripts/
 COPY src src
 # The worker <-> operator contract (metric names, flags): the one file of the worker package src/ imports.
 COPY worker/src/contract.ts worker/src/contract.ts
+# The router <-> operator contract (flags, ports, metric names): the one file of the router package src/ imports.
+COPY router/src/contract.ts router/src/contract.ts
 RUN bash scripts/image-build.sh operator /out
 
 FROM ${NODE_IMAGE} AS operator

@@ -25,7 +25,7 @@ IMAGE_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the Dockerfile's stage for each image COPYs into its build context.
 context() {
   case "$1" in
-    operator) echo package.json package-lock.json tsconfig.json tsconfig.build.json scripts/image-build.sh src worker/src/contract.ts ;;
+    operator) echo package.json package-lock.json tsconfig.json tsconfig.build.json scripts/image-build.sh src worker/src/contract.ts router/src/contract.ts ;;
     worker-cpu) echo scripts/image-build.sh worker ;;
     *) die "unknown image $1" ;;
   esac

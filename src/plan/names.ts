@@ -5,3 +5,10 @@ import { formatDuration } from '../api/units.ts';
 
 export const gateTemplateName = (qs: QwenService, window: number) => `${qs.metadata.name}-slo-gate-${formatDuration(window)}`;
 export const budgetTemplateName = (qs: QwenService) => `${qs.metadata.name}-error-budget`;
+
+// With spec.router the Service named after the QwenService selects the router pods (the client's
+// endpoint does not change) and the workers get a Service of their own for the router to follow.
+/** The router's Deployment, ServiceAccount, Role, RoleBinding, PodDisruptionBudget and headless Service (its peers, KEDA's scaler address). */
+export const routerName = (qs: QwenService) => `${qs.metadata.name}-router`;
+/** The workers' Service when a router is in front of them (the router follows its EndpointSlices). */
+export const workersServiceName = (qs: QwenService) => `${qs.metadata.name}-workers`;
