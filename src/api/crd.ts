@@ -53,6 +53,7 @@ export function buildCrd(): Record<string, unknown> {
             { name: 'Max', type: 'integer', jsonPath: '.status.autoscaling.maxReplicas', description: 'Autoscaling: most workers', priority: 1 },
             { name: 'Desired', type: 'integer', jsonPath: '.status.autoscaling.desiredReplicas', description: 'Autoscaling: workers asked for now', priority: 1 },
             { name: 'Rollout', type: 'string', jsonPath: '.status.rollout.phase', description: 'Canary rollout phase (spec.rollout)', priority: 1 },
+            { name: 'Router', type: 'string', jsonPath: '.status.router.ready', description: 'Ready/asked-for router pods (spec.router)', priority: 1 },
             { name: 'Feasible', type: 'string', jsonPath: '.status.conditions[?(@.type=="SLAFeasible")].reason', description: 'Whether the model fits the GPU and the tokens/s floor is reachable (SLAFeasible)', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

@@ -519,6 +519,14 @@ export const status = z
       })
       .optional()
       .describe('Autoscaler state (only with spec.autoscaling).'),
+    router: z
+      .object({
+        replicas: z.number().int().optional().describe('Router pods asked for (spec.router.replicas).'),
+        readyReplicas: z.number().int().optional().describe('Router pods that are ready.'),
+        ready: z.string().optional().describe('Ready/asked-for router pods, e.g. 2/2 (kubectl get -o wide).'),
+      })
+      .optional()
+      .describe('Router state (only with spec.router).'),
     rollout: z
       .object({
         phase: z.string().optional().describe('The Argo Rollout\'s phase: Healthy, Progressing, Paused, Degraded.'),

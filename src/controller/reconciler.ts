@@ -290,10 +290,11 @@ export class Reconciler {
     const { qs } = plan;
     const namespace = namespaceOf(qs);
     const name = qs.metadata.name;
-    const current = (kind: string) => children.answers.get(`${kind}/${name}`) ?? this.deps.caches.owned.get(kind)?.get(namespace, name);
+    const current = (kind: string, child = name) => children.answers.get(`${kind}/${child}`) ?? this.deps.caches.owned.get(kind)?.get(namespace, child);
     const monitoringWanted = [...rendered.objects, ...rendered.unserved].filter(isMonitoringKind);
     return {
       deployment: children.blocked.has(`${DEPLOYMENT_KEY}/${name}`) ? undefined : current(DEPLOYMENT_KEY),
+      ...(plan.router ? { routerDeployment: current(DEPLOYMENT_KEY, plan.router.name) } : {}),
       pods: this.podsOf(qs),
       missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !plan.served(o)).map((o) => o.kind))],
       monitoringRequested: monitoringWanted.length > 0,

@@ -8,8 +8,9 @@ import { resolvePlan, type Plan } from '../plan/index.ts';
 import { ANALYSIS_TEMPLATE, MONITORING_KINDS, OPTIONAL_KIND_KEYS, ROLLOUT, SCALED_OBJECT } from '../plan/kinds.ts';
 import type { KubeObject, RenderConfig } from './common.ts';
 import { renderMonitoring } from './monitoring.ts';
-import { renderNetworkPolicy } from './networkpolicy.ts';
+import { renderNetworkPolicy, renderRouterNetworkPolicy } from './networkpolicy.ts';
 import { renderRollout } from './rollout.ts';
+import { ROUTER_ROLE_RULES, renderRouter } from './router.ts';
 import { renderScaledObject } from './scaledobject.ts';
 import { renderWorkload } from './workload.ts';
 
@@ -21,6 +22,9 @@ export const OWNED_KINDS: OwnedKind[] = [
   { apiVersion: 'v1', kind: 'Service', plural: 'services', monitoring: false },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', monitoring: false },
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', monitoring: false },
+  { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', monitoring: false },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', plural: 'roles', monitoring: false },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', plural: 'rolebindings', monitoring: false },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', monitoring: false },
   ...MONITORING_KINDS.map((k) => ({ ...k, monitoring: true })),
   { ...SCALED_OBJECT, monitoring: false, optional: true },
@@ -29,6 +33,13 @@ export const OWNED_KINDS: OwnedKind[] = [
 ];
 
 export { kindKey };
+
+/**
+ * What the Roles the operator renders grant (the router's: the EndpointSlices it follows). The
+ * apiserver lets a Role be written, and bound, only by whoever holds what it grants (RBAC
+ * escalation prevention), so the operator holds these too (src/rbac.ts).
+ */
+export const GRANTED_RULES = ROUTER_ROLE_RULES;
 
 const MONITORING_KIND_KEYS = new Set(MONITORING_KINDS.map(kindKey));
 
@@ -43,9 +54,9 @@ export type RenderedObjects = { objects: KubeObject[]; unserved: KubeObject[] };
 
 /** Every object the plan asks for, split by whether the cluster serves its kind. */
 export function renderPlanned(plan: Plan): RenderedObjects {
-  const policy = renderNetworkPolicy(plan.qs, plan.config);
+  const policies = [renderNetworkPolicy(plan.qs, plan.config, plan.router), renderRouterNetworkPolicy(plan.qs, plan.config, plan.router)].filter((o): o is KubeObject => o !== undefined);
   const scaled = renderScaledObject(plan);
-  const wanted = [...renderWorkload(plan), ...(policy ? [policy] : []), ...renderMonitoring(plan), ...(scaled ? [scaled] : []), ...renderRollout(plan)];
+  const wanted = [...renderWorkload(plan), ...renderRouter(plan), ...policies, ...renderMonitoring(plan), ...(scaled ? [scaled] : []), ...renderRollout(plan)];
   const objects = wanted.filter((o) => plan.served(o));
   // Unserved: the autoscaler's and the rollout's first, then monitoring (the order status names them in).
   const unserved = wanted.filter((o) => !plan.served(o)).sort((a, b) => Number(isMonitoringKind(a)) - Number(isMonitoringKind(b)));

@@ -19,6 +19,8 @@ import { childMeta, namespaceOf, type KubeObject } from './common.ts';
 
 export const QUEUE_TRIGGER = 'queue';
 export const BURN_TRIGGER = 'slo-burn';
+/** spec.router: KEDA's external-push scaler on the router (its in-flight + held requests over all replicas). */
+export const ROUTER_TRIGGER = 'router';
 /** How often KEDA asks Prometheus (seconds): a scrape interval, so each poll may see new data. */
 export const POLLING_INTERVAL_S = 15;
 const SCALE_UP = { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] };
@@ -43,7 +45,12 @@ export function renderScaledObject(p: Plan): KubeObject | undefined {
   });
   const triggers = [trigger(QUEUE_TRIGGER, 'AverageValue', queueQuery(t), plan.targetInFlightPerReplica)];
   const burn = burnQuery(t, plan.burnSlos);
-  if (burn) triggers.push(trigger(BURN_TRIGGER, 'Value', burn, 1));
+  const all: Record<string, unknown>[] = [...triggers];
+  if (burn) all.push(trigger(BURN_TRIGGER, 'Value', burn, 1));
+  // Pushed, not polled: a request held at zero activates the workers at once, without waiting for
+  // a scrape and a polling interval. The router reads `targetRequests` as the per-worker target.
+  if (p.router) all.push({ type: 'external-push', name: ROUTER_TRIGGER, metricType: 'AverageValue', metadata: { scalerAddress: p.router.scalerAddress, targetRequests: String(plan.targetInFlightPerReplica) } });
+  const zeroAfter = p.replicas.scaleToZeroAfterSeconds;
   return {
     apiVersion: SCALED_OBJECT.apiVersion,
     kind: SCALED_OBJECT.kind,
@@ -51,7 +58,9 @@ export function renderScaledObject(p: Plan): KubeObject | undefined {
     spec: {
       scaleTargetRef: { apiVersion: p.replicas.scaleTarget.apiVersion, kind: p.replicas.scaleTarget.kind, name: qs.metadata.name },
       pollingInterval: POLLING_INTERVAL_S,
-      minReplicaCount: plan.minReplicas,
+      // Zero only where the plan says KEDA may go there (a router holds requests meanwhile).
+      minReplicaCount: zeroAfter !== undefined ? 0 : Math.max(1, plan.minReplicas),
+      ...(zeroAfter !== undefined ? { cooldownPeriod: zeroAfter } : {}),
       maxReplicaCount: plan.maxReplicas,
       advanced: {
         horizontalPodAutoscalerConfig: {
@@ -61,7 +70,7 @@ export function renderScaledObject(p: Plan): KubeObject | undefined {
           },
         },
       },
-      triggers,
+      triggers: all,
     },
   };
 }

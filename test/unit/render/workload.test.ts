@@ -378,7 +378,7 @@ describe('replicas, Service and PodDisruptionBudget', () => {
 
   it('the Deployment selects its own pods, and the Service the same pods on both named ports', () => {
     const dep = deploymentOf({});
-    const svc = renderService(qws(), { ...defaultRenderConfig, workerPort: 8123, metricsPort: 9123 }).spec as { type: string; selector: Record<string, string>; ports: unknown[] };
+    const svc = renderService(resolvePlan(qws(), { ...defaultRenderConfig, workerPort: 8123, metricsPort: 9123 })).spec as { type: string; selector: Record<string, string>; ports: unknown[] };
     expect(dep.template.metadata.labels).toMatchObject(dep.selector.matchLabels);
     expect(dep.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'qwen-worker', 'app.kubernetes.io/instance': 'chat' });
     expect(svc.selector).toEqual(dep.selector.matchLabels);
