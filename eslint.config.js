@@ -33,7 +33,7 @@ export default tseslint.config(
     ['worker/src/contract.ts', ['*', '**', './**', '../**'], 'the worker contract is dependency-free: both packages import it'],
     ['router/src/**', ['../../**', '!../../worker/src/contract.ts'], 'the router package imports nothing of the operator, and of the worker only its contract'],
     ['src/kube/**', ['../**'], 'kube is a client library: it imports nothing of ours'],
-    ['src/api/**', ['../**', '!../conventions.ts', '!../../router/src/contract.ts'], 'api/ (the schema) imports nothing above it but the router contract (its defaults)'],
+    ['src/api/**', ['../**/*.ts', '!../conventions.ts', '!../../router/src/contract.ts'], 'api/ (the schema) imports nothing above it but the router contract (its defaults)'],
     ['src/sla/**', ['../plan/**', '../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'sla/ is pure SLA -> PromQL: it knows no plan, renderer or loop'],
     ['src/sizing/**', ['../sla/**', '../plan/**', '../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'sizing/ is GGUF header -> estimate -> SLAFeasible: it knows no SLO rule, plan, renderer or loop'],
     ['src/plan/**', ['../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'the plan is below the renderers and the loops that read it'],

@@ -8,7 +8,7 @@ import { LABEL_COMPONENT, REPLICAS_ANNOTATION, WORKER_COMPONENT } from '../conve
 import type { Plan } from '../plan/index.ts';
 import { FLAG, WORKER_DEFAULT } from '../../worker/src/contract.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
-import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
+import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject } from './common.ts';
 
 export const MODEL_CACHE_PATH = '/models';
 /** The host prompt cache's memory-backed emptyDir (spec.model.promptCache). */

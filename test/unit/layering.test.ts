@@ -34,7 +34,7 @@ describe('layering lint', () => {
   ])('%s may not import %s', async (file, from) => {
     const errors = await layeringErrors(file, from);
     expect(errors.length).toBeGreaterThan(0);
-    for (const e of errors) expect(e).toMatch(/layering \(ARCHITECTURE.md\)|only the worker contract/);
+    for (const e of errors) expect(e).toMatch(/layering \(ARCHITECTURE.md\)|only the (worker|router) contract/);
   });
 
   it.each([

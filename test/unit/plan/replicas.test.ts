@@ -88,7 +88,8 @@ describe('who owns the worker count', () => {
     replicas: replicaPlan({ qs: plan.qs, ...(plan.scaling ? { scaling: plan.scaling } : {}), scaledObject: plan.objects.scaledObject === 'applied', rollout: plan.objects.rollout === 'applied', router: plan.router !== undefined }, [ROUTER, ...REPLICA_OWNERS]),
   });
 
-  it.each(TABLE)('a fake owner added to the plan alone: autoscaling %s, rollout %s, served %s', (autoscaling, rollout, served) => {
+  // Not from zero: the fake row would take the count from KEDA's zero (a ScaledObject change, as its row says).
+  it.each(TABLE.filter((r) => r[0] !== 'zero'))('a fake owner added to the plan alone: autoscaling %s, rollout %s, served %s', (autoscaling, rollout, served) => {
     const routed = qws(autoscaling, rollout, { 'example.test/router': 'true' });
     const before = resolvePlan(routed, PROM, SERVED[served]);
     const after = withRouter(before);
