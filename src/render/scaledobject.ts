@@ -10,6 +10,7 @@
 //   max over metrics, a quiet queue cannot scale in while an SLO burns: the burn holds the line.
 // - behaviour: scale-up immediately (double, or +4 pods, every 15s); scale-in only after the load
 //   has stayed lower for scaleDownStabilization, then at most half the pods a minute.
+import { formatSeconds } from '../api/units.ts';
 import { AUTOSCALER_COMPONENT, LABEL_COMPONENT } from '../conventions.ts';
 import { SCALED_OBJECT } from '../plan/kinds.ts';
 import type { Plan } from '../plan/index.ts';
@@ -94,9 +95,16 @@ export function explainScaling(p: Plan): string {
     const why = qs.spec.autoscaling?.scaleOnSLOBurn === false ? 'scaleOnSLOBurn is false' : 'the SLA has no latency, TTFT or tokens/s objective';
     lines.push(`  SLO burn: off (${why}).`);
   }
+  if (p.router) lines.push(`  router:   scale out when the routers' in-flight + held requests exceed ${plan.targetInFlightPerReplica} per worker, pushed to KEDA at once (external scaler ${p.router.scalerAddress}).`);
+  const zeroAfter = p.replicas.scaleToZeroAfterSeconds;
+  if (zeroAfter !== undefined) {
+    lines.push(`  zero:     after ${formatSeconds(zeroAfter)} without a request (scaleToZeroAfter) KEDA removes the last worker; the next request is held by the router (up to ${formatSeconds(p.router!.holdTimeoutSeconds)}) while KEDA starts one.`);
+  } else if (plan.minReplicas === 0) {
+    lines.push('  zero:     not while KEDA or Prometheus is missing, or under a Rollout: at least 1 worker runs.');
+  }
   lines.push(
     '  up:       at once: up to double the workers (or +4) every 15s, capped at maxReplicas.',
-    `  down:     only after the proposals stayed lower for ${stab} (scaleDownStabilization), then at most half the workers per minute, never below ${plan.minReplicas}.`,
+    `  down:     only after the proposals stayed lower for ${stab} (scaleDownStabilization), then at most half the workers per minute, never below ${Math.max(1, plan.minReplicas)}.`,
   );
   return lines.join('\n') + '\n';
 }
