@@ -23,7 +23,7 @@ import { isAlreadyExists, isNotFound, isRefusal, KubeApiError } from '../kube/er
 import { kindKey, namespaceOf, type KubeObject } from '../kube/object.ts';
 import { applyStatus } from '../kube/status.ts';
 import { selectorLabels, type RenderConfig } from '../render/common.ts';
-import { isMonitoringKind, renderPlanned, type RenderedObjects } from '../render/index.ts';
+import { isMonitoringKind, isWrittenFirst, renderPlanned, type RenderedObjects } from '../render/index.ts';
 import { resolvePlan, type HeaderInput, type Plan } from '../plan/index.ts';
 import { ANALYSIS_RUN, DEPLOYMENT_KEY, ROLLOUT_KEY, SCALED_OBJECT_KEY } from '../plan/kinds.ts';
 import { lastFailed, promoted } from './rollout.ts';
@@ -197,13 +197,16 @@ export class Reconciler {
 
   /**
    * Applies every desired child that differs from the cache, never one this QwenService does not
-   * control. Children do not depend on each other: they are handled together, and one failing
-   * does not stop the rest. A retryable failure is thrown once all are done.
+   * control. Children are handled together, but for those others need to exist (`isWrittenFirst`:
+   * a Role, which the apiserver reads when its RoleBinding is written), written just before; one
+   * failing does not stop the rest. A retryable failure is thrown once all are done.
    */
   private async applyChildren(desired: KubeObject[], plan: Plan, uid: string | undefined, log: Logger): Promise<ChildrenApplied> {
     const result: ChildrenApplied = { answers: new Map(), problems: [], blocked: new Set() };
     let retryable: unknown;
-    await Promise.all(desired.map(async (obj) => {
+    // Two waves: what others need to exist first (a Role before its RoleBinding), then the rest.
+    const waves = [desired.filter(isWrittenFirst), desired.filter((o) => !isWrittenFirst(o))];
+    for (const wave of waves) await Promise.all(wave.map(async (obj) => {
       try {
         const problem = await this.applyChild(obj, plan, uid, result.answers, log);
         if (!problem) return;

@@ -14,8 +14,11 @@ import { ROUTER_ROLE_RULES, renderRouter } from './router.ts';
 import { renderScaledObject } from './scaledobject.ts';
 import { renderWorkload } from './workload.ts';
 
-/** `optional`: a CRD kind the cluster may not serve (discovered, re-checked periodically); monitoring: prometheus-operator's. */
-export type OwnedKind = { apiVersion: string; kind: string; plural: string; monitoring: boolean; optional?: boolean };
+/**
+ * `optional`: a CRD kind the cluster may not serve (discovered, re-checked periodically); monitoring:
+ * prometheus-operator's. `first`: written before the other children, which may need it to exist.
+ */
+export type OwnedKind = { apiVersion: string; kind: string; plural: string; monitoring: boolean; optional?: boolean; first?: boolean };
 
 export const OWNED_KINDS: OwnedKind[] = [
   { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', monitoring: false },
@@ -23,7 +26,8 @@ export const OWNED_KINDS: OwnedKind[] = [
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', monitoring: false },
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', monitoring: false },
   { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', monitoring: false },
-  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', plural: 'roles', monitoring: false },
+  // The apiserver checks a RoleBinding against its Role's rules (escalation prevention): the Role must exist first.
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', plural: 'roles', monitoring: false, first: true },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', plural: 'rolebindings', monitoring: false },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', monitoring: false },
   ...MONITORING_KINDS.map((k) => ({ ...k, monitoring: true })),
@@ -42,6 +46,10 @@ export { kindKey };
 export const GRANTED_RULES = ROUTER_ROLE_RULES;
 
 const MONITORING_KIND_KEYS = new Set(MONITORING_KINDS.map(kindKey));
+const FIRST_KIND_KEYS = new Set(OWNED_KINDS.filter((k) => k.first).map(kindKey));
+
+/** A child written before the others (see OwnedKind's `first`). */
+export const isWrittenFirst = (o: { apiVersion: string; kind: string }): boolean => FIRST_KIND_KEYS.has(kindKey(o));
 
 /** A prometheus-operator object (what MonitoringReady is about). */
 export const isMonitoringKind = (o: { apiVersion: string; kind: string }): boolean => MONITORING_KIND_KEYS.has(kindKey(o));
