@@ -44,7 +44,9 @@ FROM ${NODE_IMAGE} AS router-build
 WORKDIR /build
 COPY scripts/image-build.sh scripts/
 COPY router router
-# The worker <-> router contract (metric labels, error types): the one file of the worker package the router imports.
+# The worker <-> router contract (metric labels, error types): the one file of the worker package
+# the router imports (with its package.json, which makes it an ES module for tsc).
+COPY worker/package.json worker/package.json
 COPY worker/src/contract.ts worker/src/contract.ts
 RUN bash scripts/image-build.sh router /out
 

@@ -28,7 +28,7 @@ context() {
   case "$1" in
     operator) echo package.json package-lock.json tsconfig.json tsconfig.build.json scripts/image-build.sh src worker/src/contract.ts router/src/contract.ts ;;
     worker-cpu) echo scripts/image-build.sh worker ;;
-    router) echo scripts/image-build.sh router worker/src/contract.ts ;;
+    router) echo scripts/image-build.sh router worker/package.json worker/src/contract.ts ;;
     *) die "unknown image $1" ;;
   esac
 }
