@@ -38,7 +38,7 @@ Options (each also from the environment variable in brackets):
                                 and that KEDA's autoscaling triggers query [PROMETHEUS_URL];
                                 no SLA status and no ScaledObject when unset
   --sla-status-interval S       seconds between SLA status reads (default 30)
-  --allowed-image-prefixes a,b  spec.image must start with one of these (a registry or repository,
+  --allowed-image-prefixes a,b  spec.image and spec.router.image must start with one of these (a registry or repository,
                                 e.g. ghcr.io/qwenops/) [ALLOWED_IMAGE_PREFIXES]; any image when empty
   --allowed-smarthosts a,b      e-mail receivers' smarthost must be one of these (host or host:port)
                                 [ALLOWED_SMARTHOSTS]; any when empty. A QwenService asking for more is

@@ -157,7 +157,7 @@ export class Reconciler {
     }
     const qs = checked.value;
     const uid = raw.metadata.uid;
-    const refusals = checkTenantLimits(qs, this.deps.limits ?? NO_TENANT_LIMITS, this.deps.config.workerImage);
+    const refusals = checkTenantLimits(qs, this.deps.limits ?? NO_TENANT_LIMITS, this.deps.config.workerImage, this.deps.config.routerImage);
     if (refusals.length) {
       // As for an invalid spec: nothing is applied, nor pruned. Children applied before stay as
       // they were (within the limits of that time); docs/security.md says how to find them.
