@@ -282,6 +282,17 @@ const auth = z
   .strict()
   .describe('API authentication of the workers. Without it, the API is open to whoever the NetworkPolicy lets in.');
 
+/** A duration from 1s to `maxSeconds` (written `max` for people), refined in zod and checked in CEL alike. */
+function durationUpTo(example: string, maxSeconds: number, max: string) {
+  const message = `must be between 1s and ${max}`;
+  return z
+    .string()
+    .max(16)
+    .regex(new RegExp(INTERVAL_PATTERN), `must be a duration like ${example}`)
+    .refine((d) => safeSeconds(d) >= 1 && safeSeconds(d) <= maxSeconds, message)
+    .meta(cel({ rule: `duration(self) >= duration('1s') && duration(self) <= duration('${maxSeconds}s')`, message }));
+}
+
 // spec.autoscaling: KEDA drives the worker Deployment's replicas (see src/render/scaledobject.ts).
 // maxReplicas has no default on purpose: every replica holds a GPU, the cap is a budget decision.
 const MAX_REPLICAS_RULE = 'maxReplicas must be greater than or equal to minReplicas';
@@ -303,12 +314,7 @@ const autoscaling = z
       .meta(cel({ rule: `duration(self) <= duration('${STABILIZATION_MAX_S}s')`, message: 'must be at most 1h (the HPA\'s limit)' }))
       .default('5m')
       .describe('How long the load must stay lower before workers are removed (HPA scale-down stabilization window; at most 1h). No scale-in while an SLO burns faster than 1.'),
-    scaleToZeroAfter: z
-      .string()
-      .max(16)
-      .regex(new RegExp(INTERVAL_PATTERN), 'must be a duration like 15m or 90s')
-      .refine((d) => safeSeconds(d) >= 1 && safeSeconds(d) <= SCALE_TO_ZERO_MAX_S, 'must be between 1s and 24h')
-      .meta(cel({ rule: `duration(self) >= duration('1s') && duration(self) <= duration('${SCALE_TO_ZERO_MAX_S}s')`, message: 'must be between 1s and 24h' }))
+    scaleToZeroAfter: durationUpTo('15m or 90s', SCALE_TO_ZERO_MAX_S, '24h')
       .default('15m')
       .describe('With minReplicas 0: how long without a request before the last worker is removed (KEDA\'s cooldownPeriod). Ignored otherwise.'),
   })
@@ -380,12 +386,7 @@ const router = z
   .object({
     replicas: z.number().int().min(1, 'must be 1 or more').max(ROUTER_MAX_REPLICAS).default(ROUTER_DEFAULT.replicas).describe(`Router pods (default ${ROUTER_DEFAULT.replicas}: one may be drained while the other serves).`),
     affinity: z.enum(ROUTER_AFFINITY).default(ROUTER_DEFAULT.affinity).describe('Prefix: keep a conversation on the worker that holds its prompt cache (bounded-load consistent hashing of its stable prefix); None: least outstanding requests.'),
-    holdTimeout: z
-      .string()
-      .max(16)
-      .regex(new RegExp(INTERVAL_PATTERN), 'must be a duration like 2m or 90s')
-      .refine((d) => safeSeconds(d) >= 1 && safeSeconds(d) <= HOLD_TIMEOUT_MAX_S, 'must be between 1s and 1h')
-      .meta(cel({ rule: `duration(self) >= duration('1s') && duration(self) <= duration('${HOLD_TIMEOUT_MAX_S}s')`, message: 'must be between 1s and 1h' }))
+    holdTimeout: durationUpTo('2m or 90s', HOLD_TIMEOUT_MAX_S, '1h')
       .default(`${ROUTER_DEFAULT.holdTimeoutSeconds / 60}m`)
       .describe('How long a request waits for a ready worker (scaled to zero, all restarting) before it gets 503 with Retry-After.'),
     maxHeld: z.number().int().min(1, 'must be 1 or more').max(100000).default(ROUTER_DEFAULT.maxHeld).describe('Requests each router replica holds at most while no worker is ready; beyond it they get 503 at once.'),
