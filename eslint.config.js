@@ -3,14 +3,15 @@ import tseslint from 'typescript-eslint';
 
 /**
  * One config per directory: its imports may not match `group` (gitignore patterns; `!` allows).
- * Every operator directory also keeps out of the worker package but for its contract (a later
+ * Every operator directory also keeps out of the worker and router packages but for their contracts (a later
  * config replaces an earlier one's rule options for the same file, so each carries both).
  */
 const WORKER = { regex: '(^|/)worker/(?!src/contract\\.ts$)', message: 'the operator imports only the worker contract (worker/src/contract.ts) from the worker package.' };
+const ROUTER = { regex: '(^|/)router/(?!src/contract\\.ts$)', message: 'the operator imports only the router contract (router/src/contract.ts) from the router package.' };
 function layers(rules) {
   return rules.map(([files, group, message]) => ({
     files: [files],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message: `layering (ARCHITECTURE.md): ${message}.` }, ...(files.startsWith('src/') ? [WORKER] : [])] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message: `layering (ARCHITECTURE.md): ${message}.` }, ...(files.startsWith('src/') ? [WORKER, ROUTER] : [])] }] },
   }));
 }
 
@@ -32,7 +33,7 @@ export default tseslint.config(
     ['worker/src/contract.ts', ['*', '**', './**', '../**'], 'the worker contract is dependency-free: both packages import it'],
     ['router/src/**', ['../../**/*.ts', '../../**/*.js', '!../../worker/src/contract.ts'], 'the router package imports nothing of the operator, and of the worker only its contract'],
     ['src/kube/**', ['../**'], 'kube is a client library: it imports nothing of ours'],
-    ['src/api/**', ['../**', '!../conventions.ts'], 'api/ (the schema) imports nothing above it'],
+    ['src/api/**', ['../**/*.ts', '!../conventions.ts', '!../../router/src/contract.ts'], 'api/ (the schema) imports nothing above it but the router contract (its defaults)'],
     ['src/sla/**', ['../plan/**', '../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'sla/ is pure SLA -> PromQL: it knows no plan, renderer or loop'],
     ['src/sizing/**', ['../sla/**', '../plan/**', '../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'sizing/ is GGUF header -> estimate -> SLAFeasible: it knows no SLO rule, plan, renderer or loop'],
     ['src/plan/**', ['../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'the plan is below the renderers and the loops that read it'],

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The operator and worker-cpu images, built without a container daemon (`npm run images`):
+# The operator, worker-cpu and router images, built without a container daemon (`npm run images`):
 #
-#   images.sh build [OUT]          OCI image layouts OUT/operator and OUT/worker-cpu (default OUT:
+#   images.sh build [OUT]          OCI image layouts OUT/operator, OUT/worker-cpu and OUT/router (default OUT:
 #                                  dist/images), their SBOMs next to them (OUT/<image>.cdx.json),
 #                                  and OUT/images.txt (image, name:tag, manifest digest)
 #   images.sh push REGISTRY [OUT]  crane-pushes them to REGISTRY/qwen-operator:<appVersion> and
-#                                  REGISTRY/qwen-worker:<appVersion>-cpu; prints the digests and the
+#                                  REGISTRY/qwen-worker:<appVersion>-cpu and REGISTRY/qwen-router:<appVersion>;
+#                                  prints the digests and the
 #                                  `helm install` line that points the chart at them
 #   images.sh context TARGET       the paths the Dockerfile's build stage COPYs (tests compare them)
 #
@@ -17,7 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 umask 022
 
-IMAGES=(operator worker-cpu)
+IMAGES=(operator worker-cpu router)
 APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$QWEN_ROOT/charts/qwen-operator/Chart.yaml")"
 SOURCE_URL="$(sed -n 's/^home: *//p' "$QWEN_ROOT/charts/qwen-operator/Chart.yaml")"
 IMAGE_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -25,8 +26,9 @@ IMAGE_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the Dockerfile's stage for each image COPYs into its build context.
 context() {
   case "$1" in
-    operator) echo package.json package-lock.json tsconfig.json tsconfig.build.json scripts/image-build.sh src worker/src/contract.ts ;;
+    operator) echo package.json package-lock.json tsconfig.json tsconfig.build.json scripts/image-build.sh src worker/src/contract.ts router/src/contract.ts ;;
     worker-cpu) echo scripts/image-build.sh worker ;;
+    router) echo scripts/image-build.sh router worker/package.json worker/src/contract.ts ;;
     *) die "unknown image $1" ;;
   esac
 }
@@ -36,6 +38,7 @@ ref_of() {
   case "$1" in
     operator) echo "qwen-operator:$APP_VERSION" ;;
     worker-cpu) echo "qwen-worker:$APP_VERSION-cpu" ;;
+    router) echo "qwen-router:$APP_VERSION" ;;
   esac
 }
 
@@ -45,6 +48,7 @@ config_flags() {
   case "$1" in
     operator) echo "${common[@]}" --entrypoint node,--max-semi-space-size=2,/app/dist/src/cli.js --cmd run --exposed-ports 8081/tcp ;;
     worker-cpu) echo "${common[@]}" --entrypoint node,/app/dist/src/main.js --exposed-ports 8080/tcp ;;
+    router) echo "${common[@]}" --entrypoint node,/app/dist/router/src/main.js --exposed-ports 8080/tcp,9090/tcp,9100/tcp ;;
   esac
 }
 
@@ -163,7 +167,7 @@ push() {
   local registry="${1:?usage: images.sh push REGISTRY [OUT]   (e.g. ghcr.io/you)}" out="${2:-$QWEN_ROOT/dist/images}" crane
   crane="$(crane_bin)"
   [ -f "$out/images.txt" ] || die "no images in $out: run scripts/images.sh build first"
-  local image name digest size pushed op_repo op_digest wk_repo wk_tag
+  local image name digest size pushed op_repo op_digest wk_repo wk_tag rt_repo rt_tag
   while read -r image name digest size; do
     pushed="$("$crane" push "$out/$image" "$registry/$name")" || die "crane push $image failed"
     [ "${pushed##*@}" = "$digest" ] || die "pushed $image as ${pushed##*@}, built $digest"
@@ -171,17 +175,19 @@ push() {
     case "$image" in
       operator) op_repo="$registry/${name%%:*}" op_digest="$digest" ;;
       worker-cpu) wk_repo="$registry/${name%%:*}" wk_tag="${name#*:}@$digest" ;;
+      router) rt_repo="$registry/${name%%:*}" rt_tag="${name#*:}@$digest" ;;
     esac
   done < "$out/images.txt"
   echo
   echo "helm install qwen-operator charts/qwen-operator --namespace qwen-system --create-namespace \\"
   echo "  --set image.repository=$op_repo,image.digest=$op_digest \\"
-  echo "  --set worker.image.repository=$wk_repo,worker.image.variant=cpu,worker.image.tag=$wk_tag"
+  echo "  --set worker.image.repository=$wk_repo,worker.image.variant=cpu,worker.image.tag=$wk_tag \\"
+  echo "  --set router.image.repository=$rt_repo,router.image.tag=$rt_tag"
 }
 
 case "${1:-build}" in
   build) shift || true; build "$@" ;;
   push) shift; push "$@" ;;
   context) context "${2:?image}" ;;
-  *) die "usage: images.sh build [OUT] | push REGISTRY [OUT] | context operator|worker-cpu" ;;
+  *) die "usage: images.sh build [OUT] | push REGISTRY [OUT] | context operator|worker-cpu|router" ;;
 esac

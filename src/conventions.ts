@@ -135,8 +135,11 @@ export const LABEL_QWENSERVICE = 'qwenops.io/qwenservice';
 export const OPERATOR_NAME = 'qwen-operator';
 /** Value of LABEL_NAME on the worker pods and everything serving them. */
 export const WORKER_APP_NAME = 'qwen-worker';
+/** Value of LABEL_NAME on the router pods (spec.router) and everything serving them. */
+export const ROUTER_APP_NAME = 'qwen-router';
 /** Values of LABEL_COMPONENT. */
 export const WORKER_COMPONENT = 'worker';
+export const ROUTER_COMPONENT = 'router';
 export const AUTOSCALER_COMPONENT = 'autoscaler';
 export const ROLLOUT_COMPONENT = 'rollout';
 export const ROLLOUT_GATE_COMPONENT = 'rollout-gate';

@@ -4,7 +4,7 @@
 // charts/qwen-operator/files/*-rules.yaml; a test fails on drift), and the least-privilege test
 // runs the operator with exactly these rules.
 import { apiGroupOf } from './kube/object.ts';
-import { CREATED_ONLY, OWNED, PRIMARY, READ_ONLY, WORKER_PODS, type PermittedKind } from './controller/watches.ts';
+import { CREATED_ONLY, GRANTED, OWNED, PRIMARY, READ_ONLY, WORKER_PODS, type PermittedKind } from './controller/watches.ts';
 
 export type PolicyRule = { apiGroups: string[]; resources: string[]; verbs: string[] };
 
@@ -28,6 +28,7 @@ export const OPERATOR_RULES: PolicyRule[] = [
   ...rulesFor([WORKER_PODS]),
   ...rulesFor(READ_ONLY),
   ...rulesFor(CREATED_ONLY),
+  ...GRANTED.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
 ];
 
 /** Leader election (src/kube/leader.ts), granted in the operator's own namespace only. */

@@ -73,3 +73,5 @@ export const ROUTER_DEFAULT = {
 export const PEER_LOAD_PATH = '/load';
 /** The metric the external scaler reports to KEDA: in-flight + held requests over all router replicas. */
 export const SCALER_METRIC_NAME = 'qwen-router-requests';
+/** The external-push trigger's metadata key for the in-flight + held requests one worker should take (the HPA's AverageValue). */
+export const SCALER_TARGET_KEY = 'targetInFlight';

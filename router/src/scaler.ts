@@ -14,12 +14,12 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
-import { SCALER_METRIC_NAME } from './contract.ts';
+import { SCALER_METRIC_NAME, SCALER_TARGET_KEY } from './contract.ts';
 import type { Load, LoadCounter } from './load.ts';
 import type { PeerLoads } from './peers.ts';
 
 /** The trigger metadata key of the per-worker target. */
-export const TARGET_IN_FLIGHT_KEY = 'targetInFlight';
+export const TARGET_IN_FLIGHT_KEY = SCALER_TARGET_KEY;
 /** One worker's sequences at the worker's default `--parallel` (WORKER_DEFAULT.parallel of worker/src/contract.ts). */
 export const DEFAULT_TARGET_IN_FLIGHT = 1;
 

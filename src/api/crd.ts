@@ -2,7 +2,7 @@
 // crds/qwenops.io_qwenservices.yaml is this object dumped, and a test fails when they drift).
 import { z } from 'zod';
 import { dump } from 'js-yaml';
-import { GROUP, KIND, PLURAL, VERSION, specSchema, statusSchema } from './qwenservice.ts';
+import { GROUP, KIND, PLURAL, ROUTER_NAME_MAX, ROUTER_NAME_RULE, VERSION, specSchema, statusSchema } from './qwenservice.ts';
 import { toStructural, type JsonSchema } from './structural.ts';
 
 const jsonSchema = (schema: z.ZodType): JsonSchema => z.toJSONSchema(schema, { io: 'input', target: 'draft-7', unrepresentable: 'throw' }) as JsonSchema;
@@ -22,6 +22,7 @@ export function buildCrd(): Record<string, unknown> {
     'x-kubernetes-validations': [
       // The name becomes a Service name and a label value, both DNS labels of at most 63 characters.
       { rule: 'self.metadata.name.size() <= 63', message: 'metadata.name must be at most 63 characters (it names a Service)' },
+      { rule: `!has(self.spec.router) || self.metadata.name.size() <= ${ROUTER_NAME_MAX}`, message: ROUTER_NAME_RULE },
     ],
   };
   return {
@@ -52,6 +53,7 @@ export function buildCrd(): Record<string, unknown> {
             { name: 'Max', type: 'integer', jsonPath: '.status.autoscaling.maxReplicas', description: 'Autoscaling: most workers', priority: 1 },
             { name: 'Desired', type: 'integer', jsonPath: '.status.autoscaling.desiredReplicas', description: 'Autoscaling: workers asked for now', priority: 1 },
             { name: 'Rollout', type: 'string', jsonPath: '.status.rollout.phase', description: 'Canary rollout phase (spec.rollout)', priority: 1 },
+            { name: 'Router', type: 'string', jsonPath: '.status.router.ready', description: 'Ready/asked-for router pods (spec.router)', priority: 1 },
             { name: 'Feasible', type: 'string', jsonPath: '.status.conditions[?(@.type=="SLAFeasible")].reason', description: 'Whether the model fits the GPU and the tokens/s floor is reachable (SLAFeasible)', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

@@ -9,6 +9,7 @@ import {
   CIDR_PATTERN, CONFIG_KEY_PATTERN, DNS_SUBDOMAIN_PATTERN, EMAIL_ADDRESS_PATTERN, HOST_PORT_PATTERN, HTTP_URL_PATTERN, LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MODEL_NAME_PATTERN, MODEL_SOURCE_PATTERN,
   NO_CLAIM_ESCAPE_CEL, QUANTITY_PATTERN, TEMPLATE_FREE_CEL, escapesClaim, templateFree,
 } from './patterns.ts';
+import { ROUTER_AFFINITY, ROUTER_DEFAULT } from '../../router/src/contract.ts';
 
 export const GROUP = 'qwenops.io';
 export const VERSION = 'v1alpha1';
@@ -281,14 +282,27 @@ const auth = z
   .strict()
   .describe('API authentication of the workers. Without it, the API is open to whoever the NetworkPolicy lets in.');
 
+/** A duration from 1s to `maxSeconds` (written `max` for people), refined in zod and checked in CEL alike. */
+function durationUpTo(example: string, maxSeconds: number, max: string) {
+  const message = `must be between 1s and ${max}`;
+  return z
+    .string()
+    .max(16)
+    .regex(new RegExp(INTERVAL_PATTERN), `must be a duration like ${example}`)
+    .refine((d) => safeSeconds(d) >= 1 && safeSeconds(d) <= maxSeconds, message)
+    .meta(cel({ rule: `duration(self) >= duration('1s') && duration(self) <= duration('${maxSeconds}s')`, message }));
+}
+
 // spec.autoscaling: KEDA drives the worker Deployment's replicas (see src/render/scaledobject.ts).
 // maxReplicas has no default on purpose: every replica holds a GPU, the cap is a budget decision.
 const MAX_REPLICAS_RULE = 'maxReplicas must be greater than or equal to minReplicas';
 /** The HPA caps stabilizationWindowSeconds at one hour. */
 const STABILIZATION_MAX_S = 3600;
+const SCALE_TO_ZERO_MAX_S = 24 * 3600;
+const HOLD_TIMEOUT_MAX_S = 3600;
 const autoscaling = z
   .object({
-    minReplicas: z.number().int().min(1, 'must be 1 or more (scale to zero is not supported: a cold start loads the model)').max(1000).default(1).describe('Fewest worker pods; also what runs while KEDA is not installed.'),
+    minReplicas: z.number().int().min(0, 'must be 0 or more').max(1000).default(1).describe('Fewest worker pods; also what runs while KEDA is not installed (at least 1 then). 0 scales an idle model to zero and needs spec.router, which holds requests while a worker starts.'),
     maxReplicas: z.number().int().min(1, 'must be 1 or more').max(1000).describe('Most worker pods the autoscaler may run (each one holds gpu.count GPUs).'),
     targetInFlightPerReplica: z.number().int().min(1, 'must be 1 or more').max(1024).optional().describe('Running + waiting requests per worker the queue trigger aims at (default: model.parallel, i.e. scale out once requests start to queue).'),
     scaleOnSLOBurn: z.boolean().optional().describe('Scale out proportionally to the short-window (5m) burn rate of the latency, TTFT and tokens/s SLOs when it is above 1 (default: true when spec.sla has such an objective).'),
@@ -300,6 +314,9 @@ const autoscaling = z
       .meta(cel({ rule: `duration(self) <= duration('${STABILIZATION_MAX_S}s')`, message: 'must be at most 1h (the HPA\'s limit)' }))
       .default('5m')
       .describe('How long the load must stay lower before workers are removed (HPA scale-down stabilization window; at most 1h). No scale-in while an SLO burns faster than 1.'),
+    scaleToZeroAfter: durationUpTo('15m or 90s', SCALE_TO_ZERO_MAX_S, '24h')
+      .default('15m')
+      .describe('With minReplicas 0: how long without a request before the last worker is removed (KEDA\'s cooldownPeriod). Ignored otherwise.'),
   })
   .strict()
   .superRefine((a, ctx) => {
@@ -355,6 +372,35 @@ const rollout = z
   })
   .meta(cel({ rule: '!(has(self.steps) && has(self.canary))', message: STEPS_EXCLUSIVE, fieldPath: '.canary' }))
   .describe('Roll out changes as an Argo Rollouts canary gated on this service\'s SLOs (needs Argo Rollouts and the operator\'s --prometheus-url). Absent: a plain rolling update.');
+
+// spec.router: a router per QwenService in front of the workers (its own package, router/): prefix
+// affinity, holding requests while no worker is ready, KEDA's external-push scaler.
+const ROUTER_MAX_REPLICAS = 100;
+/** The router only proxies: small requests, no limits by default (a CPU limit would throttle streaming). */
+export const DEFAULT_ROUTER_REQUESTS = { cpu: '100m', memory: '128Mi' } as const;
+/** The longest `-suffix` the operator appends to the QwenService's name for a router's objects (`-workers`). */
+export const ROUTER_NAME_SUFFIX_MAX = '-workers'.length;
+export const ROUTER_NAME_MAX = LABEL_VALUE_MAX - ROUTER_NAME_SUFFIX_MAX;
+export const ROUTER_NAME_RULE = `metadata.name must be at most ${ROUTER_NAME_MAX} characters with spec.router (the workers' Service is named <name>-workers)`;
+const router = z
+  .object({
+    replicas: z.number().int().min(1, 'must be 1 or more').max(ROUTER_MAX_REPLICAS).default(ROUTER_DEFAULT.replicas).describe(`Router pods (default ${ROUTER_DEFAULT.replicas}: one may be drained while the other serves).`),
+    affinity: z.enum(ROUTER_AFFINITY).default(ROUTER_DEFAULT.affinity).describe('Prefix: keep a conversation on the worker that holds its prompt cache (bounded-load consistent hashing of its stable prefix); None: least outstanding requests.'),
+    holdTimeout: durationUpTo('2m or 90s', HOLD_TIMEOUT_MAX_S, '1h')
+      .default(`${ROUTER_DEFAULT.holdTimeoutSeconds / 60}m`)
+      .describe('How long a request waits for a ready worker (scaled to zero, all restarting) before it gets 503 with Retry-After.'),
+    maxHeld: z.number().int().min(1, 'must be 1 or more').max(100000).default(ROUTER_DEFAULT.maxHeld).describe('Requests each router replica holds at most while no worker is ready; beyond it they get 503 at once.'),
+    resources: z
+      .object({ requests: resourceList.optional(), limits: resourceList.optional() })
+      .strict()
+      .optional()
+      .describe(`CPU/memory requests and limits of the router container (default requests: ${DEFAULT_ROUTER_REQUESTS.cpu} CPU, ${DEFAULT_ROUTER_REQUESTS.memory} memory).`),
+    image: z.string().max(512).optional().describe('Router image override (default: the operator\'s configured router image).'),
+  })
+  .strict()
+  .describe('Put a router in front of the workers: the Service named after the QwenService then selects the router pods, which keep conversations on the worker holding their cache, balance by load, check API keys, hold requests while no worker is ready (scale from zero) and tell KEDA at once when requests arrive. Absent: no router, the Service selects the workers.');
+
+const ZERO_NEEDS_ROUTER = 'autoscaling.minReplicas may be 0 only with spec.router (the router holds requests while a worker starts)';
 
 const spec = z
   .object({
@@ -428,8 +474,13 @@ const spec = z
     alerting: alerting.optional(),
     auth: auth.optional(),
     network: network.optional(),
+    router: router.optional(),
   })
   .strict()
+  .superRefine((s, ctx) => {
+    if (s.autoscaling?.minReplicas === 0 && !s.router) ctx.addIssue({ code: 'custom', path: ['autoscaling', 'minReplicas'], message: ZERO_NEEDS_ROUTER });
+  })
+  .meta(cel({ rule: '!has(self.autoscaling) || !has(self.autoscaling.minReplicas) || self.autoscaling.minReplicas > 0 || has(self.router)', message: ZERO_NEEDS_ROUTER, fieldPath: '.autoscaling.minReplicas' }))
   .describe('Desired state of a monitored LLM deployment.');
 
 const condition = z
@@ -469,6 +520,14 @@ export const status = z
       })
       .optional()
       .describe('Autoscaler state (only with spec.autoscaling).'),
+    router: z
+      .object({
+        replicas: z.number().int().optional().describe('Router pods asked for (spec.router.replicas).'),
+        readyReplicas: z.number().int().optional().describe('Router pods that are ready.'),
+        ready: z.string().optional().describe('Ready/asked-for router pods, e.g. 2/2 (kubectl get -o wide).'),
+      })
+      .optional()
+      .describe('Router state (only with spec.router).'),
     rollout: z
       .object({
         phase: z.string().optional().describe('The Argo Rollout\'s phase: Healthy, Progressing, Paused, Degraded.'),
@@ -526,7 +585,10 @@ export const qwenServiceSchema = z
     spec: spec.prefault({}),
     status: status.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((q, ctx) => {
+    if (q.spec.router && q.metadata.name.length > ROUTER_NAME_MAX) ctx.addIssue({ code: 'custom', path: ['metadata', 'name'], message: ROUTER_NAME_RULE });
+  });
 
 export const specSchema = spec;
 export const statusSchema = status;

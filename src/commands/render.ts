@@ -65,9 +65,8 @@ export function renderText(qs: QwenService, format: Format, withExplain: boolean
 export function coldStartInput(plan: Plan): ColdStartInput | undefined {
   const { qs } = plan;
   if (plan.sla.source !== 'router' || plan.scaling?.minReplicas !== 0) return undefined;
-  // spec.router.holdTimeout and spec.autoscaling.scaleToZeroAfter come with [G]'s API part (g-operator).
-  const router = (qs.spec as { router?: { holdTimeout?: string } }).router;
-  const scaleToZeroAfter = (qs.spec.autoscaling as { scaleToZeroAfter?: string } | undefined)?.scaleToZeroAfter ?? '15m';
+  const router = qs.spec.router;
+  const scaleToZeroAfter = qs.spec.autoscaling?.scaleToZeroAfter ?? '15m';
   const fileSize = plan.sizing?.model?.fileSize;
   return {
     ...(fileSize !== undefined ? { modelBytes: fileSize } : {}),

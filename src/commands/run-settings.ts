@@ -12,9 +12,9 @@ import { DEFAULT_CPU_BANDWIDTH_GBPS } from '../sizing/feasibility.ts';
 
 /** Flags that take a value; `leader-elect` is the only switch. */
 export const VALUE_FLAGS = [
-  'kubeconfig', 'namespaces', 'worker-image', 'concurrency', 'log-level', 'health-addr',
+  'kubeconfig', 'namespaces', 'worker-image', 'router-image', 'concurrency', 'log-level', 'health-addr',
   'lease-namespace', 'lease-name', 'identity', 'lease-duration', 'renew-deadline', 'retry-period',
-  'monitoring-check-interval', 'resync-interval', 'runbook-url', 'prometheus-namespaces', 'prometheus-url',
+  'monitoring-check-interval', 'resync-interval', 'runbook-url', 'prometheus-namespaces', 'keda-namespaces', 'prometheus-url',
   'sla-status-interval', 'allowed-image-prefixes', 'allowed-smarthosts', 'cpu-memory-bandwidth',
 ] as const;
 
@@ -86,10 +86,12 @@ export function readRunSettings(flags: RunFlags, env: NodeJS.ProcessEnv = proces
     render: {
       ...defaultRenderConfig,
       workerImage: flags['worker-image'] ?? env.WORKER_IMAGE ?? defaultRenderConfig.workerImage,
+      routerImage: flags['router-image'] ?? env.ROUTER_IMAGE ?? defaultRenderConfig.routerImage,
       // The autoscaling triggers query the same Prometheus the SLA loop reads.
       ...(prometheusURL ? { prometheusURL } : {}),
       ...(flags['runbook-url'] ? { runbookBaseURL: flags['runbook-url'] } : {}),
       prometheusNamespaces: list(flags['prometheus-namespaces'] ?? env.PROMETHEUS_NAMESPACES),
+      kedaNamespaces: list(flags['keda-namespaces'] ?? env.KEDA_NAMESPACES),
     },
     limits,
     health,

@@ -14,6 +14,7 @@ Options (each also from the environment variable in brackets):
   --kubeconfig PATH             kubeconfig file [KUBECONFIG]; in-cluster config when unset
   --namespaces a,b              namespaces to watch [WATCH_NAMESPACES]; all when empty
   --worker-image IMAGE          default worker image [WORKER_IMAGE] (default ${defaultRenderConfig.workerImage})
+  --router-image IMAGE          default router image (spec.router) [ROUTER_IMAGE] (default ${defaultRenderConfig.routerImage})
   --concurrency N               reconciles in parallel (default 4)
   --log-level LEVEL             trace|debug|info|warn|error [LOG_LEVEL] (default info)
   --health-addr HOST:PORT       /healthz, /readyz, /metrics (default 0.0.0.0:8081)
@@ -31,11 +32,13 @@ Options (each also from the environment variable in brackets):
   --runbook-url URL             runbook linked from alerts
   --prometheus-namespaces a,b   namespaces where Prometheus runs: the only ones the workers'
                                 NetworkPolicies open the metrics port to [PROMETHEUS_NAMESPACES]; all when empty
+  --keda-namespaces a,b         namespaces where KEDA runs: the only ones the NetworkPolicies open the
+                                router's external-scaler port to [KEDA_NAMESPACES]; all when empty
   --prometheus-url URL          Prometheus whose recording rules feed status.sla and SLACompliant,
                                 and that KEDA's autoscaling triggers query [PROMETHEUS_URL];
                                 no SLA status and no ScaledObject when unset
   --sla-status-interval S       seconds between SLA status reads (default 30)
-  --allowed-image-prefixes a,b  spec.image must start with one of these (a registry or repository,
+  --allowed-image-prefixes a,b  spec.image and spec.router.image must start with one of these (a registry or repository,
                                 e.g. ghcr.io/qwenops/) [ALLOWED_IMAGE_PREFIXES]; any image when empty
   --allowed-smarthosts a,b      e-mail receivers' smarthost must be one of these (host or host:port)
                                 [ALLOWED_SMARTHOSTS]; any when empty. A QwenService asking for more is

@@ -23,7 +23,7 @@ import { isAlreadyExists, isNotFound, isRefusal, KubeApiError } from '../kube/er
 import { kindKey, namespaceOf, type KubeObject } from '../kube/object.ts';
 import { applyStatus } from '../kube/status.ts';
 import { selectorLabels, type RenderConfig } from '../render/common.ts';
-import { isMonitoringKind, renderPlanned, type RenderedObjects } from '../render/index.ts';
+import { isMonitoringKind, isWrittenFirst, renderPlanned, type RenderedObjects } from '../render/index.ts';
 import { resolvePlan, type HeaderInput, type Plan } from '../plan/index.ts';
 import { ANALYSIS_RUN, DEPLOYMENT_KEY, ROLLOUT_KEY, SCALED_OBJECT_KEY } from '../plan/kinds.ts';
 import { lastFailed, promoted } from './rollout.ts';
@@ -157,7 +157,7 @@ export class Reconciler {
     }
     const qs = checked.value;
     const uid = raw.metadata.uid;
-    const refusals = checkTenantLimits(qs, this.deps.limits ?? NO_TENANT_LIMITS, this.deps.config.workerImage);
+    const refusals = checkTenantLimits(qs, this.deps.limits ?? NO_TENANT_LIMITS, this.deps.config.workerImage, this.deps.config.routerImage);
     if (refusals.length) {
       // As for an invalid spec: nothing is applied, nor pruned. Children applied before stay as
       // they were (within the limits of that time); docs/security.md says how to find them.
@@ -197,13 +197,16 @@ export class Reconciler {
 
   /**
    * Applies every desired child that differs from the cache, never one this QwenService does not
-   * control. Children do not depend on each other: they are handled together, and one failing
-   * does not stop the rest. A retryable failure is thrown once all are done.
+   * control. Children are handled together, but for those others need to exist (`isWrittenFirst`:
+   * a Role, which the apiserver reads when its RoleBinding is written), written just before; one
+   * failing does not stop the rest. A retryable failure is thrown once all are done.
    */
   private async applyChildren(desired: KubeObject[], plan: Plan, uid: string | undefined, log: Logger): Promise<ChildrenApplied> {
     const result: ChildrenApplied = { answers: new Map(), problems: [], blocked: new Set() };
     let retryable: unknown;
-    await Promise.all(desired.map(async (obj) => {
+    // Two waves: what others need to exist first (a Role before its RoleBinding), then the rest.
+    const waves = [desired.filter(isWrittenFirst), desired.filter((o) => !isWrittenFirst(o))];
+    for (const wave of waves) await Promise.all(wave.map(async (obj) => {
       try {
         const problem = await this.applyChild(obj, plan, uid, result.answers, log);
         if (!problem) return;
@@ -290,10 +293,11 @@ export class Reconciler {
     const { qs } = plan;
     const namespace = namespaceOf(qs);
     const name = qs.metadata.name;
-    const current = (kind: string) => children.answers.get(`${kind}/${name}`) ?? this.deps.caches.owned.get(kind)?.get(namespace, name);
+    const current = (kind: string, child = name) => children.answers.get(`${kind}/${child}`) ?? this.deps.caches.owned.get(kind)?.get(namespace, child);
     const monitoringWanted = [...rendered.objects, ...rendered.unserved].filter(isMonitoringKind);
     return {
       deployment: children.blocked.has(`${DEPLOYMENT_KEY}/${name}`) ? undefined : current(DEPLOYMENT_KEY),
+      ...(plan.router ? { routerDeployment: current(DEPLOYMENT_KEY, plan.router.name) } : {}),
       pods: this.podsOf(qs),
       missingMonitoringKinds: [...new Set(monitoringWanted.filter((o) => !plan.served(o)).map((o) => o.kind))],
       monitoringRequested: monitoringWanted.length > 0,

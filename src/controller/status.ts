@@ -1,6 +1,7 @@
 // Status of a QwenService, computed (pure) from what the caches hold. Conditions: Ready,
 // Progressing, Degraded, ModelReady, MonitoringReady; reasons say what to do next.
 import { redactModelSource } from '../api/model-source.ts';
+import { formatSeconds } from '../api/units.ts';
 import type { QwenService, QwenServiceStatus } from '../api/qwenservice.ts';
 import { ConditionType, Reason } from '../conventions.ts';
 import type { KubeObject, RenderConfig } from '../render/common.ts';
@@ -17,6 +18,8 @@ export type StoredQwenService = Pick<QwenService, 'metadata' | 'status'>;
 
 export type Observed = {
   deployment?: KubeObject;
+  /** The router's Deployment (only read with spec.router). */
+  routerDeployment?: KubeObject;
   pods: KubeObject[];
   /** prometheus-operator kinds the QwenService needs but the cluster does not serve. */
   missingMonitoringKinds: string[];
@@ -61,7 +64,10 @@ export function computeStatus(plan: Plan, observed: Observed, now: string): Qwen
   if (observed.blocked) {
     conditions.push({ type: ConditionType.Ready, status: 'False', reason: observed.blocked.reason, message: observed.blocked.message });
   } else if (desired === 0) {
-    conditions.push({ type: ConditionType.Ready, status: 'True', reason: Reason.ScaledToZero, message: 'spec.replicas is 0' });
+    const why = plan.replicas.scaleToZeroAfterSeconds !== undefined
+      ? `no request for ${formatSeconds(plan.replicas.scaleToZeroAfterSeconds)}: KEDA scaled the workers to zero; the router holds the next request while a worker starts`
+      : 'spec.replicas is 0';
+    conditions.push({ type: ConditionType.Ready, status: 'True', reason: Reason.ScaledToZero, message: why });
   } else if (ready >= desired) {
     conditions.push({ type: ConditionType.Ready, status: 'True', reason: Reason.AllWorkersReady, message: `${ready}/${desired} workers ready` });
   } else {
@@ -103,12 +109,19 @@ export function computeStatus(plan: Plan, observed: Observed, now: string): Qwen
     ...endpointStatus(qs, config),
     ...(scaling.status ? { autoscaling: scaling.status } : {}),
     ...(canary.status ? { rollout: canary.status } : {}),
+    ...(plan.router ? { router: routerStatus(plan.router.replicas, observed.routerDeployment) } : {}),
     ...(plan.sizing?.model ? { model: plan.sizing.model } : {}),
     conditions: mergeConditions(previous?.conditions, conditions, generation, now),
   };
   // SLACompliant and status.sla are the SLA status loop's (its own field manager): not ours to
   // write, so a reconcile racing with an SLA update can never put old values back.
   return status;
+}
+
+/** The router's pods as its Deployment reports them, against what spec.router asks for. */
+function routerStatus(asked: number, deployment: KubeObject | undefined): NonNullable<QwenServiceStatus['router']> {
+  const ready = (deployment?.status as DeploymentStatus | undefined)?.readyReplicas ?? 0;
+  return { replicas: asked, readyReplicas: ready, ready: `${ready}/${asked}` };
 }
 
 /**

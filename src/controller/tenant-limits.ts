@@ -54,16 +54,22 @@ export function isSmarthostEntry(entry: string): boolean {
 
 /**
  * Every way the QwenService asks for more than the limits allow; [] when it stays within them.
- * The operator's own worker image is always allowed: it is the administrators' choice already.
+ * The operator's own worker and router images are always allowed: they are the administrators'
+ * choice already. spec.router.image is held to the same prefixes as spec.image: its pods run with
+ * the API key Secret and a token that reads EndpointSlices.
  */
-export function checkTenantLimits(qs: QwenService, limits: TenantLimits, workerImage: string): LimitRefusal[] {
+export function checkTenantLimits(qs: QwenService, limits: TenantLimits, workerImage: string, routerImage?: string): LimitRefusal[] {
   const out: LimitRefusal[] = [];
-  const image = qs.spec.image;
   const prefixes = limits.allowedImagePrefixes;
-  if (image !== undefined && image !== workerImage && prefixes.length && !prefixes.some((p) => imageAllowed(image, p))) {
+  const images: [string, string | undefined, string, string | undefined][] = [
+    ['spec.image', qs.spec.image, 'worker', workerImage],
+    ['spec.router.image', qs.spec.router?.image, 'router', routerImage],
+  ];
+  for (const [field, image, role, own] of images) {
+    if (image === undefined || image === own || !prefixes.length || prefixes.some((p) => imageAllowed(image, p))) continue;
     out.push({
       reason: Reason.ImageNotAllowed,
-      message: `spec.image ${JSON.stringify(image)} is not allowed: images must start with ${prefixes.join(' or ')} (${LIMIT_SETTING.allowedImagePrefixes}), or be the operator's worker image ${workerImage}`,
+      message: `${field} ${JSON.stringify(image)} is not allowed: images must start with ${prefixes.join(' or ')} (${LIMIT_SETTING.allowedImagePrefixes})${own ? `, or be the operator's ${role} image ${own}` : ''}`,
     });
   }
   const hosts = limits.allowedSmarthosts;

@@ -7,7 +7,7 @@
 import { API_VERSION, GROUP, KIND, PLURAL } from '../api/qwenservice.ts';
 import { LABEL_MANAGED_BY, LABEL_QWENSERVICE, OPERATOR_NAME } from '../conventions.ts';
 import { objectKey, type KubeObject } from '../kube/object.ts';
-import { OWNED_KINDS, type OwnedKind } from '../render/index.ts';
+import { GRANTED_RULES, OWNED_KINDS, type OwnedKind } from '../render/index.ts';
 import { ANALYSIS_RUN } from '../plan/kinds.ts';
 
 /** A kind and the verbs the operator needs on it. */
@@ -41,6 +41,9 @@ export const WORKER_PODS: PermittedKind = { apiVersion: 'v1', kind: 'Pod', plura
 
 /** Read live, never cached nor written: the AnalysisRun behind a canary's verdict (RolloutGated's message; listed by the aborted version's hash). */
 export const READ_ONLY: PermittedKind[] = [{ ...ANALYSIS_RUN, verbs: ['get', 'list'] }];
+
+/** Never used by the operator itself: held so that it may write the Roles (and RoleBindings) that grant them to the pods it runs (RBAC escalation prevention). */
+export const GRANTED: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = GRANTED_RULES;
 
 /** Written but never read: Events on QwenServices (EventRecorder). */
 export const CREATED_ONLY: PermittedKind[] = [{ apiVersion: 'v1', kind: 'Event', plural: 'events', verbs: ['create'] }];

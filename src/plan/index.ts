@@ -3,7 +3,7 @@
 // renderer, status, `render --explain`, the replica hand-off and the events read it; none of them
 // re-derives a part of it or edits another's output. Pure.
 //
-// To extend it (a router), add one field here and read it where it is used (as `sizing` is).
+// To extend it, add one field here and read it where it is used (as `sizing` and `router` are).
 import type { QwenService } from '../api/qwenservice.ts';
 import { kindKey } from '../kube/object.ts';
 import { gatePlan, type GatePlan } from '../sla/gates.ts';
@@ -14,6 +14,7 @@ import { planSizing, type SizingPlan } from '../sizing/plan.ts';
 import type { RenderConfig } from './config.ts';
 import { OPTIONAL_KIND_KEYS, ROLLOUT_KEY, SCALED_OBJECT_KEY } from './kinds.ts';
 import { replicaPlan, type ReplicaPlan } from './replicas.ts';
+import { routerPlan, type RouterPlan } from './router.ts';
 import { scalingPlan, type ScalingPlan } from './scaling.ts';
 
 /** An optional object: not asked for, asked for but its kind is not served (or no Prometheus to query), or applied. */
@@ -36,6 +37,8 @@ export type Plan = {
   served: (o: { apiVersion: string; kind: string }) => boolean;
   /** SLAFeasible, status.model and the worker's default memory from the model's header; absent when the operator runs without sizing. */
   sizing?: SizingPlan;
+  /** spec.router resolved: the router in front of the workers; absent without it (the Service selects the workers). */
+  router?: RouterPlan;
 };
 
 /** What the reconciler's header cache (an async read) knows of the model, and the CPU path's memory bandwidth. */
@@ -46,8 +49,7 @@ export type HeaderInput = { header: HeaderState | undefined; cpuBandwidthGBps: n
  * the workers' otherwise. The one place that decides it.
  */
 export function sliSourceOf(qs: QwenService): SliSource {
-  // spec.router is added to the schema by [G]'s operator part (g-operator); read without its type until then.
-  return (qs.spec as { router?: unknown }).router !== undefined ? 'router' : 'worker';
+  return qs.spec.router !== undefined ? 'router' : 'worker';
 }
 
 /** The SLA part of the plan: spec.sla normalized, as the alerts, the scaling, the gate and the SLA status loop read it. */
@@ -66,15 +68,17 @@ export function resolvePlan(qs: QwenService, config: RenderConfig, served: Reado
   const scaling = scalingPlan(qs, sla.slos);
   const gate = gatePlan(qs, sla.slos);
   const objects = { scaledObject: presence(scaling !== undefined, SCALED_OBJECT_KEY), rollout: presence(gate !== undefined, ROLLOUT_KEY) };
-  const replicas = replicaPlan({ qs, ...(scaling ? { scaling } : {}), scaledObject: objects.scaledObject === 'applied', rollout: objects.rollout === 'applied' });
+  const router = routerPlan(qs, config);
+  const replicas = replicaPlan({ qs, ...(scaling ? { scaling } : {}), scaledObject: objects.scaledObject === 'applied', rollout: objects.rollout === 'applied', router: router !== undefined });
   const sizing = header ? planSizing(qs, header.header, header.cpuBandwidthGBps) : undefined;
-  return { qs, config, sla, ...(scaling ? { scaling } : {}), ...(gate ? { gate } : {}), objects, replicas, served: isServed, ...(sizing ? { sizing } : {}) };
+  return { qs, config, sla, ...(scaling ? { scaling } : {}), ...(gate ? { gate } : {}), objects, replicas, served: isServed, ...(sizing ? { sizing } : {}), ...(router ? { router } : {}) };
 }
 
 export type { RenderConfig } from './config.ts';
 export { defaultRenderConfig } from './config.ts';
 export { desiredReplicas, REPLICA_OWNERS, type ReplicaOwnerName, type ReplicaPlan } from './replicas.ts';
 export type { ScalingPlan } from './scaling.ts';
+export type { RouterPlan } from './router.ts';
 export type { SizingPlan } from '../sizing/plan.ts';
 export type { GatePlan } from '../sla/gates.ts';
 export type { NormalizedSla } from '../sla/slos.ts';

@@ -1,6 +1,6 @@
 // Who owns a QwenService's worker count, and what each object says about it as a result. One row
-// per owner, tried in order; a new owner (say, a router that scales to zero) is one more row here
-// and the renderer of its own object, nothing else: the Deployment, Rollout and ScaledObject
+// per owner, tried in order; a new owner is one more row here and the renderer of its own object,
+// nothing else: the Deployment, Rollout and ScaledObject
 // renderers, the replica hand-off and status read the fields below, never the owner's name.
 import type { QwenService } from '../api/qwenservice.ts';
 import { DEPLOYMENT, ROLLOUT } from './kinds.ts';
@@ -14,6 +14,8 @@ export type OwnerInputs = {
   scaledObject: boolean;
   /** The Rollout is applied (spec.rollout, a Prometheus address, Argo Rollouts served). */
   rollout: boolean;
+  /** spec.router: a router holds requests while no worker runs, so the count may reach zero. */
+  router: boolean;
 };
 
 /** What one owner means for the objects that carry a count. */
@@ -29,6 +31,8 @@ export type ReplicaOwnership = {
   rolloutReplicas?: number;
   /** What runs the pods, hence what KEDA's HPA scales. */
   scaleTarget: { apiVersion: string; kind: string };
+  /** KEDA removes the last worker after this long without a request (the ScaledObject's minReplicaCount 0 and cooldownPeriod); absent: never below 1. */
+  scaleToZeroAfterSeconds?: number;
 };
 
 export type OwnerRow = { name: string; owns: (i: OwnerInputs) => boolean; ownership: (i: OwnerInputs) => ReplicaOwnership };
@@ -48,16 +52,25 @@ export const REPLICA_OWNERS = [
     ownership: (i) => ({ replicasFrom: 'rollout', scaleTarget: ROLLOUT, ...(i.scaling ? {} : { rolloutReplicas: i.qs.spec.replicas }) }),
   },
   {
+    // minReplicas 0 behind a router: KEDA scales the Deployment between 0 and 1 itself (its
+    // external-push trigger on the router's held and in-flight requests wakes it at once), its HPA
+    // from 1 up. Our field manager owns the count no more than under the HPA.
+    name: 'keda-to-zero',
+    owns: (i) => i.scaledObject && i.router && i.scaling?.minReplicas === 0,
+    ownership: (i) => ({ replicasFrom: 'autoscaler', scaleTarget: DEPLOYMENT, scaleToZeroAfterSeconds: i.scaling!.scaleToZeroAfterSeconds }),
+  },
+  {
     // KEDA's HPA (or a `kubectl scale`) sets the Deployment's count: our field manager must not own it.
     name: 'hpa',
     owns: (i) => i.scaledObject,
     ownership: () => ({ replicasFrom: 'autoscaler', scaleTarget: DEPLOYMENT }),
   },
   {
-    // Autoscaling asked for, but nothing would scale (no KEDA or no Prometheus): the floor.
+    // Autoscaling asked for, but nothing would scale (no KEDA or no Prometheus): the floor, and at
+    // least one worker, since nothing would wake it from zero.
     name: 'min-replicas',
     owns: (i) => i.scaling !== undefined,
-    ownership: (i) => ({ deploymentReplicas: i.scaling!.minReplicas, replicasFrom: 'minReplicas', scaleTarget: DEPLOYMENT }),
+    ownership: (i) => ({ deploymentReplicas: Math.max(1, i.scaling!.minReplicas), replicasFrom: 'minReplicas', scaleTarget: DEPLOYMENT }),
   },
   {
     name: 'spec',
@@ -85,5 +98,5 @@ export function replicaPlan(i: OwnerInputs, owners: readonly OwnerRow[] = REPLIC
  */
 export function desiredReplicas(qs: QwenService, scaling: ScalingPlan | undefined, scaleTargetReplicas: number | undefined): number {
   if (!scaling) return qs.spec.replicas;
-  return typeof scaleTargetReplicas === 'number' ? scaleTargetReplicas : scaling.minReplicas;
+  return typeof scaleTargetReplicas === 'number' ? scaleTargetReplicas : Math.max(1, scaling.minReplicas);
 }

@@ -11,6 +11,8 @@ export type ScalingPlan = {
   /** SLOs whose burn scales out (empty: scaleOnSLOBurn is off or there are none). */
   burnSlos: Slo[];
   scaleDownStabilizationSeconds: number;
+  /** With minReplicas 0: how long without a request before KEDA removes the last worker (its cooldownPeriod). */
+  scaleToZeroAfterSeconds: number;
 };
 
 export function scalingPlan(qs: QwenService, slos: Slo[]): ScalingPlan | undefined {
@@ -23,5 +25,7 @@ export function scalingPlan(qs: QwenService, slos: Slo[]): ScalingPlan | undefin
     // Default on exactly when there is something to burn; explicit true with no such SLO is a no-op.
     burnSlos: (a.scaleOnSLOBurn ?? true) ? scalingSlos(slos) : [],
     scaleDownStabilizationSeconds: parseDuration(a.scaleDownStabilization),
+    // KEDA's cooldownPeriod is whole seconds.
+    scaleToZeroAfterSeconds: Math.ceil(parseDuration(a.scaleToZeroAfter)),
   };
 }

@@ -1,7 +1,7 @@
 // What every renderer shares: names, labels, owner references and the operator-wide settings.
 // Renderers are pure: a resolved Plan (or a QwenService and the config) -> plain Kubernetes objects. No I/O here.
 import { API_VERSION, KIND, type QwenService } from '../api/qwenservice.ts';
-import { LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_QWENSERVICE, OPERATOR_NAME, WORKER_APP_NAME } from '../conventions.ts';
+import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_QWENSERVICE, OPERATOR_NAME, ROUTER_APP_NAME, ROUTER_COMPONENT, WORKER_APP_NAME } from '../conventions.ts';
 import { namespaceOf, type ObjectMeta, type OwnerReference } from '../kube/object.ts';
 import type { RenderConfig } from '../plan/config.ts';
 
@@ -25,10 +25,25 @@ export function commonLabels(qs: QwenService): Record<string, string> {
   return { ...selectorLabels(qs), [LABEL_MANAGED_BY]: OPERATOR_NAME, [LABEL_QWENSERVICE]: qs.metadata.name };
 }
 
+/** Labels that select one QwenService's router pods (spec.router): apart from the workers', so neither Deployment selects the other's pods. */
+export function routerSelectorLabels(qs: { metadata: { name: string } }): Record<string, string> {
+  return { [LABEL_NAME]: ROUTER_APP_NAME, [LABEL_INSTANCE]: qs.metadata.name };
+}
+
+/** Labels on the router's pods and on every object serving them. */
+export function routerLabels(qs: QwenService): Record<string, string> {
+  return { ...routerSelectorLabels(qs), [LABEL_MANAGED_BY]: OPERATOR_NAME, [LABEL_QWENSERVICE]: qs.metadata.name, [LABEL_COMPONENT]: ROUTER_COMPONENT };
+}
+
 /** The controller owner reference that ties a child to its QwenService (GC + event mapping). */
 export function ownerReference(qs: QwenService): OwnerReference {
   const uid = (qs.metadata as { uid?: unknown }).uid;
   return { apiVersion: API_VERSION, kind: KIND, name: qs.metadata.name, uid: typeof uid === 'string' ? uid : '', controller: true, blockOwnerDeletion: true };
+}
+
+/** Metadata for a child object of the router (its labels, not the workers'). */
+export function routerMeta(qs: QwenService, name: string): ObjectMeta {
+  return { ...childMeta(qs, name), labels: routerLabels(qs) };
 }
 
 /** Metadata for a child object named `name` in the QwenService's namespace. */

@@ -9,19 +9,27 @@ import { ANALYSIS_TEMPLATE, MONITORING_KINDS, OPTIONAL_KIND_KEYS, ROLLOUT, SCALE
 import type { KubeObject, RenderConfig } from './common.ts';
 import { INFERENCE_POOL, renderInferencePool } from './inferencepool.ts';
 import { renderMonitoring } from './monitoring.ts';
-import { renderNetworkPolicy } from './networkpolicy.ts';
+import { renderNetworkPolicy, renderRouterNetworkPolicy } from './networkpolicy.ts';
 import { renderRollout } from './rollout.ts';
+import { ROUTER_ROLE_RULES, renderRouter } from './router.ts';
 import { renderScaledObject } from './scaledobject.ts';
 import { renderWorkload } from './workload.ts';
 
-/** `optional`: a CRD kind the cluster may not serve (discovered, re-checked periodically); monitoring: prometheus-operator's. */
-export type OwnedKind = { apiVersion: string; kind: string; plural: string; monitoring: boolean; optional?: boolean };
+/**
+ * `optional`: a CRD kind the cluster may not serve (discovered, re-checked periodically); monitoring:
+ * prometheus-operator's. `first`: written before the other children, which may need it to exist.
+ */
+export type OwnedKind = { apiVersion: string; kind: string; plural: string; monitoring: boolean; optional?: boolean; first?: boolean };
 
 export const OWNED_KINDS: OwnedKind[] = [
   { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', monitoring: false },
   { apiVersion: 'v1', kind: 'Service', plural: 'services', monitoring: false },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', monitoring: false },
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', monitoring: false },
+  { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', monitoring: false },
+  // The apiserver checks a RoleBinding against its Role's rules (escalation prevention): the Role must exist first.
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', plural: 'roles', monitoring: false, first: true },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', plural: 'rolebindings', monitoring: false },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', monitoring: false },
   ...MONITORING_KINDS.map((k) => ({ ...k, monitoring: true })),
   { ...SCALED_OBJECT, monitoring: false, optional: true },
@@ -32,7 +40,18 @@ export const OWNED_KINDS: OwnedKind[] = [
 
 export { kindKey };
 
+/**
+ * What the Roles the operator renders grant (the router's: the EndpointSlices it follows). The
+ * apiserver lets a Role be written, and bound, only by whoever holds what it grants (RBAC
+ * escalation prevention), so the operator holds these too (src/rbac.ts).
+ */
+export const GRANTED_RULES = ROUTER_ROLE_RULES;
+
 const MONITORING_KIND_KEYS = new Set(MONITORING_KINDS.map(kindKey));
+const FIRST_KIND_KEYS = new Set(OWNED_KINDS.filter((k) => k.first).map(kindKey));
+
+/** A child written before the others (see OwnedKind's `first`). */
+export const isWrittenFirst = (o: { apiVersion: string; kind: string }): boolean => FIRST_KIND_KEYS.has(kindKey(o));
 
 /** A prometheus-operator object (what MonitoringReady is about). */
 export const isMonitoringKind = (o: { apiVersion: string; kind: string }): boolean => MONITORING_KIND_KEYS.has(kindKey(o));
@@ -45,9 +64,9 @@ export type RenderedObjects = { objects: KubeObject[]; unserved: KubeObject[] };
 
 /** Every object the plan asks for, split by whether the cluster serves its kind. */
 export function renderPlanned(plan: Plan): RenderedObjects {
-  const policy = renderNetworkPolicy(plan.qs, plan.config);
+  const policies = [renderNetworkPolicy(plan.qs, plan.config, plan.router), renderRouterNetworkPolicy(plan.qs, plan.config, plan.router)].filter((o): o is KubeObject => o !== undefined);
   const scaled = renderScaledObject(plan);
-  const wanted = [...renderWorkload(plan), ...(policy ? [policy] : []), ...renderMonitoring(plan), ...(scaled ? [scaled] : []), ...renderRollout(plan), ...renderInferencePool(plan)];
+  const wanted = [...renderWorkload(plan), ...renderRouter(plan), ...policies, ...renderMonitoring(plan), ...(scaled ? [scaled] : []), ...renderRollout(plan), ...renderInferencePool(plan)];
   const objects = wanted.filter((o) => plan.served(o));
   // Unserved: the autoscaler's and the rollout's first, then monitoring (the order status names them in).
   const unserved = wanted.filter((o) => !plan.served(o)).sort((a, b) => Number(isMonitoringKind(a)) - Number(isMonitoringKind(b)));

@@ -10,15 +10,19 @@
 //   max over metrics, a quiet queue cannot scale in while an SLO burns: the burn holds the line.
 // - behaviour: scale-up immediately (double, or +4 pods, every 15s); scale-in only after the load
 //   has stayed lower for scaleDownStabilization, then at most half the pods a minute.
+import { formatSeconds } from '../api/units.ts';
 import { AUTOSCALER_COMPONENT, LABEL_COMPONENT } from '../conventions.ts';
 import { SCALED_OBJECT } from '../plan/kinds.ts';
 import type { Plan } from '../plan/index.ts';
 import { targetOf } from '../sla/sli.ts';
 import { burnQuery, queueQuery, SCALING_BURN_WINDOW_TEXT, MIN_BURN_EVENTS } from '../sla/triggers.ts';
 import { childMeta, namespaceOf, type KubeObject } from './common.ts';
+import { SCALER_TARGET_KEY } from '../../router/src/contract.ts';
 
 export const QUEUE_TRIGGER = 'queue';
 export const BURN_TRIGGER = 'slo-burn';
+/** spec.router: KEDA's external-push scaler on the router (its in-flight + held requests over all replicas). */
+export const ROUTER_TRIGGER = 'router';
 /** How often KEDA asks Prometheus (seconds): a scrape interval, so each poll may see new data. */
 export const POLLING_INTERVAL_S = 15;
 const SCALE_UP = { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] };
@@ -43,7 +47,12 @@ export function renderScaledObject(p: Plan): KubeObject | undefined {
   });
   const triggers = [trigger(QUEUE_TRIGGER, 'AverageValue', queueQuery(t), plan.targetInFlightPerReplica)];
   const burn = burnQuery(t, plan.burnSlos);
-  if (burn) triggers.push(trigger(BURN_TRIGGER, 'Value', burn, 1));
+  const all: Record<string, unknown>[] = [...triggers];
+  if (burn) all.push(trigger(BURN_TRIGGER, 'Value', burn, 1));
+  // Pushed, not polled: a request held at zero activates the workers at once, without waiting for
+  // a scrape and a polling interval. The router reads `targetInFlight` (SCALER_TARGET_KEY) as the per-worker target.
+  if (p.router) all.push({ type: 'external-push', name: ROUTER_TRIGGER, metricType: 'AverageValue', metadata: { scalerAddress: p.router.scalerAddress, [SCALER_TARGET_KEY]: String(plan.targetInFlightPerReplica) } });
+  const zeroAfter = p.replicas.scaleToZeroAfterSeconds;
   return {
     apiVersion: SCALED_OBJECT.apiVersion,
     kind: SCALED_OBJECT.kind,
@@ -51,7 +60,9 @@ export function renderScaledObject(p: Plan): KubeObject | undefined {
     spec: {
       scaleTargetRef: { apiVersion: p.replicas.scaleTarget.apiVersion, kind: p.replicas.scaleTarget.kind, name: qs.metadata.name },
       pollingInterval: POLLING_INTERVAL_S,
-      minReplicaCount: plan.minReplicas,
+      // Zero only where the plan says KEDA may go there (a router holds requests meanwhile).
+      minReplicaCount: zeroAfter !== undefined ? 0 : Math.max(1, plan.minReplicas),
+      ...(zeroAfter !== undefined ? { cooldownPeriod: zeroAfter } : {}),
       maxReplicaCount: plan.maxReplicas,
       advanced: {
         horizontalPodAutoscalerConfig: {
@@ -61,7 +72,7 @@ export function renderScaledObject(p: Plan): KubeObject | undefined {
           },
         },
       },
-      triggers,
+      triggers: all,
     },
   };
 }
@@ -85,9 +96,16 @@ export function explainScaling(p: Plan): string {
     const why = qs.spec.autoscaling?.scaleOnSLOBurn === false ? 'scaleOnSLOBurn is false' : 'the SLA has no latency, TTFT or tokens/s objective';
     lines.push(`  SLO burn: off (${why}).`);
   }
+  if (p.router) lines.push(`  router:   scale out when the routers' in-flight + held requests exceed ${plan.targetInFlightPerReplica} per worker, pushed to KEDA at once (external scaler ${p.router.scalerAddress}).`);
+  const zeroAfter = p.replicas.scaleToZeroAfterSeconds;
+  if (zeroAfter !== undefined) {
+    lines.push(`  zero:     after ${formatSeconds(zeroAfter)} without a request (scaleToZeroAfter) KEDA removes the last worker; the next request is held by the router (up to ${formatSeconds(p.router!.holdTimeoutSeconds)}) while KEDA starts one.`);
+  } else if (plan.minReplicas === 0) {
+    lines.push('  zero:     not while KEDA or Prometheus is missing, or under a Rollout: at least 1 worker runs.');
+  }
   lines.push(
     '  up:       at once: up to double the workers (or +4) every 15s, capped at maxReplicas.',
-    `  down:     only after the proposals stayed lower for ${stab} (scaleDownStabilization), then at most half the workers per minute, never below ${plan.minReplicas}.`,
+    `  down:     only after the proposals stayed lower for ${stab} (scaleDownStabilization), then at most half the workers per minute, never below ${Math.max(1, plan.minReplicas)}.`,
   );
   return lines.join('\n') + '\n';
 }

@@ -8,7 +8,7 @@ import { LABEL_COMPONENT, REPLICAS_ANNOTATION, WORKER_COMPONENT } from '../conve
 import type { Plan } from '../plan/index.ts';
 import { FLAG, WORKER_DEFAULT } from '../../worker/src/contract.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
-import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject, type RenderConfig } from './common.ts';
+import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject } from './common.ts';
 
 export const MODEL_CACHE_PATH = '/models';
 /** The host prompt cache's memory-backed emptyDir (spec.model.promptCache). */
@@ -19,6 +19,17 @@ const STARTUP_BUDGET_S = 60 * 60;
 /** Lets in-flight generations finish after SIGTERM (the worker drains, then exits). */
 const GRACE_PERIOD_S = 90;
 const NON_ROOT_UID = 65532;
+
+/** Pod Security "restricted" for every pod the operator runs (workers, routers): the pod's part. */
+export const RESTRICTED_POD_SECURITY = { runAsNonRoot: true, runAsUser: NON_ROOT_UID, runAsGroup: NON_ROOT_UID, fsGroup: NON_ROOT_UID, seccompProfile: { type: 'RuntimeDefault' } } as const;
+/** Pod Security "restricted": each container's part. */
+export const RESTRICTED_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
 /**
  * The API key Secret is mounted as a directory, not through subPath, so the kubelet's atomic
  * updates of a rotated Secret reach the worker, which re-reads the file.
@@ -155,13 +166,26 @@ function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
     vols.push({ name: 'model-source', persistentVolumeClaim: { claimName: pvc[1], readOnly: true } });
     mounts.push({ name: 'model-source', mountPath: PVC_MOUNT, readOnly: true });
   }
-  const key = qs.spec.auth?.apiKey.secretKeyRef;
+  const key = apiKeyVolume(qs, API_KEY_DIR);
   if (key) {
-    // The operator only names the Secret; the kubelet reads it (the operator has no Secret access).
-    vols.push({ name: 'api-key', secret: { secretName: key.name, items: [{ key: key.key, path: API_KEY_FILE.slice(API_KEY_DIR.length + 1) }], defaultMode: API_KEY_MODE } });
-    mounts.push({ name: 'api-key', mountPath: API_KEY_DIR, readOnly: true });
+    vols.push(key.volume);
+    mounts.push(key.mount);
   }
   return { volumes: vols, mounts };
+}
+
+/**
+ * spec.auth's Secret key as a volume mounted at `dir` (its file: `<dir>/keys`), for whichever pod
+ * checks the keys (the workers, the router). The operator only names the Secret; the kubelet reads
+ * it (the operator has no Secret access).
+ */
+export function apiKeyVolume(qs: QwenService, dir: string): { volume: unknown; mount: unknown } | undefined {
+  const key = qs.spec.auth?.apiKey.secretKeyRef;
+  if (!key) return undefined;
+  return {
+    volume: { name: 'api-key', secret: { secretName: key.name, items: [{ key: key.key, path: API_KEY_FILE.slice(API_KEY_DIR.length + 1) }], defaultMode: API_KEY_MODE } },
+    mount: { name: 'api-key', mountPath: dir, readOnly: true },
+  };
 }
 
 /**
@@ -191,7 +215,7 @@ export function renderDeployment(plan: Plan): KubeObject {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: GRACE_PERIOD_S,
-          securityContext: { runAsNonRoot: true, runAsUser: NON_ROOT_UID, runAsGroup: NON_ROOT_UID, fsGroup: NON_ROOT_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: RESTRICTED_POD_SECURITY,
           ...podScheduling(qs),
           containers: [
             {
@@ -208,13 +232,7 @@ export function renderDeployment(plan: Plan): KubeObject {
               startupProbe: probe('/readyz', 10, STARTUP_BUDGET_S / 10),
               readinessProbe: probe('/readyz', 5, 2),
               livenessProbe: probe('/healthz', 10, 3),
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: RESTRICTED_CONTAINER_SECURITY,
               terminationMessagePolicy: 'FallbackToLogsOnError',
               volumeMounts: mounts,
             },
@@ -226,11 +244,16 @@ export function renderDeployment(plan: Plan): KubeObject {
   };
 }
 
-export function renderService(qs: QwenService, config: RenderConfig): KubeObject {
+/**
+ * The workers' Service: named after the QwenService (the client's endpoint) without a router; with
+ * one, `<name>-workers`, which the router follows (renderRouter's Service then takes the name).
+ */
+export function renderService(plan: Plan): KubeObject {
+  const { qs, config } = plan;
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: childMeta(qs, qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT } }),
+    metadata: childMeta(qs, plan.router?.workersService ?? qs.metadata.name, { labels: { [LABEL_COMPONENT]: WORKER_COMPONENT } }),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(qs),
@@ -255,5 +278,5 @@ export function renderPodDisruptionBudget(plan: Plan): KubeObject | undefined {
 }
 
 export function renderWorkload(plan: Plan): KubeObject[] {
-  return [renderDeployment(plan), renderService(plan.qs, plan.config), renderPodDisruptionBudget(plan)].filter((o): o is KubeObject => o !== undefined);
+  return [renderDeployment(plan), renderService(plan), renderPodDisruptionBudget(plan)].filter((o): o is KubeObject => o !== undefined);
 }

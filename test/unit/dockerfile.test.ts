@@ -27,7 +27,7 @@ describe('Dockerfile', () => {
   });
 
   it('runs the shipped targets as a non-root user with exec-form entrypoints (DL3002, DL3025)', () => {
-    for (const target of ['operator', 'worker', 'worker-cpu']) {
+    for (const target of ['operator', 'worker', 'worker-cpu', 'router']) {
       const start = instructions.findIndex((i) => i.getKeyword() === 'FROM' && / AS /i.test(i.getTextContent()) && i.getTextContent().trim().endsWith(` ${target}`));
       expect([target, start]).not.toEqual([target, -1]);
       const end = instructions.findIndex((i, n) => n > start && i.getKeyword() === 'FROM');
@@ -42,7 +42,7 @@ describe('Dockerfile', () => {
   it('builds only through scripts/image-build.sh, which the tests run too', () => {
     const runs = instructions.filter((i) => i.getKeyword() === 'RUN').map((i) => i.getArgumentsContent());
     expect(runs.length).toBeGreaterThan(0);
-    for (const r of runs) expect(r).toMatch(/^bash scripts\/image-build\.sh (operator|worker|worker-cpu) \/out$/);
+    for (const r of runs) expect(r).toMatch(/^bash scripts\/image-build\.sh (operator|worker|worker-cpu|router) \/out$/);
   });
 
   it('copies only paths that exist, and never adds remote URLs (DL3020)', () => {

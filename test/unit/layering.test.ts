@@ -30,10 +30,11 @@ describe('layering lint', () => {
     ['src/cli-probe.ts', '../worker/src/engine.ts'],
     ['worker/src/probe.ts', '../../src/conventions.ts'],
     ['worker/src/contract.ts', './metrics.ts'],
+    ['src/render/probe.ts', '../../router/src/proxy.ts'],
   ])('%s may not import %s', async (file, from) => {
     const errors = await layeringErrors(file, from);
     expect(errors.length).toBeGreaterThan(0);
-    for (const e of errors) expect(e).toMatch(/layering \(ARCHITECTURE.md\)|only the worker contract/);
+    for (const e of errors) expect(e).toMatch(/layering \(ARCHITECTURE.md\)|only the (worker|router) contract/);
   });
 
   it.each([
@@ -52,6 +53,8 @@ describe('layering lint', () => {
     ['src/api/probe.ts', '../conventions.ts'],
     ['src/sla/probe.ts', '../../worker/src/contract.ts'],
     ['src/render/probe.ts', '../../worker/src/contract.ts'],
+    ['src/render/probe.ts', '../../router/src/contract.ts'],
+    ['src/api/probe.ts', '../../router/src/contract.ts'],
     ['worker/src/metrics-probe.ts', './contract.ts'],
   ])('%s may import %s', async (file, from) => {
     expect(await layeringErrors(file, from)).toEqual([]);

@@ -47,6 +47,10 @@ app.kubernetes.io/component: operator
 {{- printf "%s:%s" .Values.worker.image.repository (default (printf "%s-%s" .Chart.AppVersion .Values.worker.image.variant) .Values.worker.image.tag) -}}
 {{- end -}}
 
+{{- define "qwen-operator.routerImage" -}}
+{{- printf "%s:%s" .Values.router.image.repository (default .Chart.AppVersion .Values.router.image.tag) -}}
+{{- end -}}
+
 {{/* Namespaces the operator watches: the release namespace in namespaced mode. */}}
 {{- define "qwen-operator.watchNamespaces" -}}
 {{- if .Values.namespaced -}}

@@ -90,6 +90,20 @@ describe('chart, offline', () => {
     expect(r.stdout).toContain('--namespaces=team-a,team-b');
   });
 
+  it('passes the router image (default qwen-router:<appVersion>) and the KEDA namespaces to the operator', async () => {
+    const args = async (set: string[]) => {
+      const r = await helm(['template', 'qo', CHART, ...set.flatMap((x) => ['--set', x])]);
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      return ((loadAll(r.stdout) as Array<KubeObject & { spec?: { template: { spec: { containers: { args: string[] }[] } } } }>).find((o) => o?.kind === 'Deployment')!).spec!.template.spec.containers[0]!.args;
+    };
+    const appVersion = /^appVersion: "?([^"\n]+)"?$/m.exec(readFileSync(`${CHART}/Chart.yaml`, 'utf8'))![1];
+    const def = await args([]);
+    expect(def).toContain(`--router-image=ghcr.io/qwenops/qwen-router:${appVersion}`);
+    expect(def.filter((a) => a.startsWith('--keda-namespaces'))).toEqual([]);
+    const set = await args(['router.image.repository=reg.example/r', 'router.image.tag=v9', 'kedaNamespaces={keda,ops}']);
+    expect(set).toEqual(expect.arrayContaining(['--router-image=reg.example/r:v9', '--keda-namespaces=keda,ops']));
+  });
+
   it('rejects bad values through values.schema.json with a message naming the value', async () => {
     const r = await helm(['template', 'qo', CHART, '--set', 'logLevel=loud']);
     expect(r.code).not.toBe(0);
@@ -155,12 +169,17 @@ describe('chart, installed', () => {
     const op = await startOperator(kubeconfig);
     try {
       const app = await newNamespace(cluster, 'lp');
+      // With a router: the operator writes its Role (EndpointSlices) and RoleBinding, which the
+      // apiserver allows only to whoever holds what the Role grants (escalation prevention).
       await apply(cluster, { apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: app }, spec: {
-        replicas: 2, gpu: { count: 0 }, sla: { latency: { p95: '3s' }, errorRate: '1%' },
+        replicas: 2, gpu: { count: 0 }, sla: { latency: { p95: '3s' }, errorRate: '1%' }, router: {},
         alerting: { receivers: [{ name: 'hook', webhook: { url: { secretKeyRef: { name: 'hook', key: 'url' } } } }], routes: { critical: ['hook'] } },
       } });
       for (const [apiVersion, kind] of [['apps/v1', 'Deployment'], ['v1', 'Service'], ['policy/v1', 'PodDisruptionBudget'], ['monitoring.coreos.com/v1', 'ServiceMonitor'], ['monitoring.coreos.com/v1', 'PrometheusRule'], ['monitoring.coreos.com/v1alpha1', 'AlertmanagerConfig']] as const) {
         await waitFor(`${kind} created as the ServiceAccount`, () => get(cluster, apiVersion, kind, 'chat', app), 60_000);
+      }
+      for (const [apiVersion, kind] of [['apps/v1', 'Deployment'], ['v1', 'ServiceAccount'], ['rbac.authorization.k8s.io/v1', 'Role'], ['rbac.authorization.k8s.io/v1', 'RoleBinding'], ['policy/v1', 'PodDisruptionBudget']] as const) {
+        await waitFor(`router ${kind} created as the ServiceAccount`, () => get(cluster, apiVersion, kind, 'chat-router', app), 60_000);
       }
       await waitFor('status written as the ServiceAccount', async () => {
         const q = await get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } }>(cluster, 'qwenops.io/v1alpha1', 'QwenService', 'chat', app);

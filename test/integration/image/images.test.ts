@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { DockerfileParser } from 'dockerfile-ast';
 import { cacheDir, toolPath } from '../../support/tools.ts';
 
-const IMAGES = ['operator', 'worker-cpu'] as const;
+const IMAGES = ['operator', 'worker-cpu', 'router'] as const;
 type Image = (typeof IMAGES)[number];
 const asRoot = process.getuid?.() === 0;
 const itAsRoot = asRoot ? it : it.skip;
@@ -133,14 +133,15 @@ afterAll(async () => {
 describe('images.sh build', () => {
   it('tags the images as the chart expects and keeps them small', () => {
     const appVersion = /^appVersion: "?([^"\n]+)"?$/m.exec(readFileSync('charts/qwen-operator/Chart.yaml', 'utf8'))![1];
-    expect(built.map((b) => [b.image, b.ref])).toEqual([['operator', `qwen-operator:${appVersion}`], ['worker-cpu', `qwen-worker:${appVersion}-cpu`]]);
+    expect(built.map((b) => [b.image, b.ref])).toEqual([['operator', `qwen-operator:${appVersion}`], ['worker-cpu', `qwen-worker:${appVersion}-cpu`], ['router', `qwen-router:${appVersion}`]]);
     const mib = Object.fromEntries(built.map((b) => [b.image, b.size / 2 ** 20]));
     expect(mib.operator).toBeLessThan(75);
     expect(mib['worker-cpu']).toBeLessThan(120);
+    expect(mib.router).toBeLessThan(75);
   });
 
   it('builds from what the Dockerfile COPYs and sets the config its targets set', () => {
-    for (const [image, buildStage] of [['operator', 'operator-build'], ['worker-cpu', 'worker-cpu-build']] as const) {
+    for (const [image, buildStage] of [['operator', 'operator-build'], ['worker-cpu', 'worker-cpu-build'], ['router', 'router-build']] as const) {
       const copied = stage(buildStage)('COPY').flatMap((args) => args.split(/\s+/).slice(0, -1));
       const context = execFileSync('bash', ['scripts/images.sh', 'context', image], { encoding: 'utf8' }).trim().split(' ');
       expect([image, [...context].sort()]).toEqual([image, [...copied].sort()]);
@@ -310,9 +311,10 @@ describe('images.sh push', () => {
       }
       const helm = stdout.slice(stdout.indexOf('helm install')).replace(/\\\n\s*/g, '').trim().split(/\s+/);
       const rendered = execFileSync(toolPath('helm'), ['template', ...helm.slice(2)], { encoding: 'utf8' });
-      const [op, wk] = built;
+      const [op, wk, rt] = built;
       expect(rendered).toContain(`image: ${repo}/qwen-operator@${op!.digest}`);
       expect(rendered).toContain(`--worker-image=${repo}/${wk!.ref}@${wk!.digest}`);
+      expect(rendered).toContain(`--router-image=${repo}/${rt!.ref}@${rt!.digest}`);
     } finally {
       registry.kill('SIGTERM');
     }

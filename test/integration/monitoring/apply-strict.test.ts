@@ -34,8 +34,11 @@ function objects(): KubeObject[] {
       },
     },
   });
+  // With a router the ServiceMonitor also scrapes the router and relabels `service` (its own name).
+  const routed = parseQwenService({ ...qs, metadata: { name: 'routed', namespace: ns }, spec: { ...qs.spec, router: {} } });
+  const routedMonitor = renderMonitoring(resolvePlan(routed, defaultRenderConfig)).filter((o) => o.kind === 'ServiceMonitor');
   // No QwenService exists in this test: drop the owner reference (its uid would be empty).
-  return renderMonitoring(resolvePlan(qs, defaultRenderConfig)).map((o) => ({ ...o, metadata: { ...o.metadata, ownerReferences: undefined } }) as KubeObject);
+  return [...renderMonitoring(resolvePlan(qs, defaultRenderConfig)), ...routedMonitor].map((o) => ({ ...o, metadata: { ...o.metadata, ownerReferences: undefined } }) as KubeObject);
 }
 
 describe('monitoring objects on the real prometheus-operator CRDs', () => {

@@ -89,6 +89,11 @@ describe('spec.autoscaling', () => {
     const live = parseQwenService(await get(cluster, QWS, 'QwenService', 'chat', ns));
     const so = renderScaledObject(resolvePlan(live, { ...defaultRenderConfig, prometheusURL: PROM }))!;
     await expect(apply(cluster, { ...so, metadata: { ...so.metadata, name: 'strict-check', ownerReferences: [] } }, { dryRun: true })).resolves.toBeDefined();
+    // With a router, from zero: the external-push trigger, minReplicaCount 0 and cooldownPeriod.
+    const zero = parseQwenService({ ...live, spec: { ...live.spec, router: {}, autoscaling: { ...live.spec.autoscaling, minReplicas: 0 } } });
+    const pushed = renderScaledObject(resolvePlan(zero, { ...defaultRenderConfig, prometheusURL: PROM }))!;
+    expect((pushed.spec as { triggers: { type: string }[] }).triggers.map((t) => t.type)).toContain('external-push');
+    await expect(apply(cluster, { ...pushed, metadata: { ...pushed.metadata, name: 'strict-check-zero', ownerReferences: [] } }, { dryRun: true })).resolves.toBeDefined();
     // And the check can fail: a misspelt field is refused.
     await expect(apply(cluster, { ...so, metadata: { ...so.metadata, name: 'strict-check', ownerReferences: [] }, spec: { ...(so.spec as object), maxReplicas: 3 } }, { dryRun: true })).rejects.toThrow(/unknown field|not declared in schema/);
   }, 30_000);

@@ -61,7 +61,9 @@ describe('generated CRD', () => {
   });
 
   it('has the printer columns and the scale subresource', () => {
-    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Replicas', 'Model', 'P95', 'SLA', 'Reason', 'Min', 'Max', 'Desired', 'Rollout', 'Feasible', 'Age']);
+    expect(crd.spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Replicas', 'Model', 'P95', 'SLA', 'Reason', 'Min', 'Max', 'Desired', 'Rollout', 'Router', 'Feasible', 'Age']);
+    // -o wide only: the router's ready/asked-for pods.
+    expect(crd.spec.versions[0]!.additionalPrinterColumns.find((c) => c.name === 'Router')).toMatchObject({ jsonPath: '.status.router.ready', priority: 1 });
     // -o wide only: SLAFeasible's reason (docs/sizing.md).
     expect(crd.spec.versions[0]!.additionalPrinterColumns.find((c) => c.name === 'Feasible')).toMatchObject({ jsonPath: '.status.conditions[?(@.type=="SLAFeasible")].reason', priority: 1 });
     expect(JSON.stringify(crd)).toContain('"specReplicasPath":".spec.replicas"');

@@ -16,6 +16,12 @@ describe('qwen-operator run settings', () => {
     expect(s.leaderElection).toBeUndefined();
   });
 
+  it('takes the router image and the KEDA namespaces from --router-image / --keda-namespaces, then ROUTER_IMAGE / KEDA_NAMESPACES', () => {
+    expect(readRunSettings({ 'router-image': 'r:flag', 'keda-namespaces': 'keda, ops' }, { ROUTER_IMAGE: 'r:env' }).render).toMatchObject({ routerImage: 'r:flag', kedaNamespaces: ['keda', 'ops'] });
+    expect(readRunSettings({}, { ROUTER_IMAGE: 'r:env', KEDA_NAMESPACES: 'keda' }).render).toMatchObject({ routerImage: 'r:env', kedaNamespaces: ['keda'] });
+    expect(readRunSettings({}, {}).render).toMatchObject({ routerImage: defaultRenderConfig.routerImage, kedaNamespaces: [] });
+  });
+
   it('takes the CPU path\'s memory bandwidth for sizing from --cpu-memory-bandwidth, CPU_MEMORY_BANDWIDTH_GBPS, else 20 GB/s', () => {
     expect(readRunSettings({}, {}).sizing).toEqual({ cpuBandwidthGBps: 20 });
     expect(readRunSettings({}, { CPU_MEMORY_BANDWIDTH_GBPS: '12.5' }).sizing).toEqual({ cpuBandwidthGBps: 12.5 });

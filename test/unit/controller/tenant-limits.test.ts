@@ -36,6 +36,18 @@ describe('image prefixes', () => {
     expect(checkTenantLimits(qws({ image: WORKER_IMAGE }), limits, WORKER_IMAGE)).toEqual([]);
     expect(checkTenantLimits(qws({}), limits, WORKER_IMAGE)).toEqual([]);
   });
+
+  it('holds spec.router.image to the same prefixes; the operator\'s router image passes', () => {
+    const limits = { ...NO_TENANT_LIMITS, allowedImagePrefixes: ['registry.example/qwen/'] };
+    const ROUTER_IMAGE = 'ghcr.io/qwenops/qwen-router:0.1.0';
+    expect(checkTenantLimits(qws({ router: { image: 'evil.example/r:1' } }), limits, WORKER_IMAGE, ROUTER_IMAGE)).toEqual([{
+      reason: 'ImageNotAllowed',
+      message: expect.stringMatching(/^spec\.router\.image "evil\.example\/r:1" is not allowed: .*, or be the operator's router image ghcr\.io\/qwenops\/qwen-router:0\.1\.0$/),
+    }]);
+    expect(checkTenantLimits(qws({ router: { image: 'registry.example/qwen/router:2' } }), limits, WORKER_IMAGE, ROUTER_IMAGE)).toEqual([]);
+    expect(checkTenantLimits(qws({ router: { image: ROUTER_IMAGE } }), limits, WORKER_IMAGE, ROUTER_IMAGE)).toEqual([]);
+    expect(checkTenantLimits(qws({ router: {} }), limits, WORKER_IMAGE, ROUTER_IMAGE)).toEqual([]);
+  });
 });
 
 describe('smarthosts', () => {

@@ -1,5 +1,5 @@
 // fast-check arbitraries for whole QwenServices: every part of the spec that changes what the
-// operator renders (autoscaling, rollout, auth, GPU, network, monitoring, alerting, model source)
+// operator renders (autoscaling, rollout, router, auth, GPU, network, monitoring, alerting, model source)
 // next to a random SLA. The golden render test (render.golden.test.ts) draws a fixed sample.
 import fc from 'fast-check';
 import { parseQwenService } from '../../../src/api/validate.ts';
@@ -31,6 +31,14 @@ const autoscaling = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0
     ...(burn !== undefined ? { scaleOnSLOBurn: burn } : {}),
     ...(stab !== undefined ? { scaleDownStabilization: stab } : {}),
   }));
+
+const router = fc.record({
+  replicas: fc.integer({ min: 1, max: 3 }),
+  affinity: fc.constantFrom('Prefix', 'None'),
+  holdTimeout: fc.constantFrom('30s', '2m', '1h'),
+  maxHeld: fc.integer({ min: 1, max: 512 }),
+  image: fc.constant('example.test/router:1'),
+}, { requiredKeys: [] });
 
 const step = fc.record({ weight: fc.integer({ min: 1, max: 99 }), pause: fc.constantFrom('30s', '90s', '5m', '10m', '1h') });
 const rollout = fc.record({
@@ -105,6 +113,9 @@ export const wholeQwenService: fc.Arbitrary<QwenService> = fc.record({
   network,
   modelCache: fc.constantFrom(undefined, { persistentVolumeClaim: 'cache' }, { sizeLimit: '20Gi' }),
   scheduling: fc.boolean(),
+  router: fc.option(router, { nil: undefined, freq: 2 }),
+  /** With a router and autoscaling: from zero. */
+  zero: fc.option(fc.constantFrom('1s', '15m', '24h'), { nil: undefined }),
 }).map((r) => parseQwenService({
   apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService',
   metadata: { name: r.name, namespace: r.namespace, uid: `uid-${r.name}`, generation: 3, ...(r.ignoreBudget ? { annotations: { 'qwenops.io/rollout-ignore-budget': 'true' } } : {}) },
@@ -113,7 +124,8 @@ export const wholeQwenService: fc.Arbitrary<QwenService> = fc.record({
     model: r.model,
     gpu: r.gpu,
     ...(r.sla ? { sla: r.sla } : {}),
-    ...(r.autoscaling ? { autoscaling: r.autoscaling } : {}),
+    ...(r.autoscaling ? { autoscaling: r.router && r.zero ? { ...r.autoscaling, minReplicas: 0, scaleToZeroAfter: r.zero } : r.autoscaling } : {}),
+    ...(r.router ? { router: r.router } : {}),
     ...(r.rollout ? { rollout: r.rollout } : {}),
     ...(r.auth ? { auth: { apiKey: r.auth } } : {}),
     ...(r.alerting ? { alerting: r.alerting } : {}),

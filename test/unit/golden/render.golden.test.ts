@@ -20,7 +20,7 @@ import { renderText } from '../../../src/commands/render.ts';
 import { defaultRenderConfig, type KubeObject, type RenderConfig } from '../../../src/render/common.ts';
 import { OWNED_KINDS, kindKey, renderOwned } from '../../../src/render/index.ts';
 import { computeStatus, type Observed } from '../../../src/controller/status.ts';
-import { resolvePlan } from '../../../src/plan/index.ts';
+import { REPLICA_OWNERS, resolvePlan } from '../../../src/plan/index.ts';
 import { wholeQwenService } from './arbitrary.ts';
 
 const SEED = 20261207;
@@ -149,7 +149,9 @@ describe('what the operator derives from a QwenService (golden)', () => {
     const cases = randomCases();
     const everything = CLUSTERS[0]!;
     const kinds = new Set(cases.flatMap((qs) => renderOwned(qs, everything.config, { servedMonitoringKinds: new Set(everything.served) }).objects.map((o) => o.kind)));
-    expect([...kinds].sort()).toEqual(['AlertmanagerConfig', 'AnalysisTemplate', 'ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PrometheusRule', 'Rollout', 'ScaledObject', 'Service', 'ServiceMonitor']);
+    expect([...kinds].sort()).toEqual(['AlertmanagerConfig', 'AnalysisTemplate', 'ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PrometheusRule', 'Role', 'RoleBinding', 'Rollout', 'ScaledObject', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+    const owners = new Set(cases.flatMap((qs) => CLUSTERS.map((c) => resolvePlan(qs, c.config, new Set(c.served)).replicas.owner)));
+    expect([...owners].sort()).toEqual([...REPLICA_OWNERS.map((o) => o.name)].sort());
     const both = cases.filter((qs) => qs.spec.autoscaling && qs.spec.rollout).length;
     const neither = cases.filter((qs) => !qs.spec.autoscaling && !qs.spec.rollout).length;
     expect(both).toBeGreaterThan(10);

@@ -19,17 +19,22 @@ const SERVED = {
   argo: new Set([...monitoring, ROLLOUT_KEY, ANALYSIS_TEMPLATE_KEY]),
   both: new Set([...monitoring, SCALED_OBJECT_KEY, ROLLOUT_KEY, ANALYSIS_TEMPLATE_KEY]),
 };
-const qws = (autoscaling: boolean, rollout: boolean, annotations?: Record<string, string>) => parseQwenService({
+/** `zero`: autoscaled from 0 behind a router (spec.router, minReplicas 0, scaleToZeroAfter 10m). */
+const qws = (autoscaling: boolean | 'zero', rollout: boolean, annotations?: Record<string, string>) => parseQwenService({
   apiVersion: 'qwenops.io/v1alpha1', kind: 'QwenService', metadata: { name: 'chat', namespace: 'team-a', uid: 'u1', ...(annotations ? { annotations } : {}) },
-  spec: { replicas: 3, sla: { latency: { p95: '3s' } }, ...(autoscaling ? { autoscaling: { minReplicas: 2, maxReplicas: 5 } } : {}), ...(rollout ? { rollout: {} } : {}) },
+  spec: {
+    replicas: 3, sla: { latency: { p95: '3s' } }, ...(rollout ? { rollout: {} } : {}),
+    ...(autoscaling === 'zero' ? { autoscaling: { minReplicas: 0, maxReplicas: 5, scaleToZeroAfter: '10m' }, router: {} } : autoscaling ? { autoscaling: { minReplicas: 2, maxReplicas: 5 } } : {}),
+  },
 });
 
-type Row = [autoscaling: boolean, rollout: boolean, served: keyof typeof SERVED, owner: string];
+type Row = [autoscaling: boolean | 'zero', rollout: boolean, served: keyof typeof SERVED, owner: string];
 const TABLE: Row[] = [
   [false, false, 'none', 'spec'], [false, false, 'both', 'spec'],
   [true, false, 'none', 'min-replicas'], [true, false, 'argo', 'min-replicas'], [true, false, 'keda', 'hpa'], [true, false, 'both', 'hpa'],
   [false, true, 'none', 'spec'], [false, true, 'keda', 'spec'], [false, true, 'argo', 'rollout'], [false, true, 'both', 'rollout'],
   [true, true, 'none', 'min-replicas'], [true, true, 'keda', 'hpa'], [true, true, 'argo', 'rollout'], [true, true, 'both', 'rollout-via-hpa'],
+  ['zero', false, 'none', 'min-replicas'], ['zero', false, 'keda', 'keda-to-zero'], ['zero', true, 'both', 'rollout-via-hpa'],
 ];
 
 const find = (objs: KubeObject[], kind: string) => objs.find((o) => o.kind === kind);
@@ -45,6 +50,7 @@ function expectObjectsFollow(plan: Plan) {
   expect(spec(find(objects, 'Rollout'))?.replicas).toBe(r.rolloutReplicas);
   const so = find(objects, 'ScaledObject');
   if (so) expect((spec(so)!.scaleTargetRef as { kind: string }).kind).toBe(r.scaleTarget.kind);
+  if (so) expect([spec(so)!.minReplicaCount === 0, spec(so)!.cooldownPeriod]).toEqual(r.scaleToZeroAfterSeconds === undefined ? [false, undefined] : [true, r.scaleToZeroAfterSeconds]);
   expect(find(objects, 'PodDisruptionBudget') !== undefined).toBe(r.mayRunSeveral);
   expect((spec(find(objects, 'ServiceMonitor'))!.podTargetLabels) !== undefined).toBe(plan.objects.rollout === 'applied');
 }
@@ -60,13 +66,18 @@ describe('who owns the worker count', () => {
     expect(new Set(TABLE.map((r) => r[3]))).toEqual(new Set(REPLICA_OWNERS.map((o) => o.name)));
   });
 
+  it('from zero: KEDA removes the last worker after scaleToZeroAfter; without KEDA one worker runs, since nothing would wake it', () => {
+    expect(resolvePlan(qws('zero', false), PROM, SERVED.keda).replicas).toMatchObject({ owner: 'keda-to-zero', scaleToZeroAfterSeconds: 600, replicasFrom: 'autoscaler' });
+    expect(resolvePlan(qws('zero', false), PROM, SERVED.none).replicas).toMatchObject({ owner: 'min-replicas', deploymentReplicas: 1 });
+    expect(resolvePlan(qws('zero', false), defaultRenderConfig, SERVED.keda).replicas).toMatchObject({ owner: 'min-replicas', deploymentReplicas: 1 });
+  });
+
   it('without a Prometheus address nothing but the spec or the floor owns it', () => {
     expect(resolvePlan(qws(true, true), defaultRenderConfig, SERVED.both).replicas.owner).toBe('min-replicas');
     expect(resolvePlan(qws(false, true), defaultRenderConfig, SERVED.both).replicas.owner).toBe('spec');
   });
 
-  // The shape of [G]'s scale-to-zero: a router that holds requests owns the count and sets it to
-  // zero while idle. One row in the owner table; no renderer, status or hand-off code changes.
+  // A new owner is one row in the owner table; no renderer, status or hand-off code changes.
   const ROUTER: OwnerRow = {
     name: 'router',
     owns: (i) => (i.qs.metadata as { annotations?: Record<string, string> }).annotations?.['example.test/router'] === 'true' && !i.rollout,
@@ -74,10 +85,11 @@ describe('who owns the worker count', () => {
   };
   const withRouter = (plan: Plan): Plan => ({
     ...plan,
-    replicas: replicaPlan({ qs: plan.qs, ...(plan.scaling ? { scaling: plan.scaling } : {}), scaledObject: plan.objects.scaledObject === 'applied', rollout: plan.objects.rollout === 'applied' }, [ROUTER, ...REPLICA_OWNERS]),
+    replicas: replicaPlan({ qs: plan.qs, ...(plan.scaling ? { scaling: plan.scaling } : {}), scaledObject: plan.objects.scaledObject === 'applied', rollout: plan.objects.rollout === 'applied', router: plan.router !== undefined }, [ROUTER, ...REPLICA_OWNERS]),
   });
 
-  it.each(TABLE)('a fake owner added to the plan alone: autoscaling %s, rollout %s, served %s', (autoscaling, rollout, served) => {
+  // Not from zero: the fake row would take the count from KEDA's zero (a ScaledObject change, as its row says).
+  it.each(TABLE.filter((r) => r[0] !== 'zero'))('a fake owner added to the plan alone: autoscaling %s, rollout %s, served %s', (autoscaling, rollout, served) => {
     const routed = qws(autoscaling, rollout, { 'example.test/router': 'true' });
     const before = resolvePlan(routed, PROM, SERVED[served]);
     const after = withRouter(before);

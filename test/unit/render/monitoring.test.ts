@@ -110,7 +110,7 @@ describe('dashboard', () => {
   });
 
   it('with a router, shows latency and TTFT as clients see them (the router\'s series) and the rest per worker', () => {
-    const routed = resolvePlan({ ...qs, spec: { ...qs.spec, router: {} } } as typeof qs, defaultRenderConfig);
+    const routed = resolvePlan({ ...qs, spec: { ...qs.spec, router: { replicas: 2, affinity: 'Prefix', holdTimeout: '2m', maxHeld: 256 } } } as typeof qs, defaultRenderConfig);
     const panels = dashboardPanels(routed);
     const exprsOf = (title: string) => panels.find((p) => p.title === title)!.targets.map((t) => t.expr).join('\n');
     expect(exprsOf('Request latency')).toMatch(/^histogram_quantile\(0\.5, sum by \(le\) \(rate\(qwen_router_request_duration_seconds_bucket\{namespace="[^"]+",service="[^"]+-router"/);

@@ -75,7 +75,7 @@ describe('metrics on their own port', () => {
     const c = pod.containers[0]!;
     expect(flag(c.args, '--metrics-port')).toBe(String(defaultRenderConfig.metricsPort));
     expect(c.ports.map((p) => [p.name, p.containerPort])).toEqual([['http', 8080], ['metrics', 9090]]);
-    const svc = renderService(qws(), defaultRenderConfig) as KubeObject & { spec: { ports: { name: string; port: number; targetPort: string }[] } };
+    const svc = renderService(resolvePlan(qws(), defaultRenderConfig)) as KubeObject & { spec: { ports: { name: string; port: number; targetPort: string }[] } };
     expect(svc.spec.ports.map((p) => [p.name, p.port, p.targetPort])).toEqual([['http', 8080, 'http'], ['metrics', 9090, 'metrics']]);
     const sm = renderServiceMonitor(resolvePlan(qws(), defaultRenderConfig)) as KubeObject & { spec: { endpoints: { port: string }[] } };
     expect(sm.spec.endpoints.map((e) => e.port)).toEqual(['metrics']);

@@ -137,6 +137,15 @@ describe('Pod Security "restricted"', () => {
     expect(restrictedViolations(podOf(spec))).toEqual([]);
   });
 
+  it.each([
+    ['a router', { router: {} }],
+    ['a router with an API key Secret, scaling from zero', { router: { replicas: 3 }, auth: { apiKey: { secretKeyRef: { name: 'keys', key: 'k' } } }, autoscaling: { minReplicas: 0, maxReplicas: 2 } }],
+  ])('every pod the operator renders, with %s: passes', (_name, spec) => {
+    const deployments = renderAll(qws(spec), { ...defaultRenderConfig, prometheusURL: 'http://prom:9090' }).filter((o) => o.kind === 'Deployment');
+    expect(deployments.map((d) => d.metadata.name)).toEqual(['chat', 'chat-router']);
+    for (const d of deployments) expect(restrictedViolations((d.spec as DeploymentSpec).template.spec)).toEqual([]);
+  });
+
   it('the check itself rejects what restricted forbids (so the cases above can fail)', () => {
     const pod = podOf({});
     const c = pod.containers[0]!;
@@ -378,7 +387,7 @@ describe('replicas, Service and PodDisruptionBudget', () => {
 
   it('the Deployment selects its own pods, and the Service the same pods on both named ports', () => {
     const dep = deploymentOf({});
-    const svc = renderService(qws(), { ...defaultRenderConfig, workerPort: 8123, metricsPort: 9123 }).spec as { type: string; selector: Record<string, string>; ports: unknown[] };
+    const svc = renderService(resolvePlan(qws(), { ...defaultRenderConfig, workerPort: 8123, metricsPort: 9123 })).spec as { type: string; selector: Record<string, string>; ports: unknown[] };
     expect(dep.template.metadata.labels).toMatchObject(dep.selector.matchLabels);
     expect(dep.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'qwen-worker', 'app.kubernetes.io/instance': 'chat' });
     expect(svc.selector).toEqual(dep.selector.matchLabels);
