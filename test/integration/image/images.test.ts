@@ -152,7 +152,7 @@ describe('images.sh build', () => {
       expect(cfg.Cmd ?? null).toEqual(target('CMD')[0] ? JSON.parse(target('CMD')[0]!) : null);
       expect(cfg.User).toBe(target('USER')[0]);
       expect(cfg.WorkingDir).toBe(target('WORKDIR')[0]);
-      expect(Object.keys(cfg.ExposedPorts)).toEqual(target('EXPOSE').map((p) => `${p}/tcp`));
+      expect(Object.keys(cfg.ExposedPorts)).toEqual(target('EXPOSE').flatMap((p) => p.split(/\s+/)).map((p) => `${p}/tcp`));
       expect(cfg.Env).toEqual(expect.arrayContaining(target('ENV')));
     }
   });
