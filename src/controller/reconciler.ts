@@ -26,6 +26,7 @@ import { selectorLabels, type RenderConfig } from '../render/common.ts';
 import { isMonitoringKind, isWrittenFirst, renderPlanned, type RenderedObjects } from '../render/index.ts';
 import { resolvePlan, type HeaderInput, type Plan } from '../plan/index.ts';
 import { ANALYSIS_RUN, DEPLOYMENT_KEY, ROLLOUT_KEY, SCALED_OBJECT_KEY } from '../plan/kinds.ts';
+import { routerName } from '../plan/names.ts';
 import { lastFailed, promoted } from './rollout.ts';
 import { readRollout, readSpecReplicas } from './read.ts';
 import { POD_TEMPLATE_HASH_POD_LABEL } from '../sla/gates.ts';
@@ -169,7 +170,7 @@ export class Reconciler {
 
     // What the QwenService means here and now, resolved once: everything below reads it. The
     // model's header (an async read, cached) is an input to it, like the kinds the cluster serves.
-    const plan = resolvePlan(qs, this.deps.config, new Set([...this.deps.caches.owned.keys()]), await this.sizingInput(qs, key));
+    const plan = resolvePlan(qs, this.deps.config, new Set([...this.deps.caches.owned.keys()]), await this.sizingInput(qs, key), this.routerReady(qs));
     const rendered = renderPlanned(plan);
     const children = await this.applyChildren(rendered.objects, plan, uid, log);
     const pruned = await this.prune(rendered.objects, uid, log);
@@ -286,6 +287,13 @@ export class Reconciler {
       }
     }
     return pruned;
+  }
+
+  /** Whether the router's Deployment (as cached) has a ready pod: KEDA's external-push trigger waits for one (RouterPlan.scalerReady). */
+  private routerReady(qs: QwenService): boolean {
+    if (!qs.spec.router) return false;
+    const d = this.deps.caches.owned.get(DEPLOYMENT_KEY)?.get(namespaceOf(qs), routerName(qs)) as { status?: { readyReplicas?: number } } | undefined;
+    return (d?.status?.readyReplicas ?? 0) > 0;
   }
 
   /** What status is computed from: the children as just applied (else as cached), the worker pods, what the cluster serves. */

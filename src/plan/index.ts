@@ -60,15 +60,16 @@ export function planSla(qs: QwenService): NormalizedSla {
 /**
  * `served`: the optional kinds (kindKey) the cluster serves; every one of them when not given (`render`).
  * `header`: what is known of the model's header; none: no sizing (no SLAFeasible, the spec's memory only).
+ * `routerReady`: whether a router pod is ready (the reconciler observes it; `render` assumes so).
  */
-export function resolvePlan(qs: QwenService, config: RenderConfig, served: ReadonlySet<string> = OPTIONAL_KIND_KEYS, header?: HeaderInput): Plan {
+export function resolvePlan(qs: QwenService, config: RenderConfig, served: ReadonlySet<string> = OPTIONAL_KIND_KEYS, header?: HeaderInput, routerReady = true): Plan {
   const isServed = (o: { apiVersion: string; kind: string }) => !OPTIONAL_KIND_KEYS.has(kindKey(o)) || served.has(kindKey(o));
   const presence = (asked: boolean, key: string): Presence => (!asked || !config.prometheusURL ? 'absent' : served.has(key) ? 'applied' : 'unserved');
   const sla = planSla(qs);
   const scaling = scalingPlan(qs, sla.slos);
   const gate = gatePlan(qs, sla.slos);
   const objects = { scaledObject: presence(scaling !== undefined, SCALED_OBJECT_KEY), rollout: presence(gate !== undefined, ROLLOUT_KEY) };
-  const router = routerPlan(qs, config);
+  const router = routerPlan(qs, config, routerReady);
   const replicas = replicaPlan({ qs, ...(scaling ? { scaling } : {}), scaledObject: objects.scaledObject === 'applied', rollout: objects.rollout === 'applied', router: router !== undefined });
   const sizing = header ? planSizing(qs, header.header, header.cpuBandwidthGBps) : undefined;
   return { qs, config, sla, ...(scaling ? { scaling } : {}), ...(gate ? { gate } : {}), objects, replicas, served: isServed, ...(sizing ? { sizing } : {}), ...(router ? { router } : {}) };

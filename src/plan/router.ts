@@ -19,9 +19,18 @@ export type RouterPlan = {
   workersService: string;
   /** host:port of the router's external scaler, as KEDA's ScaledObject names it (through the headless Service). */
   scalerAddress: string;
+  /**
+   * Whether a router pod is ready to answer KEDA. KEDA asks a new external-push trigger for its
+   * metric spec once, when it reconciles the ScaledObject; if no router answers then, it leaves the
+   * trigger's metric out of the ScaledObject's status and drops every later push ("could not
+   * resolve metric name") until the ScaledObject changes again. So the trigger (and with it the
+   * scale to zero it makes safe) is added only once a router is ready: that change makes KEDA ask again.
+   */
+  scalerReady: boolean;
 };
 
-export function routerPlan(qs: QwenService, config: RenderConfig): RouterPlan | undefined {
+/** `ready`: a router pod is ready (observed; `render` assumes so: what the operator converges to). */
+export function routerPlan(qs: QwenService, config: RenderConfig, ready = true): RouterPlan | undefined {
   const r = qs.spec.router;
   if (!r) return undefined;
   const name = routerName(qs);
@@ -34,5 +43,6 @@ export function routerPlan(qs: QwenService, config: RenderConfig): RouterPlan | 
     name,
     workersService: workersServiceName(qs),
     scalerAddress: `${name}.${namespaceOf(qs)}.svc.cluster.local:${ROUTER_DEFAULT.scalerPort}`,
+    scalerReady: ready,
   };
 }

@@ -51,8 +51,10 @@ export function renderScaledObject(p: Plan): KubeObject | undefined {
   if (burn) all.push(trigger(BURN_TRIGGER, 'Value', burn, 1));
   // Pushed, not polled: a request held at zero activates the workers at once, without waiting for
   // a scrape and a polling interval. The router reads `targetInFlight` (SCALER_TARGET_KEY) as the per-worker target.
-  if (p.router) all.push({ type: 'external-push', name: ROUTER_TRIGGER, metricType: 'AverageValue', metadata: { scalerAddress: p.router.scalerAddress, [SCALER_TARGET_KEY]: String(plan.targetInFlightPerReplica) } });
-  const zeroAfter = p.replicas.scaleToZeroAfterSeconds;
+  // Only once a router is ready to answer KEDA's first question (RouterPlan.scalerReady says why).
+  if (p.router?.scalerReady) all.push({ type: 'external-push', name: ROUTER_TRIGGER, metricType: 'AverageValue', metadata: { scalerAddress: p.router.scalerAddress, [SCALER_TARGET_KEY]: String(plan.targetInFlightPerReplica) } });
+  // Zero needs the push trigger: without it nothing would wake the workers for a held request.
+  const zeroAfter = p.router && !p.router.scalerReady ? undefined : p.replicas.scaleToZeroAfterSeconds;
   return {
     apiVersion: SCALED_OBJECT.apiVersion,
     kind: SCALED_OBJECT.kind,
@@ -97,7 +99,8 @@ export function explainScaling(p: Plan): string {
     lines.push(`  SLO burn: off (${why}).`);
   }
   if (p.router) lines.push(`  router:   scale out when the routers' in-flight + held requests exceed ${plan.targetInFlightPerReplica} per worker, pushed to KEDA at once (external scaler ${p.router.scalerAddress}).`);
-  const zeroAfter = p.replicas.scaleToZeroAfterSeconds;
+  // Zero needs the push trigger: without it nothing would wake the workers for a held request.
+  const zeroAfter = p.router && !p.router.scalerReady ? undefined : p.replicas.scaleToZeroAfterSeconds;
   if (zeroAfter !== undefined) {
     lines.push(`  zero:     after ${formatSeconds(zeroAfter)} without a request (scaleToZeroAfter) KEDA removes the last worker; the next request is held by the router (up to ${formatSeconds(p.router!.holdTimeoutSeconds)}) while KEDA starts one.`);
   } else if (plan.minReplicas === 0) {

@@ -17,6 +17,8 @@
 //             image that never pulls): 503 with Retry-After after holdTimeout
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from '../../router/node_modules/openai/index.mjs';
@@ -35,11 +37,39 @@ import { WORKER_DEFAULT } from '../../worker/src/contract.ts';
 const QWS = 'qwenops.io/v1alpha1';
 const NAME = 'chat';
 const MODEL = 'gemma3-270m';
-const HOLD_S = 20;
+// Long enough for a cold start on a busy CI machine (model load took 8 s idle, over 20 s under load).
+const HOLD_S = 60;
 const ZERO_AFTER_S = 15;
 const ROOT = process.cwd();
 const HOSTS = '/etc/hosts';
 const HOSTS_MARK = '# qwen-e2e-router';
+/** Where the scaler's Service name resolves on this host (a loopback address of the test's own). */
+const SCALER_VIP = '10.250.0.1';
+
+/** A TCP relay on `host:port` to `target()`:port, waiting (up to 30 s) for the target to listen. */
+function relay(host: string, port: number, target: () => string | undefined): Promise<Server> {
+  const server = createServer((client: Socket) => {
+    client.pause();
+    const deadline = Date.now() + 30_000;
+    const attempt = () => {
+      const ip = target();
+      if (!ip) { if (Date.now() < deadline) setTimeout(attempt, 200); else client.destroy(); return; }
+      const upstream = connect(port, ip);
+      const retry = () => { upstream.destroy(); if (Date.now() < deadline) setTimeout(attempt, 200); else client.destroy(); };
+      upstream.once('error', retry);
+      upstream.once('connect', () => {
+        upstream.off('error', retry).on('error', () => client.destroy());
+        client.once('close', () => upstream.destroy());
+        upstream.once('close', () => client.destroy());
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      });
+    };
+    client.on('error', () => {});
+    attempt();
+  });
+  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+}
 
 type Deployment = KubeObject & { spec: { replicas?: number; template: { metadata?: { annotations?: Record<string, string> } } }; status?: { readyReplicas?: number; updatedReplicas?: number } };
 const log = (m: string) => process.stderr.write(`[e2e router ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -64,6 +94,7 @@ describe('the router in front of the workers, scale to zero, end to end', () => 
   let workers: PodRunner | undefined;
   let ns: string;
   let startWorkers = true;
+  let scalerRelay: Server | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'qwen-e2e-router-'));
 
   const deployment = (name: string) => get<Deployment>(cluster, 'apps/v1', 'Deployment', name, ns);
@@ -106,16 +137,19 @@ describe('the router in front of the workers, scale to zero, end to end', () => 
       log: join(dir, `${pod.metadata.name}.log`),
     }), [{ service: `${NAME}-workers`, selector: { 'app.kubernetes.io/name': 'qwen-worker' }, ports: [{ name: 'http', port: WORKER_DEFAULT.port }] }]).start();
 
+    // KEDA dials the scaler by its Service name: the relay, to the first router (by address).
+    execFileSync('ip', ['addr', 'replace', `${SCALER_VIP}/32`, 'dev', 'lo']);
+    scalerRelay = await relay(SCALER_VIP, ROUTER_DEFAULT.scalerPort, () => routers!.pods().map((p) => p.ip).sort()[0]);
+    writeFileSync(HOSTS, `${readFileSync(HOSTS, 'utf8').trimEnd()}\n${SCALER_VIP} ${NAME}-router.${ns}.svc.cluster.local ${HOSTS_MARK}\n`);
     await apply(cluster, { apiVersion: QWS, kind: 'QwenService', metadata: { name: NAME, namespace: ns }, spec: spec(2) });
     await waitFor('both routers ready', async () => routers!.pods().filter((p) => p.ready).length === 2, 120_000, 500);
-    // KEDA dials the scaler by its Service name: the first router's address.
-    const first = routers.pods().map((p) => p.ip).sort()[0]!;
-    writeFileSync(HOSTS, `${readFileSync(HOSTS, 'utf8').trimEnd()}\n${first} ${NAME}-router.${ns}.svc.cluster.local ${HOSTS_MARK}\n`);
     log(`control plane, KEDA, operator and routers (${routerUrls().join(', ')}) up in ${Math.round((Date.now() - t0) / 1000)} s (run dir ${dir})`);
   }, 420_000);
 
   afterAll(async () => {
     if (existsSync(HOSTS)) writeFileSync(HOSTS, readFileSync(HOSTS, 'utf8').split('\n').filter((l) => !l.includes(HOSTS_MARK)).join('\n'));
+    scalerRelay?.close();
+    try { execFileSync('ip', ['addr', 'del', `${SCALER_VIP}/32`, 'dev', 'lo'], { stdio: 'pipe' }); } catch { /* not added */ }
     await workers?.stop();
     await routers?.stop();
     await op?.stop();

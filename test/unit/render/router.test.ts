@@ -13,7 +13,7 @@ import { renderAll } from '../../../src/render/index.ts';
 import { resolvePlan } from '../../../src/plan/index.ts';
 import { SCALED_OBJECT_KEY } from '../../../src/plan/kinds.ts';
 import { ROUTER_API_KEY_FILE, ROUTER_ROLE_RULES } from '../../../src/render/router.ts';
-import { explainScaling } from '../../../src/render/scaledobject.ts';
+import { explainScaling, renderScaledObject } from '../../../src/render/scaledobject.ts';
 import { ROUTER_DEFAULT, ROUTER_FLAG } from '../../../router/src/contract.ts';
 import { MONITORING_KINDS } from '../../../src/plan/kinds.ts';
 import { kindKey } from '../../../src/kube/object.ts';
@@ -153,6 +153,16 @@ describe('KEDA and Prometheus with a router', () => {
     expect(s.triggers[2]).toEqual({ type: 'external-push', name: 'router', metricType: 'AverageValue', metadata: { scalerAddress: 'chat-router.team-a.svc.cluster.local:9100', targetInFlight: '6' } });
     expect([s.minReplicaCount, s.cooldownPeriod]).toEqual([1, undefined]);
     expect(so({ autoscaling: { maxReplicas: 4 } }).triggers.map((t) => t.type)).toEqual(['prometheus']);
+  });
+
+  it('until a router pod is ready: no external-push trigger (KEDA would drop its pushes for good) and no scale to zero', () => {
+    const spec = { router: {}, autoscaling: { minReplicas: 0, maxReplicas: 2, targetInFlightPerReplica: 3 } };
+    const waiting = renderScaledObject(resolvePlan(qws(spec), PROM, SERVED, undefined, false))!.spec as ScaledObjectSpec;
+    expect(waiting.triggers.map((t) => t.type)).toEqual(['prometheus']);
+    expect([waiting.minReplicaCount, waiting.cooldownPeriod]).toEqual([1, undefined]);
+    const ready = renderScaledObject(resolvePlan(qws(spec), PROM, SERVED, undefined, true))!.spec as ScaledObjectSpec;
+    expect(ready.triggers.map((t) => t.type)).toEqual(['prometheus', 'external-push']);
+    expect(ready.minReplicaCount).toBe(0);
   });
 
   it('from minReplicas 0: minReplicaCount 0 and cooldownPeriod = scaleToZeroAfter in seconds', () => {
