@@ -30,7 +30,7 @@ export default tseslint.config(
     ['src/**', ['../../**/*.ts', '!../../worker/src/contract.ts', '!../../router/src/contract.ts'], 'src/ imports nothing from outside src/ but the worker and router contracts'],
     ['worker/src/**', ['../../**'], 'the worker package imports nothing of the operator'],
     ['worker/src/contract.ts', ['*', '**', './**', '../**'], 'the worker contract is dependency-free: both packages import it'],
-    ['router/src/**', ['../../**', '!../../worker/src/contract.ts'], 'the router package imports nothing of the operator, and of the worker only its contract'],
+    ['router/src/**', ['../../**/*.ts', '../../**/*.js', '!../../worker/src/contract.ts'], 'the router package imports nothing of the operator, and of the worker only its contract'],
     ['src/kube/**', ['../**'], 'kube is a client library: it imports nothing of ours'],
     ['src/api/**', ['../**', '!../conventions.ts'], 'api/ (the schema) imports nothing above it'],
     ['src/sla/**', ['../plan/**', '../render/**', '../controller/**', '../slastatus/**', '../commands/**', '../cli.ts', '../rbac.ts'], 'sla/ is pure SLA -> PromQL: it knows no plan, renderer or loop'],

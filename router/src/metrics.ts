@@ -1,0 +1,78 @@
+// The router's Prometheus series (names: ROUTER_METRIC), on its own registry: what clients see,
+// measured at the router — hold time and retries included — with the worker's labels and buckets
+// (worker/src/contract.ts), so an SLI query changes only its metric name when the router is its source.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_TTFT_BUCKETS, ERROR_TYPES, LABEL } from '../../worker/src/contract.ts';
+import type { ErrorType } from '../../worker/src/contract.ts';
+import { AFFINITY_RESULTS, RETRY_REASONS, ROUTER_LABEL, ROUTER_METRIC } from './contract.ts';
+import type { LoadCounter } from './load.ts';
+
+export type { ErrorType } from '../../worker/src/contract.ts';
+export type RetryReason = (typeof RETRY_REASONS)[number];
+type AffinityResult = (typeof AFFINITY_RESULTS)[number];
+
+export const mergeBuckets = (defaults: readonly number[], extra: readonly number[]) => [...new Set([...defaults, ...extra])].sort((a, b) => a - b);
+
+/** error_type of an answer's status (the worker's mapping; 499 is the client leaving). */
+export function errorTypeOf(status: number): ErrorType {
+  if (status < 400) return '';
+  if (status === 499) return 'cancelled';
+  if (status === 429) return 'overloaded';
+  if (status === 503) return 'unavailable';
+  if (status === 504) return 'timeout';
+  if (status >= 500) return 'internal';
+  return 'invalid_request';
+}
+
+export type RouterMetrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(opts: { model: string; sloBuckets: readonly number[]; load: LoadCounter; readyEndpoints: () => number }) {
+  const registry = new Registry();
+  const { model, load } = opts;
+  const perModel = { labelNames: [LABEL.model] as const, registers: [registry] };
+  const requestDuration = new Histogram({
+    name: ROUTER_METRIC.requestDuration, registers: [registry],
+    help: 'Time from the router receiving a request to the last byte of its answer (hold time and retries included).',
+    labelNames: [LABEL.model, LABEL.errorType] as const,
+    buckets: mergeBuckets(DEFAULT_DURATION_BUCKETS, opts.sloBuckets),
+  });
+  const ttft = new Histogram({
+    ...perModel, name: ROUTER_METRIC.timeToFirstToken,
+    help: 'Time from the router receiving a request to the first content sent to its client: the first generated text of a stream, the whole body otherwise (hold time and retries included).',
+    buckets: mergeBuckets(DEFAULT_TTFT_BUCKETS, opts.sloBuckets),
+  });
+  const hold = new Histogram({
+    ...perModel, name: ROUTER_METRIC.holdDuration,
+    help: 'Time requests waited for a ready worker (0 when one was ready).',
+    buckets: mergeBuckets([0, ...DEFAULT_TTFT_BUCKETS, ...DEFAULT_DURATION_BUCKETS], opts.sloBuckets),
+  });
+  new Gauge({ ...perModel, name: ROUTER_METRIC.requestsInFlight, help: 'Requests sent to a worker and not finished.', collect() { this.set({ model }, load.current().inFlight); } });
+  new Gauge({ ...perModel, name: ROUTER_METRIC.requestsHeld, help: 'Requests waiting for a ready worker.', collect() { this.set({ model }, load.current().held); } });
+  new Gauge({ ...perModel, name: ROUTER_METRIC.readyEndpoints, help: 'Ready worker endpoints the router sends to.', collect() { this.set({ model }, opts.readyEndpoints()); } });
+  const affinity = new Counter({
+    name: ROUTER_METRIC.affinity, registers: [registry], labelNames: [LABEL.model, ROUTER_LABEL.result] as const,
+    help: 'Requests by how their worker was chosen: hit (the key\'s own worker), spill (it was over the load bound), none (no key: least outstanding requests).',
+  });
+  const retries = new Counter({
+    name: ROUTER_METRIC.retries, registers: [registry], labelNames: [LABEL.model, ROUTER_LABEL.reason] as const,
+    help: 'Requests sent again to another worker before any byte of the answer, by reason (connect error, 503, 429).',
+  });
+  // Every series exists from the start (Prometheus' increase() never counts a series' first sample).
+  for (const e of ERROR_TYPES) requestDuration.zero({ model, error_type: e });
+  ttft.zero({ model });
+  hold.zero({ model });
+  for (const r of AFFINITY_RESULTS) affinity.labels(model, r).inc(0);
+  for (const r of RETRY_REASONS) retries.labels(model, r).inc(0);
+
+  const durationByError = new Map(ERROR_TYPES.map((e) => [e, requestDuration.labels(model, e)]));
+  const affinityBy = new Map(AFFINITY_RESULTS.map((r) => [r, affinity.labels(model, r)]));
+  const retriesBy = new Map(RETRY_REASONS.map((r) => [r, retries.labels(model, r)]));
+  return {
+    registry,
+    requestDuration: (errorType: ErrorType, seconds: number) => durationByError.get(errorType)!.observe(seconds),
+    ttft: ttft.labels(model),
+    hold: hold.labels(model),
+    affinity: (result: AffinityResult) => affinityBy.get(result)!.inc(),
+    retry: (reason: RetryReason) => retriesBy.get(reason)!.inc(),
+  };
+}
