@@ -44,6 +44,8 @@ export type RouterConfig = {
   replicas: number;
   /** The TTFT objective (seconds) priorities defend; absent: no refusal by priority. */
   ttftObjectiveS: number | undefined;
+  /** Sequences per worker (--worker-parallel): the slots of the tenants' fair queue. */
+  workerParallel: number;
 };
 
 export const USAGE = `Usage: qwen-router [flags]
@@ -80,6 +82,8 @@ Tenants (docs/tenants.md):
   --${F.replicas} N                   router replicas: each enforces 1/N of every limit (default 1)
   --${F.ttftObjective} S              seconds; when a request's expected wait exceeds it, Batch then Standard
                                 tenants are refused (429, reason priority); never Critical
+  --${F.workerParallel} N            the workers' --parallel: with --${F.tenants}, the router sends each ready
+                                worker at most N requests at once and queues the rest in a fair order (default 1)
   --help`;
 
 export class ConfigError extends Error {}
@@ -161,6 +165,7 @@ const schema = z.object({
   [LOCAL.logLevel]: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   [F.tenants]: tenantsFlag.optional(),
   [F.replicas]: count(1).default(1),
+  [F.workerParallel]: count(1).default(1),
   [F.ttftObjective]: z.string().transform(Number).pipe(z.number({ error: 'must be a number of seconds' }).positive('must be > 0').finite()).optional(),
 }).superRefine((v, ctx) => {
   const service = v[F.workersService] !== undefined;
@@ -200,6 +205,6 @@ export function parseConfig(argv: string[]): RouterConfig {
     upstreams: v[F.upstreams], affinity: v[F.affinity], affinityEpsilon: v[LOCAL.affinityEpsilon],
     holdTimeoutS: v[F.holdTimeout], maxHeld: v[F.maxHeld], apiKeyFile: v[F.apiKeyFile], modelName: v[F.modelName],
     sloBuckets: v[F.sloBuckets], drainTimeoutS: v[F.drainTimeout], maxBodyBytes: v[LOCAL.maxBodyBytes], logLevel: v[LOCAL.logLevel],
-    tenants: v[F.tenants] ?? new Map(), replicas: v[F.replicas], ttftObjectiveS: v[F.ttftObjective],
+    tenants: v[F.tenants] ?? new Map(), replicas: v[F.replicas], ttftObjectiveS: v[F.ttftObjective], workerParallel: v[F.workerParallel],
   };
 }

@@ -81,6 +81,8 @@ export const ROUTER_FLAG = {
   replicas: 'replicas',
   /** Seconds: the TTFT objective (the SLA's tightest TTFT threshold); the wait beyond which priorities refuse. */
   ttftObjective: 'ttft-objective',
+  /** The workers' --parallel: with tenants, the router sends each ready worker at most this many requests at once and queues the rest in its fair order. */
+  workerParallel: 'worker-parallel',
 } as const;
 
 export const ROUTER_AFFINITY = ['Prefix', 'None'] as const;

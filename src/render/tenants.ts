@@ -1,5 +1,6 @@
 // spec.tenants as the router's flags: the tenants' limits as one JSON word (--tenants), the router
-// replicas that share them (--replicas), and the TTFT objective that priorities defend
+// replicas that share them (--replicas), the workers' sequences (--worker-parallel: the slots the
+// router's fair queue fills), and the TTFT objective that priorities defend
 // (--ttft-objective). Pure; the router renderer (render/router.ts) appends them to its container args.
 import type { Plan } from '../plan/index.ts';
 import { ROUTER_FLAG, ROUTER_DEFAULT, type TenantLimits } from '../../router/src/contract.ts';
@@ -28,7 +29,7 @@ export function tenantsArg(plan: Plan): string[] {
     flags.push(`--${ROUTER_FLAG.tenants}=${JSON.stringify(json)}`);
     // spec.router is [G]'s (g-operator); read without its type until it is merged.
     const replicas = (qs.spec as { router?: { replicas?: number } }).router?.replicas ?? ROUTER_DEFAULT.replicas;
-    flags.push(`--${ROUTER_FLAG.replicas}=${replicas}`);
+    flags.push(`--${ROUTER_FLAG.replicas}=${replicas}`, `--${ROUTER_FLAG.workerParallel}=${qs.spec.model.parallel}`);
   }
   const ttft = ttftObjectiveSeconds(plan);
   if (ttft !== undefined) flags.push(`--${ROUTER_FLAG.ttftObjective}=${ttft}`);

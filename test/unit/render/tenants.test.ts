@@ -30,6 +30,7 @@ describe('tenantsArg', () => {
         default: { priority: 'Standard', requestsPerMinute: 60 },
       })}`,
       '--replicas=2',
+      '--worker-parallel=4',
       '--ttft-objective=2',
     ]);
   });
@@ -39,6 +40,6 @@ describe('tenantsArg', () => {
     const c = parseConfig(['--upstreams=http://127.0.0.1:1', ...args]);
     expect(c.tenants.get('search')).toMatchObject({ priority: 'Critical', requestsPerMinute: 600, maxConcurrent: 8 });
     expect(c.tenants.get('default')).toMatchObject({ priority: 'Standard', requestsPerMinute: 60 });
-    expect([c.replicas, c.ttftObjectiveS]).toEqual([2, 1.5]);
+    expect([c.replicas, c.workerParallel, c.ttftObjectiveS]).toEqual([2, 4, 1.5]);
   });
 });
