@@ -70,7 +70,8 @@ Routing:
   --${LOCAL.maxBodyBytes} N          request body limit; 413 past it (default ${DEFAULT_MAX_BODY_BYTES})
 Other:
   --${F.apiKeyFile} PATH             API keys, one per line (# comments), the worker's format; /v1/* then
-                                needs Authorization: Bearer <key>
+                                needs Authorization: Bearer <key>. A directory (a Secret mounted whole): one
+                                file per tenant, named after it (named keys, --${F.tenants})
   --${F.modelName} NAME               the metrics' model label (default: unknown)
   --${F.sloBuckets} S,S,...           seconds added to the buckets of the latency histograms
   --${F.drainTimeout} D               SIGTERM grace period for in-flight and held requests (default ${DEFAULT_DRAIN_TIMEOUT_S}s)

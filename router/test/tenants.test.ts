@@ -4,8 +4,9 @@
 // the wait they announce; refunds keep a tenant that asks for large max_tokens but uses few from being
 // refused; a Batch flood against a Critical tenant: the flooder gets 429 (reason priority), Critical none.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { routerFor, sample, startWorker, testModelPath, until, type TestRouter, type WorkerProc } from './support.ts';
@@ -102,6 +103,45 @@ describe('token limits', () => {
     await hi(client(r, 'other'), 2);
     expect(count(await r.scrape(), 'qwen_router_tenant_requests_total{model="test",tenant="default"}')).toBe(1);
     await expect(hi(new OpenAI({ baseURL: `${r.url}/v1`, apiKey: 'nope', maxRetries: 0 }), 2)).rejects.toMatchObject({ status: 401 });
+  });
+});
+
+// The Python openai client in a venv of the tool cache (pip install openai): skipped where it is absent.
+const PYTHON = join(homedir(), '.cache', 'qwen-operator', 'py-openai', 'bin', 'python');
+const RETRY_SCRIPT = `
+import sys, time, openai
+c = openai.OpenAI(base_url=sys.argv[1], api_key=sys.argv[2], max_retries=2)
+t0 = time.monotonic()
+r = c.chat.completions.with_raw_response.create(model='test', messages=[{'role': 'user', 'content': 'Say hi.'}], max_tokens=3000, temperature=0, stop=['\\n', '.', '!', ','])
+print(r.http_response.status_code, r.retries_taken, round(time.monotonic() - t0, 2))
+`;
+
+(existsSync(PYTHON) ? describe : describe.skip)('the Python openai client', () => {
+  it('its built-in retry honours Retry-After: refused while another request holds the tokens, served after the wait', async () => {
+    const r = await router([]);
+    // A holds 3900 of the minute's 6000 tokens for as long as it generates (no stop: it runs until cancelled).
+    const stopA = new AbortController();
+    const a = client(r, 'alpha').chat.completions.create({ model: 'test', messages: [{ role: 'user', content: 'Count from 1 to 10000.' }], max_tokens: 3900, temperature: 0 }, { signal: stopA.signal }).catch(() => undefined);
+    await until('A admitted', () => r.tenants!.load.running === 1, 10_000);
+    const out = await new Promise<string>((resolve, reject) => {
+      const p = spawn(PYTHON, ['-c', RETRY_SCRIPT, `${r.url}/v1`, KEYS.alpha], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let o = '';
+      let e = '';
+      p.stdout.on('data', (d: Buffer) => { o += d.toString(); });
+      p.stderr.on('data', (d: Buffer) => { e += d.toString(); });
+      p.on('close', (code) => (code === 0 ? resolve(o) : reject(new Error(`python exited ${code}: ${e}`))));
+    });
+    stopA.abort();
+    await a;
+    const retryAfter = Number(/try again in ([\d.]+)s/.exec(String(r.requests().find((l) => l.status === 429)?.error))?.[1] ?? NaN);
+    expect(retryAfter).toBeGreaterThan(1);
+    const [status, retries, seconds] = out.trim().split(' ').map(Number);
+    expect(status).toBe(200);
+    expect(retries).toBeGreaterThanOrEqual(1);
+    // Retry-After was several seconds (the client's own backoff alone would be under 1 s): it waited for it.
+    expect(seconds).toBeGreaterThanOrEqual(retryAfter);
+    const refused = r.requests().filter((l) => l.tenant === 'alpha' && l.status === 429);
+    expect(refused.length).toBe(retries);
   });
 });
 
