@@ -8,6 +8,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   validate: { summary: 'check QwenService YAML files and print every problem with its field path', load: async () => (await import('./commands/validate.ts')).validateCommand },
   render: { summary: 'print the objects, rules, routes and dashboard generated for a QwenService', load: async () => (await import('./commands/render.ts')).renderCommand },
   size: { summary: 'before deploying: the memory a QwenService\'s model needs and its decode-speed bound, per GPU product (SLAFeasible)', load: async () => (await import('./commands/size.ts')).sizeCommand },
+  usage: { summary: 'what each tenant of each QwenService used (requests, tokens, cached share, refusals), from Prometheus', load: async () => (await import('./commands/usage.ts')).usageCommand },
   run: { summary: 'run the operator (reconcile QwenServices in a cluster)', load: async () => (await import('./commands/run.ts')).runCommand },
 };
 

@@ -18,6 +18,9 @@ import type { LoadCounter } from './load.ts';
 import { errorTypeOf, type ErrorType, type RetryReason, type RouterMetrics } from './metrics.ts';
 import type { ReadyEndpoints } from './ready-endpoints.ts';
 import { endToEndHeaders, sendUpstream, type Attempt, type UpstreamRequest } from './upstream.ts';
+import { DEFAULT_TENANT } from './contract.ts';
+import type { TenantPolicy, Ticket } from './tenants/policy.ts';
+import { UsageReader, estimateRequest, type Usage } from './tenants/usage.ts';
 
 /** Retry-After (seconds) of a 503 for a hold that timed out, and of a 429 for a full hold queue. */
 export const RETRY_AFTER_UNAVAILABLE_S = 5;
@@ -36,6 +39,8 @@ export type ApiOptions = {
   affinity: Affinity;
   holdTimeoutS: number;
   maxBodyBytes: number;
+  /** Tenants' limits, priorities and fair order (--tenants); absent: every request goes as it comes. */
+  tenants?: TenantPolicy | undefined;
 };
 
 /** POST routes that are proxied with their body, and how their affinity key is read. */
@@ -64,6 +69,15 @@ type Exchange = {
   error?: string;
   /** The router itself cut the client's response: the worker broke off mid-answer, or the drain's grace ran out. */
   cut?: 'broken' | 'drain';
+  /** Whose key it came with (DEFAULT_TENANT for the single-key form or an open API). */
+  tenant: string;
+  /** Admitted by the tenants' policy: finished (refunded) once the answer ends. */
+  ticket?: Ticket;
+  /** Refused by the tenants' policy: counted for its tenant, not in the SLI series. */
+  refused?: string;
+  /** A worker's answer went to the client: its usage, when it told one. */
+  relayed?: boolean;
+  usage?: Usage | undefined;
 };
 
 const RETRYABLE_STATUS: Record<number, RetryReason> = { 503: 'unavailable', 429: 'overloaded' };
@@ -146,8 +160,10 @@ export class ApiServer {
     const path = decodePath(req.url ?? '/');
     const { log } = this.opts;
     if (path === undefined) { req.resume(); return sendError(res, new ApiError(400, 'malformed percent-encoding in the request path', { code: 'invalid_path' })); }
+    let tenant = DEFAULT_TENANT;
     if (path === '/v1' || path.startsWith('/v1/')) {
       const auth = this.opts.apiKeys?.check(req.headers.authorization);
+      if (auth?.ok) tenant = this.opts.tenants?.tenantOf(auth.tenant) ?? auth.tenant;
       if (auth && !auth.ok) {
         req.resume();
         // Not a service error: never observed in the SLI series.
@@ -172,7 +188,7 @@ export class ApiServer {
     }
     const x: Exchange = {
       id, t0, req, res, path, observed: kind !== undefined, key: undefined, body: undefined, ac: new AbortController(),
-      status: 200, errorType: '', heldMs: 0,
+      status: 200, errorType: '', heldMs: 0, tenant,
     };
     res.on('close', () => { if (!res.writableFinished && x.cut === undefined) x.ac.abort('cancelled'); });
     this.active.add(x);
@@ -181,6 +197,7 @@ export class ApiServer {
         x.body = await readBody(req, this.opts.maxBodyBytes);
         const json = parseJsonBody(req, x.body);
         x.key = this.opts.affinity === 'Prefix' ? affinityKey(kind, json) : undefined;
+        if (this.opts.tenants && !this.admit(x, json)) return;
       }
       await this.forward(x);
     } catch (e) {
@@ -188,6 +205,8 @@ export class ApiServer {
       if (!(e instanceof ApiError)) log.error({ id, err: e }, 'unhandled error');
       this.fail(x, x.ac.signal.aborted ? abortError(x.ac.signal) : err);
     } finally {
+      if (x.ticket) this.opts.tenants!.finish(x.ticket, x.usage, x.relayed === true && x.errorType === '');
+      if (x.relayed && x.observed) this.opts.metrics.usage(x.tenant, x.usage);
       this.active.delete(x);
       this.observe(x);
       if (this.active.size === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -208,11 +227,40 @@ export class ApiServer {
     sendError(res, err, headers);
   }
 
+  /**
+   * The tenants' policy: admits the request (its x-ratelimit-* headers then go with the answer) or
+   * answers 429 in OpenAI's shape with Retry-After; false when refused.
+   */
+  private admit(x: Exchange, json: unknown): boolean {
+    const policy = this.opts.tenants!;
+    const a = policy.admit(x.tenant, estimateRequest(json));
+    if (a.ok) {
+      x.ticket = a.ticket;
+      for (const [k, v] of Object.entries(a.headers)) x.res.setHeader(k, v);
+      return true;
+    }
+    x.refused = a.reason;
+    x.status = 429;
+    x.error = a.message;
+    this.opts.metrics.refusal(a.tenant, a.reason);
+    sendError(x.res, new ApiError(429, a.message, { type: a.type, code: 'rate_limit_exceeded' }), {
+      ...a.headers, 'retry-after': String(a.retryAfterS), 'retry-after-ms': String(a.retryAfterS * 1000),
+    });
+    return false;
+  }
+
   /** Waits for a ready worker (within the hold timeout from arrival), chooses one, sends, retries once. */
   private async forward(x: Exchange): Promise<void> {
     const { balancer, hold, metrics, ready } = this.opts;
     const signal = x.ac.signal;
     const deadline = x.t0 + this.opts.holdTimeoutS * 1000;
+    if (x.ticket) {
+      // The fair queue: at most the workers' slots are sent, the rest wait here in the tenants' order.
+      const outcome = await this.opts.tenants!.dispatch(x.ticket, deadline - performance.now(), signal);
+      if (outcome === 'aborted') throw abortError(signal);
+      if (outcome === 'drain') throw shutDown();
+      if (outcome === 'timeout') throw new ApiError(503, `no worker slot became free within ${this.opts.holdTimeoutS}s`, { type: 'unavailable', code: 'unavailable' });
+    }
     const upstream: UpstreamRequest = {
       method: x.req.method!, path: x.req.url!, body: x.body,
       headers: { ...endToEndHeaders(x.req.headers), 'x-request-id': x.id },
@@ -281,11 +329,14 @@ export class ApiServer {
     x.status = status;
     const stream = String(response.headers['content-type'] ?? '').startsWith('text/event-stream');
     const detector = stream && status < 300 ? new FirstContentDetector() : undefined;
+    const usage = status < 300 ? new UsageReader(stream) : undefined;
+    x.relayed = true;
     res.writeHead(status, response.statusMessage, endToEndHeaders(response.headers));
     if (stream) res.flushHeaders();
     return new Promise<void>((resolve) => {
       response.on('data', (chunk: Buffer) => {
         if (x.firstContentAt === undefined && status < 300 && (!detector || detector.push(chunk))) x.firstContentAt = performance.now();
+        usage?.push(chunk);
         if (!res.write(chunk)) {
           response.pause();
           res.once('drain', () => response.resume());
@@ -300,6 +351,7 @@ export class ApiServer {
         res.destroy();
       });
       res.once('close', () => {
+        x.usage = usage?.result(x.ticket?.promptEstimate ?? 0);
         if (res.writableFinished) x.errorType = errorTypeOf(status);
         else if (x.cut === 'broken') { x.errorType = 'internal'; x.error = 'the worker closed the connection mid-answer'; }
         else if (x.cut === 'drain') { x.errorType = 'unavailable'; x.error = 'cut by the drain'; }
@@ -312,13 +364,15 @@ export class ApiServer {
   private observe(x: Exchange): void {
     const { metrics, log } = this.opts;
     const end = performance.now();
-    if (x.observed) {
-      metrics.requestDuration(x.errorType, (end - x.t0) / 1000);
-      if (x.firstContentAt !== undefined) metrics.ttft.observe((x.firstContentAt - x.t0) / 1000);
+    // A tenant's refusal is its own limit (or its priority giving way), not a service error: like a 401 it stays out of the SLI series.
+    if (x.observed && x.refused === undefined) {
+      metrics.requestDuration(x.errorType, (end - x.t0) / 1000, x.tenant);
+      if (x.firstContentAt !== undefined) metrics.ttft((x.firstContentAt - x.t0) / 1000, x.tenant);
       if (x.affinity !== undefined || x.heldMs > 0) metrics.hold.observe(x.heldMs / 1000);
     }
     log.info({
-      id: x.id, method: x.req.method, path: x.path, status: x.status, error_type: x.errorType, error: x.error,
+      id: x.id, method: x.req.method, path: x.path, status: x.status, error_type: x.errorType, error: x.error, tenant: x.tenant, refused: x.refused,
+      prompt_tokens: x.usage?.prompt, completion_tokens: x.usage?.completion,
       endpoint: x.endpoint?.id, affinity: x.affinity, retry: x.retry, held_ms: Math.round(x.heldMs),
       ttft_ms: x.firstContentAt === undefined ? undefined : Math.round(x.firstContentAt - x.t0), duration_ms: Math.round(end - x.t0),
     }, 'request');
@@ -341,6 +395,7 @@ export class ApiServer {
       if (!finished) {
         this.opts.log.warn({ active: this.active.size }, 'drain grace period over: held requests answered 503, in-flight ones cut');
         this.opts.hold.flush();
+        this.opts.tenants?.drain();
         for (const x of this.active) x.ac.abort('drain');
         if (this.active.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
       }

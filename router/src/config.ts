@@ -2,7 +2,7 @@
 // ROUTER_DEFAULT). Parsed with node:util, checked with zod; every mistake names its flag.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ROUTER_AFFINITY, ROUTER_DEFAULT, ROUTER_FLAG as F } from './contract.ts';
+import { ROUTER_AFFINITY, ROUTER_DEFAULT, ROUTER_FLAG as F, TENANT_PRIORITY, type TenantLimits } from './contract.ts';
 import { parseDurationSeconds } from './duration.ts';
 
 /** ε of bounded-load hashing: no worker takes more than (1+ε) × the average in-flight load. */
@@ -38,6 +38,14 @@ export type RouterConfig = {
   drainTimeoutS: number;
   maxBodyBytes: number;
   logLevel: string;
+  /** Declared tenants and their limits (--tenants); empty: every request is the tenant default, unlimited. */
+  tenants: Map<string, Required<Pick<TenantLimits, 'priority'>> & TenantLimits>;
+  /** Router replicas sharing each tenant's limits (--replicas). */
+  replicas: number;
+  /** The TTFT objective (seconds) priorities defend; absent: no refusal by priority. */
+  ttftObjectiveS: number | undefined;
+  /** Sequences per worker (--worker-parallel): the slots of the tenants' fair queue. */
+  workerParallel: number;
 };
 
 export const USAGE = `Usage: qwen-router [flags]
@@ -62,11 +70,21 @@ Routing:
   --${LOCAL.maxBodyBytes} N          request body limit; 413 past it (default ${DEFAULT_MAX_BODY_BYTES})
 Other:
   --${F.apiKeyFile} PATH             API keys, one per line (# comments), the worker's format; /v1/* then
-                                needs Authorization: Bearer <key>
+                                needs Authorization: Bearer <key>. A directory (a Secret mounted whole): one
+                                file per tenant, named after it (named keys, --${F.tenants})
   --${F.modelName} NAME               the metrics' model label (default: unknown)
   --${F.sloBuckets} S,S,...           seconds added to the buckets of the latency histograms
   --${F.drainTimeout} D               SIGTERM grace period for in-flight and held requests (default ${DEFAULT_DRAIN_TIMEOUT_S}s)
   --${LOCAL.logLevel} LEVEL              pino level (default info)
+Tenants (docs/tenants.md):
+  --${F.tenants} JSON                 {"<tenant>": {"priority": "Critical|Standard|Batch", "requestsPerMinute": n,
+                                "tokensPerMinute": n, "maxConcurrent": n}, ...}; a key's tenant is the file
+                                it is in (--${F.apiKeyFile} a directory), undeclared ones are "default"
+  --${F.replicas} N                   router replicas: each enforces 1/N of every limit (default 1)
+  --${F.ttftObjective} S              seconds; when a request's expected wait exceeds it, Batch then Standard
+                                tenants are refused (429, reason priority); never Critical
+  --${F.workerParallel} N            the workers' --parallel: with --${F.tenants}, the router sends each ready
+                                worker at most N requests at once and queues the rest in a fair order (default 1)
   --help`;
 
 export class ConfigError extends Error {}
@@ -104,6 +122,27 @@ const sloBuckets = z.string().transform((s, ctx) => {
   return [...new Set(out)].sort((a, b) => a - b);
 });
 
+const positiveInt = z.number().int().min(1);
+const tenantLimits = z.object({
+  priority: z.enum(TENANT_PRIORITY).default('Standard'),
+  requestsPerMinute: positiveInt.optional(),
+  tokensPerMinute: positiveInt.optional(),
+  maxConcurrent: positiveInt.optional(),
+}).strict();
+const tenantsFlag = z.string().transform((s, ctx) => {
+  let json: unknown;
+  try { json = JSON.parse(s); } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `is not JSON: ${(e as Error).message}` });
+    return z.NEVER;
+  }
+  const r = z.record(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a tenant name is a DNS label'), tenantLimits).safeParse(json);
+  if (!r.success) {
+    for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: `${i.path.join('.')}: ${i.message}` });
+    return z.NEVER;
+  }
+  return new Map(Object.entries(r.data));
+});
+
 /** Each flag's raw string → its value; absent flags take their defaults. */
 const schema = z.object({
   [F.host]: name.default(ROUTER_DEFAULT.host),
@@ -125,6 +164,10 @@ const schema = z.object({
   [F.drainTimeout]: duration.default(DEFAULT_DRAIN_TIMEOUT_S),
   [LOCAL.maxBodyBytes]: count(1).default(DEFAULT_MAX_BODY_BYTES),
   [LOCAL.logLevel]: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  [F.tenants]: tenantsFlag.optional(),
+  [F.replicas]: count(1).default(1),
+  [F.workerParallel]: count(1).default(1),
+  [F.ttftObjective]: z.string().transform(Number).pipe(z.number({ error: 'must be a number of seconds' }).positive('must be > 0').finite()).optional(),
 }).superRefine((v, ctx) => {
   const service = v[F.workersService] !== undefined;
   if (service === (v[F.upstreams] !== undefined)) {
@@ -163,5 +206,6 @@ export function parseConfig(argv: string[]): RouterConfig {
     upstreams: v[F.upstreams], affinity: v[F.affinity], affinityEpsilon: v[LOCAL.affinityEpsilon],
     holdTimeoutS: v[F.holdTimeout], maxHeld: v[F.maxHeld], apiKeyFile: v[F.apiKeyFile], modelName: v[F.modelName],
     sloBuckets: v[F.sloBuckets], drainTimeoutS: v[F.drainTimeout], maxBodyBytes: v[LOCAL.maxBodyBytes], logLevel: v[LOCAL.logLevel],
+    tenants: v[F.tenants] ?? new Map(), replicas: v[F.replicas], ttftObjectiveS: v[F.ttftObjective], workerParallel: v[F.workerParallel],
   };
 }

@@ -22,9 +22,31 @@ export const ROUTER_METRIC = {
   /** Requests sent again to another worker before their first byte, by `reason` (RETRY_REASONS). */
   retries: 'qwen_router_retries_total',
   readyEndpoints: 'qwen_router_ready_endpoints',
+  /** Per tenant (`tenant`): requests answered by a worker (any status), refusals excluded. */
+  tenantRequests: 'qwen_router_tenant_requests_total',
+  /** Per tenant: prompt tokens of answered requests (the worker's usage). */
+  tenantPromptTokens: 'qwen_router_tenant_prompt_tokens_total',
+  /** Per tenant: completion tokens of answered requests (the worker's usage). */
+  tenantCompletionTokens: 'qwen_router_tenant_completion_tokens_total',
+  /** Per tenant: prompt tokens served from the prompt cache (usage.prompt_tokens_details.cached_tokens). */
+  tenantCachedTokens: 'qwen_router_tenant_cached_tokens_total',
+  /** Per tenant: requests refused by the router's tenant policy, by `reason` (REFUSAL_REASONS). */
+  tenantRefusals: 'qwen_router_tenant_refusals_total',
 } as const;
 
-export const ROUTER_LABEL = { result: 'result', reason: 'reason' } as const;
+export const ROUTER_LABEL = { result: 'result', reason: 'reason', tenant: 'tenant' } as const;
+/**
+ * Why a tenant's request was refused (429, not a service fault: never in the SLI series' error
+ * counts). `requests`/`tokens`: its requestsPerMinute/tokensPerMinute bucket was empty;
+ * `concurrency`: maxConcurrent requests of it were running; `priority`: the TTFT objective was at
+ * risk and its priority gives way (Batch first, then Standard).
+ */
+export const REFUSAL_REASONS = ['requests', 'tokens', 'concurrency', 'priority'] as const;
+export const TENANT_PRIORITY = ['Critical', 'Standard', 'Batch'] as const;
+/** The tenant of the single-key form, of undeclared tenants, and of an open API. */
+export const DEFAULT_TENANT = 'default';
+/** One tenant in the JSON of --tenants: `{"<name>": TenantLimits, ...}`; absent limits are unlimited. */
+export type TenantLimits = { priority?: (typeof TENANT_PRIORITY)[number]; requestsPerMinute?: number; tokensPerMinute?: number; maxConcurrent?: number };
 /** `hit`: the key's own worker; `spill`: its worker was over the load bound, the next one took it; `none`: no key (affinity None or no stable prefix), least outstanding requests. */
 export const AFFINITY_RESULTS = ['hit', 'spill', 'none'] as const;
 export const RETRY_REASONS = ['connect', 'unavailable', 'overloaded'] as const;
@@ -53,6 +75,14 @@ export const ROUTER_FLAG = {
   modelName: 'model-name',
   sloBuckets: 'slo-buckets',
   drainTimeout: 'drain-timeout',
+  /** Tenants and their limits, JSON `{"<name>": TenantLimits}` (spec.tenants). */
+  tenants: 'tenants',
+  /** Router replicas: each enforces 1/replicas of every tenant's per-minute limits and maxConcurrent. */
+  replicas: 'replicas',
+  /** Seconds: the TTFT objective (the SLA's tightest TTFT threshold); the wait beyond which priorities refuse. */
+  ttftObjective: 'ttft-objective',
+  /** The workers' --parallel: with tenants, the router sends each ready worker at most this many requests at once and queues the rest in its fair order. */
+  workerParallel: 'worker-parallel',
 } as const;
 
 export const ROUTER_AFFINITY = ['Prefix', 'None'] as const;

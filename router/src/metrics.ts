@@ -4,12 +4,13 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DEFAULT_DURATION_BUCKETS, DEFAULT_TTFT_BUCKETS, ERROR_TYPES, LABEL } from '../../worker/src/contract.ts';
 import type { ErrorType } from '../../worker/src/contract.ts';
-import { AFFINITY_RESULTS, RETRY_REASONS, ROUTER_LABEL, ROUTER_METRIC } from './contract.ts';
+import { AFFINITY_RESULTS, DEFAULT_TENANT, REFUSAL_REASONS, RETRY_REASONS, ROUTER_LABEL, ROUTER_METRIC } from './contract.ts';
 import type { LoadCounter } from './load.ts';
 
 export type { ErrorType } from '../../worker/src/contract.ts';
 export type RetryReason = (typeof RETRY_REASONS)[number];
 type AffinityResult = (typeof AFFINITY_RESULTS)[number];
+type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export const mergeBuckets = (defaults: readonly number[], extra: readonly number[]) => [...new Set([...defaults, ...extra])].sort((a, b) => a - b);
 
@@ -26,18 +27,23 @@ export function errorTypeOf(status: number): ErrorType {
 
 export type RouterMetrics = ReturnType<typeof createMetrics>;
 
-export function createMetrics(opts: { model: string; sloBuckets: readonly number[]; load: LoadCounter; readyEndpoints: () => number }) {
+/**
+ * `tenants`: the declared tenants (the `tenant` label's only values, undeclared ones count as
+ * `default`): the SLI histograms and the usage counters carry it, so cardinality stays bounded.
+ */
+export function createMetrics(opts: { model: string; sloBuckets: readonly number[]; load: LoadCounter; readyEndpoints: () => number; tenants?: readonly string[] }) {
   const registry = new Registry();
   const { model, load } = opts;
+  const tenants = [...new Set([DEFAULT_TENANT, ...(opts.tenants ?? [])])];
   const perModel = { labelNames: [LABEL.model] as const, registers: [registry] };
   const requestDuration = new Histogram({
     name: ROUTER_METRIC.requestDuration, registers: [registry],
     help: 'Time from the router receiving a request to the last byte of its answer (hold time and retries included).',
-    labelNames: [LABEL.model, LABEL.errorType] as const,
+    labelNames: [LABEL.model, LABEL.errorType, ROUTER_LABEL.tenant] as const,
     buckets: mergeBuckets(DEFAULT_DURATION_BUCKETS, opts.sloBuckets),
   });
   const ttft = new Histogram({
-    ...perModel, name: ROUTER_METRIC.timeToFirstToken,
+    name: ROUTER_METRIC.timeToFirstToken, registers: [registry], labelNames: [LABEL.model, ROUTER_LABEL.tenant] as const,
     help: 'Time from the router receiving a request to the first content sent to its client: the first generated text of a stream, the whole body otherwise (hold time and retries included).',
     buckets: mergeBuckets(DEFAULT_TTFT_BUCKETS, opts.sloBuckets),
   });
@@ -57,20 +63,43 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     name: ROUTER_METRIC.retries, registers: [registry], labelNames: [LABEL.model, ROUTER_LABEL.reason] as const,
     help: 'Requests sent again to another worker before any byte of the answer, by reason (connect error, 503, 429).',
   });
+  const perTenant = { labelNames: [LABEL.model, ROUTER_LABEL.tenant] as const, registers: [registry] };
+  const tenantRequests = new Counter({ ...perTenant, name: ROUTER_METRIC.tenantRequests, help: 'Requests of a tenant answered by a worker (any status); refusals are counted apart.' });
+  const promptTokens = new Counter({ ...perTenant, name: ROUTER_METRIC.tenantPromptTokens, help: 'Prompt tokens of a tenant\'s answered requests (the worker\'s usage).' });
+  const completionTokens = new Counter({ ...perTenant, name: ROUTER_METRIC.tenantCompletionTokens, help: 'Completion tokens of a tenant\'s answered requests (the worker\'s usage).' });
+  const cachedTokens = new Counter({ ...perTenant, name: ROUTER_METRIC.tenantCachedTokens, help: 'Prompt tokens of a tenant served from the prompt cache (usage.prompt_tokens_details.cached_tokens).' });
+  const refusals = new Counter({
+    name: ROUTER_METRIC.tenantRefusals, registers: [registry], labelNames: [LABEL.model, ROUTER_LABEL.tenant, ROUTER_LABEL.reason] as const,
+    help: 'Requests of a tenant refused by its limits or its priority (429; not a service error: never in the SLI series).',
+  });
   // Every series exists from the start (Prometheus' increase() never counts a series' first sample).
-  for (const e of ERROR_TYPES) requestDuration.zero({ model, error_type: e });
-  ttft.zero({ model });
+  for (const t of tenants) {
+    for (const e of ERROR_TYPES) requestDuration.zero({ model, error_type: e, tenant: t });
+    ttft.zero({ model, tenant: t });
+    for (const c of [tenantRequests, promptTokens, completionTokens, cachedTokens]) c.labels(model, t).inc(0);
+    for (const r of REFUSAL_REASONS) refusals.labels(model, t, r).inc(0);
+  }
   hold.zero({ model });
   for (const r of AFFINITY_RESULTS) affinity.labels(model, r).inc(0);
   for (const r of RETRY_REASONS) retries.labels(model, r).inc(0);
 
-  const durationByError = new Map(ERROR_TYPES.map((e) => [e, requestDuration.labels(model, e)]));
+  const tenantOf = (t: string) => (tenants.includes(t) ? t : DEFAULT_TENANT);
   const affinityBy = new Map(AFFINITY_RESULTS.map((r) => [r, affinity.labels(model, r)]));
   const retriesBy = new Map(RETRY_REASONS.map((r) => [r, retries.labels(model, r)]));
   return {
     registry,
-    requestDuration: (errorType: ErrorType, seconds: number) => durationByError.get(errorType)!.observe(seconds),
-    ttft: ttft.labels(model),
+    requestDuration: (errorType: ErrorType, seconds: number, tenant: string = DEFAULT_TENANT) => requestDuration.labels(model, errorType, tenantOf(tenant)).observe(seconds),
+    ttft: (seconds: number, tenant: string = DEFAULT_TENANT) => ttft.labels(model, tenantOf(tenant)).observe(seconds),
+    /** A tenant's answered request and the tokens the worker counted (usage undefined: the request only). */
+    usage: (tenant: string, u: { prompt: number; completion: number; cached: number } | undefined) => {
+      const t = tenantOf(tenant);
+      tenantRequests.labels(model, t).inc();
+      if (!u) return;
+      promptTokens.labels(model, t).inc(u.prompt);
+      completionTokens.labels(model, t).inc(u.completion);
+      cachedTokens.labels(model, t).inc(u.cached);
+    },
+    refusal: (tenant: string, reason: RefusalReason) => refusals.labels(model, tenantOf(tenant), reason).inc(),
     hold: hold.labels(model),
     affinity: (result: AffinityResult) => affinityBy.get(result)!.inc(),
     retry: (reason: RetryReason) => retriesBy.get(reason)!.inc(),

@@ -46,7 +46,7 @@ describe('hold queue', () => {
       await until('no longer held', () => r.load.current().held === 0, 5_000);
       await until('logged', () => r.requests().length === 1, 5_000);
       expect(r.requests()[0]).toMatchObject({ status: 499, error_type: 'cancelled' });
-      expect(sample(await r.scrape(), 'qwen_router_request_duration_seconds_count{model="test",error_type="cancelled"}')).toBe(1);
+      expect(sample(await r.scrape(), 'qwen_router_request_duration_seconds_count{model="test",error_type="cancelled",tenant="default"}')).toBe(1);
       expect(r.load.current()).toEqual({ inFlight: 0, held: 0 });
     } finally {
       await r.drain();

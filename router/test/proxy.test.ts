@@ -54,7 +54,7 @@ describe('retry before the first byte', () => {
     // Least outstanding requests takes turns: two of the four went to the refusing one first.
     expect(refused).toBe(2);
     expect(await count(r, `qwen_router_retries_total{model="test",reason="${reason}"}`)).toBe(2);
-    expect(await count(r, 'qwen_router_request_duration_seconds_count{model="test",error_type=""}')).toBe(4);
+    expect(await count(r, 'qwen_router_request_duration_seconds_count{model="test",error_type="",tenant="default"}')).toBe(4);
     expect(r.load.current()).toEqual({ inFlight: 0, held: 0 });
   });
 
@@ -64,7 +64,7 @@ describe('retry before the first byte', () => {
     const res = await post(r);
     expect([res.status, res.headers.get('retry-after')]).toEqual([429, '7']);
     expect(((await res.json()) as { error: { message: string } }).error.message).toBe('busy');
-    expect(await count(r, 'qwen_router_request_duration_seconds_count{model="test",error_type="overloaded"}')).toBe(1);
+    expect(await count(r, 'qwen_router_request_duration_seconds_count{model="test",error_type="overloaded",tenant="default"}')).toBe(1);
   });
 
   it('never after the first byte: a worker that dies mid-stream cuts the client\'s stream', async () => {
@@ -85,7 +85,7 @@ describe('retry before the first byte', () => {
     await until('request logged', () => r.requests().length === 1);
     expect(r.requests()[0]).toMatchObject({ status: 200, error_type: 'internal' });
     for (const reason of ['connect', 'unavailable', 'overloaded']) expect(await count(r, `qwen_router_retries_total{model="test",reason="${reason}"}`)).toBe(0);
-    expect(await count(r, 'qwen_router_time_to_first_token_seconds_count{model="test"}')).toBe(1);
+    expect(await count(r, 'qwen_router_time_to_first_token_seconds_count{model="test",tenant="default"}')).toBe(1);
     expect(r.load.current()).toEqual({ inFlight: 0, held: 0 });
   });
 });

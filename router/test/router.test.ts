@@ -56,7 +56,7 @@ describe('holding', () => {
     expect(done.choices[0]!.message.content).toEqual(expect.any(String));
     await idle(r);
     const m = await r.scrape();
-    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type=""}')).toBe(1);
+    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type="",tenant="default"}')).toBe(1);
     expect(count(m, 'qwen_router_hold_duration_seconds_sum{model="test"}')).toBeGreaterThan(0);
     expect(count(m, 'qwen_router_requests_held{model="test"}')).toBe(0);
     expect(count(m, 'qwen_router_ready_endpoints{model="test"}')).toBe(1);
@@ -81,8 +81,8 @@ describe('holding', () => {
     expect(err.message).toMatch(/no worker became ready within 1s/);
     await idle(r);
     const m = await r.scrape();
-    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type="unavailable"}')).toBe(1);
-    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type="overloaded"}')).toBe(1);
+    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type="unavailable",tenant="default"}')).toBe(1);
+    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type="overloaded",tenant="default"}')).toBe(1);
   }, 30_000);
 });
 
@@ -108,9 +108,9 @@ describe('two workers behind the router', () => {
     expect((await c.models.list()).data.map((m) => m.id)).toEqual(['test']);
     await idle(r);
     const m = await r.scrape();
-    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type=""}')).toBe(3);
+    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type="",tenant="default"}')).toBe(3);
     // TTFT of the stream and of the two whole answers.
-    expect(count(m, 'qwen_router_time_to_first_token_seconds_count{model="test"}')).toBe(3);
+    expect(count(m, 'qwen_router_time_to_first_token_seconds_count{model="test",tenant="default"}')).toBe(3);
   });
 
   it('keeps each conversation on one worker, turn after turn', async () => {
@@ -172,7 +172,7 @@ describe('two workers behind the router', () => {
     await idle(r);
     const cancelledAtWorkers = await Promise.all([a!, b!].map(async (w) => sample(await (await fetch(`${w.url}/metrics`)).text(), 'gen_ai_server_request_duration_seconds_count{model="test",error_type="cancelled"}') ?? 0));
     expect(cancelledAtWorkers[0]! + cancelledAtWorkers[1]!).toBe(1);
-    expect(count(await r.scrape(), 'qwen_router_request_duration_seconds_count{model="test",error_type="cancelled"}')).toBe(1);
+    expect(count(await r.scrape(), 'qwen_router_request_duration_seconds_count{model="test",error_type="cancelled",tenant="default"}')).toBe(1);
     expect(r.requests().at(-1)).toMatchObject({ status: 499, error_type: 'cancelled' });
   }, 60_000);
 
@@ -203,7 +203,7 @@ describe('retries, limits, keys', () => {
     await idle(r);
     const m = await r.scrape();
     expect(count(m, 'qwen_router_retries_total{model="test",reason="connect"}')).toBe(1);
-    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type=""}')).toBe(3);
+    expect(count(m, 'qwen_router_request_duration_seconds_count{model="test",error_type="",tenant="default"}')).toBe(3);
     expect(count(m, 'qwen_router_ready_endpoints{model="test"}')).toBe(1);
     expect(r.requests().every((l) => l.endpoint === new URL(a!.url).host)).toBe(true);
   }, 60_000);

@@ -275,12 +275,61 @@ const network = z
   .strict()
   .describe('Who may reach the workers: the API port from pods of this namespace plus allowFrom; the metrics port from the Prometheus namespaces the operator is configured with.');
 
-const auth = z
+// spec.tenants and the named keys of spec.auth: who calls (the Secret's data key that holds the caller's
+// key names its tenant), with which limits, and who is refused first when the TTFT objective is at risk.
+// The router enforces them (router/src/tenants/); the operator passes them as one JSON flag (render/tenants.ts).
+export const TENANT_PRIORITIES = ['Critical', 'Standard', 'Batch'] as const;
+/** The tenant of the single-key form, and of every key whose tenant is not declared. */
+export const DEFAULT_TENANT_NAME = 'default';
+const TENANTS_MAX = 256;
+const AUTH_ONE_FORM = 'give exactly one of apiKey (one Secret key, one tenant: default) and apiKeys (named keys: one Secret, a data key per tenant)';
+const perMinute = (what: string) => z.number().int().min(1, 'must be 1 or more').max(1_000_000_000).optional().describe(what);
+const tenant = z
   .object({
-    apiKey: secretKeyRef.describe('Secret key holding the API keys, one per line (# comments and blank lines ignored); the workers mount it and require Authorization: Bearer <key> on /v1.'),
+    name: z.string().min(1).max(LABEL_VALUE_MAX).regex(new RegExp(NAME_PATTERN), 'must be a tenant name: lowercase letters, digits and -, starting and ending with a letter or digit (the data key of its API keys in the Secret of spec.auth.apiKeys)')
+      .describe(`The tenant: the data key of its API keys in the Secret of spec.auth.apiKeys; '${DEFAULT_TENANT_NAME}' applies to the single-key form and to every key of an undeclared tenant.`),
+    priority: z.enum(TENANT_PRIORITIES).default('Standard').describe('Who is refused first when the wait a request faces exceeds the TTFT objective: Batch, then Standard; Critical never (default Standard).'),
+    requestsPerMinute: perMinute('Requests per minute (absent: unlimited).'),
+    tokensPerMinute: perMinute('Prompt + completion tokens per minute (absent: unlimited). A request reserves its prompt estimate and max_tokens up front and is refunded what it did not use.'),
+    maxConcurrent: z.number().int().min(1, 'must be 1 or more').max(100_000).optional().describe('Requests at once (absent: unlimited).'),
   })
   .strict()
-  .describe('API authentication of the workers. Without it, the API is open to whoever the NetworkPolicy lets in.');
+  .describe('One tenant\'s priority and limits; each router replica enforces its share (the limit divided by the router replicas).');
+const tenants = z
+  .array(tenant)
+  .max(TENANTS_MAX)
+  .superRefine((ts, ctx) => {
+    const seen = new Set<string>();
+    ts.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `tenant '${t.name}' is listed twice` });
+      seen.add(t.name);
+    });
+  })
+  .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+  .describe(`Tenants of the API and their limits (enforced by spec.router). Names are the data keys of the Secret of spec.auth.apiKeys; '${DEFAULT_TENANT_NAME}' covers the rest.`);
+const apiKeys = z
+  .object({
+    secretRef: z
+      .object({
+        name: z.string().min(1, 'must name the Secret').max(253).regex(new RegExp(DNS_SUBDOMAIN_PATTERN), 'must be a Secret name (a DNS subdomain)').describe('Name of a Secret in the QwenService namespace.'),
+      })
+      .strict()
+      .describe('The Secret whose data keys are tenant names and whose values are their API keys (one per line; # comments and blank lines ignored).'),
+  })
+  .strict()
+  .describe('Named keys: the Secret is mounted whole, each data key a tenant; a request\'s key names its tenant (spec.tenants).');
+
+const auth = z
+  .object({
+    apiKey: secretKeyRef.optional().describe('Secret key holding the API keys, one per line (# comments and blank lines ignored); the workers mount it and require Authorization: Bearer <key> on /v1. All of them are the tenant default.'),
+    apiKeys: apiKeys.optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if ((a.apiKey === undefined) === (a.apiKeys === undefined)) ctx.addIssue({ code: 'custom', path: [], message: AUTH_ONE_FORM });
+  })
+  .meta(cel({ rule: 'has(self.apiKey) != has(self.apiKeys)', message: AUTH_ONE_FORM }))
+  .describe('API authentication of the workers (and the router). Without it, the API is open to whoever the NetworkPolicy lets in.');
 
 /** A duration from 1s to `maxSeconds` (written `max` for people), refined in zod and checked in CEL alike. */
 function durationUpTo(example: string, maxSeconds: number, max: string) {
@@ -453,6 +502,7 @@ const spec = z
       .optional()
       .describe('Where workers keep downloaded models.'),
     sla: sla.optional(),
+    tenants: tenants.optional(),
     monitoring: z
       .object({
         serviceMonitor: z

@@ -65,7 +65,9 @@ export function endpointOf(qs: { metadata: { name: string; namespace?: string } 
 
 /** The status fields that tell a client where to call and whether it needs a key (never the key itself). */
 export function endpointStatus(qs: QwenService, config: RenderConfig): { endpoint: string; endpointAuth?: string } {
-  const ref = qs.spec.auth?.apiKey.secretKeyRef;
+  const named = qs.spec.auth?.apiKeys?.secretRef;
+  if (named) return { endpoint: endpointOf(qs, config), endpointAuth: `API key required: Authorization: Bearer <the key of your tenant in Secret ${named.name}>` };
+  const ref = qs.spec.auth?.apiKey?.secretKeyRef;
   if (!ref) return { endpoint: endpointOf(qs, config) };
   return { endpoint: endpointOf(qs, config), endpointAuth: `API key required: Authorization: Bearer <a key from Secret ${ref.name}, key ${ref.key}>` };
 }

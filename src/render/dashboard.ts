@@ -9,6 +9,7 @@ import { RECORD, REQUEST_DURATION, labelSelector, matcher, quantileExpr, selecto
 import type { Plan } from '../plan/index.ts';
 import { LABEL, METRIC } from '../../worker/src/contract.ts';
 import { childMeta, namespaceOf, type KubeObject } from './common.ts';
+import { tenantPanels } from './dashboard-tenants.ts';
 
 /**
  * Namespaces and QwenService names are DNS labels: they never contain `_`, so joining them with it
@@ -40,7 +41,7 @@ export function dashboardFileName(qs: QwenService): string {
   return `${['qwen', namespaceOf(qs), qs.metadata.name].join(PAIR_SEPARATOR)}.json`;
 }
 
-type Panel = { title: string; type: 'timeseries' | 'stat' | 'table'; unit: string; targets: { expr: string; legend: string }[]; description?: string };
+export type Panel = { title: string; type: 'timeseries' | 'stat' | 'table'; unit: string; targets: { expr: string; legend: string }[]; description?: string };
 
 /** Every panel of the dashboard, in order (exported so tests can check each query). */
 export function dashboardPanels(plan: Plan): Panel[] {
@@ -102,6 +103,7 @@ export function dashboardPanels(plan: Plan): Panel[] {
       ],
     },
   );
+  panels.push(...tenantPanels(plan));
   return panels;
 }
 

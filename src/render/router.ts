@@ -11,7 +11,9 @@ import type { Plan, RouterPlan } from '../plan/index.ts';
 import { ROUTER_DEFAULT, ROUTER_FLAG } from '../../router/src/contract.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, namespaceOf, routerMeta, routerLabels, routerSelectorLabels, type KubeObject } from './common.ts';
-import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, apiKeyVolume, servedModelName } from './workload.ts';
+import { API_KEY_FILE_NAME, apiKeyVolume } from './api-keys.ts';
+import { tenantsArg } from './tenants.ts';
+import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, servedModelName } from './workload.ts';
 
 /** Port names on the router pods and its Services: the API as the workers name theirs, /metrics (admin) as the workers' metrics port, KEDA's gRPC. */
 export const ROUTER_HTTP_PORT_NAME = WORKER_PORT_NAME;
@@ -21,7 +23,8 @@ export const ROUTER_SCALER_PORT_NAME = 'scaler';
 const GRACE_PERIOD_S = 90;
 const DRAIN_MARGIN_S = 10;
 const API_KEY_DIR = '/etc/qwen-router/api-key';
-export const ROUTER_API_KEY_FILE = `${API_KEY_DIR}/keys`;
+/** The single-key form's file (the named form mounts the Secret's directory: render/api-keys.ts). */
+export const ROUTER_API_KEY_FILE = `${API_KEY_DIR}/${API_KEY_FILE_NAME}`;
 
 /** What the router's Role grants: its ServiceAccount follows the workers' (and its peers') EndpointSlices, in its namespace only. */
 export const ROUTER_ROLE_RULES: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] }];
@@ -44,11 +47,12 @@ export function routerArgs(plan: Plan, r: RouterPlan): string[] {
     [ROUTER_FLAG.modelName, servedModelName(qs)],
     [ROUTER_FLAG.drainTimeout, String(GRACE_PERIOD_S - DRAIN_MARGIN_S)],
   ];
-  if (qs.spec.auth) flags.push([ROUTER_FLAG.apiKeyFile, ROUTER_API_KEY_FILE]);
+  const keys = apiKeyVolume(qs, API_KEY_DIR);
+  if (keys) flags.push([ROUTER_FLAG.apiKeyFile, keys.path]);
   // The same boundaries the workers get: the SLIs read the router's histograms at the same `le`.
   const buckets = sloBucketBoundaries(plan.sla.slos);
   if (buckets.length) flags.push([ROUTER_FLAG.sloBuckets, buckets.join(',')]);
-  return flags.map(([flag, value]) => `--${flag}=${value}`);
+  return [...flags.map(([flag, value]) => `--${flag}=${value}`), ...tenantsArg(plan)];
 }
 
 function routerResources(qs: QwenService): Record<string, Record<string, string>> {

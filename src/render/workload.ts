@@ -8,6 +8,7 @@ import { LABEL_COMPONENT, REPLICAS_ANNOTATION, WORKER_COMPONENT } from '../conve
 import type { Plan } from '../plan/index.ts';
 import { FLAG, WORKER_DEFAULT } from '../../worker/src/contract.ts';
 import { sloBucketBoundaries } from '../sla/index.ts';
+import { API_KEY_FILE_NAME, apiKeyVolume } from './api-keys.ts';
 import { METRICS_PORT_NAME, WORKER_PORT_NAME, childMeta, commonLabels, selectorLabels, type KubeObject } from './common.ts';
 
 export const MODEL_CACHE_PATH = '/models';
@@ -30,14 +31,9 @@ export const RESTRICTED_CONTAINER_SECURITY = {
   capabilities: { drop: ['ALL'] },
   seccompProfile: { type: 'RuntimeDefault' },
 } as const;
-/**
- * The API key Secret is mounted as a directory, not through subPath, so the kubelet's atomic
- * updates of a rotated Secret reach the worker, which re-reads the file.
- */
-const API_KEY_DIR = '/etc/qwen-worker/api-key';
-export const API_KEY_FILE = `${API_KEY_DIR}/keys`;
-/** Owner and group (fsGroup) read, nobody else: the non-root worker reads it through its group. */
-const API_KEY_MODE = 0o440;
+/** Where the worker reads spec.auth's Secret (render/api-keys.ts: a directory, re-read on change). */
+export const API_KEY_DIR = '/etc/qwen-worker/api-key';
+export const API_KEY_FILE = `${API_KEY_DIR}/${API_KEY_FILE_NAME}`;
 
 /** The model id served in /v1/models and used as the `model` metric label. */
 export function servedModelName(qs: QwenService): string {
@@ -87,7 +83,8 @@ export function workerArgs(plan: Plan): string[] {
   if (m.sha256) flags.push([FLAG.modelSha256, m.sha256]);
   const cacheBytes = promptCacheBytes(qs);
   if (cacheBytes > 0) flags.push([FLAG.promptCacheBytes, String(cacheBytes)], [FLAG.promptCacheDir, PROMPT_CACHE_PATH]);
-  if (qs.spec.auth) flags.push([FLAG.apiKeyFile, API_KEY_FILE]);
+  const keys = apiKeyVolume(qs, API_KEY_DIR);
+  if (keys) flags.push([FLAG.apiKeyFile, keys.path]);
   const buckets = sloBucketBoundaries(plan.sla.slos);
   if (buckets.length) flags.push([FLAG.sloBuckets, buckets.join(',')]);
   return flags.map(([flag, value]) => `--${flag}=${value}`);
@@ -166,26 +163,12 @@ function volumes(qs: QwenService): { volumes: unknown[]; mounts: unknown[] } {
     vols.push({ name: 'model-source', persistentVolumeClaim: { claimName: pvc[1], readOnly: true } });
     mounts.push({ name: 'model-source', mountPath: PVC_MOUNT, readOnly: true });
   }
-  const key = apiKeyVolume(qs, API_KEY_DIR);
-  if (key) {
-    vols.push(key.volume);
-    mounts.push(key.mount);
+  const keys = apiKeyVolume(qs, API_KEY_DIR);
+  if (keys) {
+    vols.push(keys.volume);
+    mounts.push(keys.mount);
   }
   return { volumes: vols, mounts };
-}
-
-/**
- * spec.auth's Secret key as a volume mounted at `dir` (its file: `<dir>/keys`), for whichever pod
- * checks the keys (the workers, the router). The operator only names the Secret; the kubelet reads
- * it (the operator has no Secret access).
- */
-export function apiKeyVolume(qs: QwenService, dir: string): { volume: unknown; mount: unknown } | undefined {
-  const key = qs.spec.auth?.apiKey.secretKeyRef;
-  if (!key) return undefined;
-  return {
-    volume: { name: 'api-key', secret: { secretName: key.name, items: [{ key: key.key, path: API_KEY_FILE.slice(API_KEY_DIR.length + 1) }], defaultMode: API_KEY_MODE } },
-    mount: { name: 'api-key', mountPath: dir, readOnly: true },
-  };
 }
 
 /**

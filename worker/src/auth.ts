@@ -4,13 +4,20 @@
 // new inode) and reloads on any change of inode, size, mtime or ctime. Keys are compared in
 // constant time over their SHA-256 digests (equal lengths, no early exit).
 //
+// Named keys: when the path is a directory (a whole Secret mounted as a volume: one file per data
+// key), each file's name is a tenant and its lines that tenant's keys (same format); names starting
+// with `.` (the kubelet's `..data` and timestamped folders) are skipped. A check returns the tenant
+// whose key matched; a single key file is one tenant, DEFAULT_TENANT. The directory is re-read when
+// any of its files (or the set of names) changes, with the same revocation and grace rules.
+//
 // A file that now holds no key (empty, or comments only) revokes every key at once. A file that
 // cannot be read (deleted, replaced by a directory, permissions) is a fault, not a revocation: it
 // is logged and counted, the last keys stay valid for a short grace (API_KEY_FAULT_GRACE_S: a
 // Secret being swapped, a rewrite in progress) and then every request is refused until the file
 // can be read again.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 
 export class ApiKeyError extends Error {}
@@ -22,7 +29,34 @@ export function parseKeys(text: string): string[] {
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 }
 
-export type AuthResult = { ok: true } | { ok: false; message: string };
+/** The tenant of every key of a single key file. */
+export const DEFAULT_TENANT = 'default';
+
+export type AuthResult = { ok: true; tenant: string } | { ok: false; message: string };
+
+type Key = { digest: Buffer; tenant: string };
+
+/** What the path holds now: a change signature and its keys by tenant. Throws when it cannot be read. */
+function readKeys(path: string, dir: boolean): { sig: string; keys: Key[] } {
+  const sigOf = (p: string) => {
+    const st = statSync(p, { bigint: true });
+    if (dir && st.isDirectory() && p !== path) throw Object.assign(new Error(`${p} is a directory`), { code: 'EISDIR' });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  };
+  if (!dir) {
+    const sig = sigOf(path);
+    return { sig, keys: parseKeys(readFileSync(path, 'utf8')).map((k) => ({ digest: digest(k), tenant: DEFAULT_TENANT })) };
+  }
+  const names = readdirSync(path).filter((n) => !n.startsWith('.')).sort();
+  const sigs: string[] = [];
+  const keys: Key[] = [];
+  for (const name of names) {
+    const file = join(path, name);
+    sigs.push(`${name}=${sigOf(file)}`);
+    for (const k of parseKeys(readFileSync(file, 'utf8'))) keys.push({ digest: digest(k), tenant: name });
+  }
+  return { sig: sigs.join(';'), keys };
+}
 
 /** How long the last keys stay valid while the key file cannot be read. */
 export const API_KEY_FAULT_GRACE_S = 60;
@@ -40,7 +74,9 @@ export class ApiKeys {
   private readonly log: Logger | undefined;
   private readonly graceMs: number;
   private readonly onFault: () => void;
-  private hashes: Buffer[] = [];
+  /** The path is a directory of named keys (decided once, at start). */
+  readonly named: boolean;
+  private hashes: Key[] = [];
   private signature = '';
   /** performance.now() when the file became unreadable; undefined while it reads fine. */
   private faultSince: number | undefined;
@@ -52,48 +88,45 @@ export class ApiKeys {
     this.log = opts.log;
     this.graceMs = (opts.graceS ?? API_KEY_FAULT_GRACE_S) * 1000;
     this.onFault = opts.onFault ?? (() => {});
-    let text: string;
-    let sig: string;
+    let read: { sig: string; keys: Key[] };
     try {
-      sig = this.stat();
-      text = readFileSync(path, 'utf8');
+      this.named = statSync(path).isDirectory();
+      read = readKeys(path, this.named);
     } catch (e) {
       throw new ApiKeyError(`--api-key-file ${path}: cannot read it: ${(e as Error).message}`);
     }
-    const keys = parseKeys(text);
-    if (keys.length === 0) throw new ApiKeyError(`--api-key-file ${path}: no key in it (one key per line; blank lines and # comments are ignored)`);
-    this.hashes = keys.map(digest);
-    this.signature = sig;
+    if (read.keys.length === 0) {
+      throw new ApiKeyError(this.named
+        ? `--api-key-file ${path}: no key in the directory (one file per tenant, one key per line; blank lines and # comments are ignored)`
+        : `--api-key-file ${path}: no key in it (one key per line; blank lines and # comments are ignored)`);
+    }
+    this.hashes = read.keys;
+    this.signature = read.sig;
   }
 
   get count(): number { return this.hashes.length; }
 
-  private stat(): string {
-    const st = statSync(this.path, { bigint: true });
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  }
+  /** The tenants that hold at least one key now. */
+  get tenants(): string[] { return [...new Set(this.hashes.map((h) => h.tenant))].sort(); }
 
   /**
    * Re-reads the file when it changed: no key in it revokes every key; an unreadable file keeps the
    * last keys for the grace period, then none (and is tried again on every request).
    */
   refresh(): void {
-    let sig: string;
-    let text: string;
+    let read: { sig: string; keys: Key[] };
     try {
-      sig = this.stat();
-      if (sig === this.signature) { this.recovered(); return; }
-      text = readFileSync(this.path, 'utf8');
+      read = readKeys(this.path, this.named);
+      if (read.sig === this.signature) { this.recovered(); return; }
     } catch (e) {
       this.fault(e as Error);
       return;
     }
     this.recovered();
-    const keys = parseKeys(text);
-    this.hashes = keys.map(digest);
-    this.signature = sig;
-    if (keys.length === 0) this.log?.warn({ path: this.path }, 'API key file holds no key: every key is revoked, every request refused');
-    else this.log?.info({ path: this.path, keys: keys.length }, 'API keys reloaded');
+    this.hashes = read.keys;
+    this.signature = read.sig;
+    if (read.keys.length === 0) this.log?.warn({ path: this.path }, 'API key file holds no key: every key is revoked, every request refused');
+    else this.log?.info({ path: this.path, keys: read.keys.length, ...(this.named ? { tenants: this.tenants } : {}) }, 'API keys reloaded');
   }
 
   private recovered(): void {
@@ -130,8 +163,9 @@ export class ApiKeys {
       return { ok: false, message: authorization ? 'Malformed Authorization header: expected "Bearer <API key>"' : 'Missing API key: send it as "Authorization: Bearer <API key>"' };
     }
     const got = digest(m[1]!);
-    let match = false;
-    for (const h of this.hashes) match = timingSafeEqual(got, h) || match;
-    return match ? { ok: true } : { ok: false, message: 'Incorrect API key provided' };
+    let tenant: string | undefined;
+    // Every digest is compared (no early exit): the time does not tell which tenant, if any, matched.
+    for (const h of this.hashes) if (timingSafeEqual(got, h.digest) && tenant === undefined) tenant = h.tenant;
+    return tenant !== undefined ? { ok: true, tenant } : { ok: false, message: 'Incorrect API key provided' };
   }
 }

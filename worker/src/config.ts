@@ -57,7 +57,8 @@ export const USAGE = `Usage: qwen-worker [flags]
   --request-timeout S           per-request deadline, queue wait included; 504 past it (default 600)
   --drain-timeout S             SIGTERM grace period for in-flight requests (default 30)
   --max-body-bytes N            request body limit; 413 past it (default 1048576)
-  --api-key-file PATH           API keys, one per line (# comments); /v1/* then needs Authorization: Bearer <key>
+  --api-key-file PATH           API keys, one per line (# comments); /v1/* then needs Authorization: Bearer <key>.
+                                A directory (a Secret mounted whole): one file per tenant, its name the tenant's
   --headers-timeout S           request headers must arrive within S seconds; 408 past it (default 30)
   --body-timeout S              the whole request (body included) must arrive within S seconds of its
                                 first byte; 408 past it; responses are not limited (default 30)

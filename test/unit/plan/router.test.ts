@@ -20,6 +20,7 @@ describe('the router plan', () => {
       replicas: ROUTER_DEFAULT.replicas, affinity: ROUTER_DEFAULT.affinity, holdTimeoutSeconds: ROUTER_DEFAULT.holdTimeoutSeconds, maxHeld: ROUTER_DEFAULT.maxHeld,
       image: 'qwen-router:configured', name: 'chat-router', workersService: 'chat-workers',
       scalerAddress: `chat-router.team-a.svc.cluster.local:${ROUTER_DEFAULT.scalerPort}`,
+      scalerReady: true,
     });
   });
 

@@ -11,7 +11,7 @@ import { sloBucketBoundaries, slosOf } from '../../../src/sla/index.ts';
 import { parseConfig } from '../../../worker/src/config.ts';
 import { WORKER_DEFAULT } from '../../../worker/src/contract.ts';
 import {
-  API_KEY_FILE, MODEL_CACHE_PATH, PROMPT_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs,
+  API_KEY_DIR, API_KEY_FILE, MODEL_CACHE_PATH, PROMPT_CACHE_PATH, renderDeployment, renderPodDisruptionBudget, renderService, renderWorkload, servedModelName, workerArgs,
 } from '../../../src/render/workload.ts';
 import { resolvePlan } from '../../../src/plan/index.ts';
 
@@ -285,6 +285,14 @@ describe('volumes', () => {
     expect(volume).toEqual({ name: 'api-key', secret });
     expect(mount).toEqual({ name: 'api-key', mountPath: '/etc/qwen-worker/api-key', readOnly: true });
     expect(API_KEY_FILE).toBe(`${mount!.mountPath}/${secret.items[0]!.path}`);
+  });
+
+  it('spec.auth.apiKeys (named keys): the whole Secret, one file per tenant, and --api-key-file names its directory', () => {
+    const pod = podOf({ auth: { apiKeys: { secretRef: { name: 'chat-tenants' } } } });
+    expect(pod.volumes.find((v) => v.name === 'api-key')).toEqual({ name: 'api-key', secret: { secretName: 'chat-tenants', defaultMode: 0o440 } });
+    const mount = pod.containers[0]!.volumeMounts.find((m) => m.name === 'api-key');
+    expect(mount).toEqual({ name: 'api-key', mountPath: API_KEY_DIR, readOnly: true });
+    expect(flag(pod.containers[0]!.args, '--api-key-file')).toBe(API_KEY_DIR);
   });
 });
 

@@ -47,7 +47,7 @@ describe('qwen-operator CLI', () => {
   });
 
   it('every command has --help', () => {
-    for (const c of ['crd', 'validate', 'render', 'size', 'run']) {
+    for (const c of ['crd', 'validate', 'render', 'size', 'usage', 'run']) {
       const r = cli([c, '--help']);
       expect([c, r.code]).toEqual([c, 0]);
       expect(r.stdout).toMatch(/^Usage: qwen-operator /);
