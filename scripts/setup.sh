@@ -7,7 +7,7 @@
 ensure_node
 ensure_npm_deps "$QWEN_ROOT"
 ensure_npm_deps "$QWEN_ROOT/router"
-for part in worker/scripts/setup.sh scripts/fetch-sizing-fixture.sh test/cluster/build.sh test/tools/build.sh test/tools/build-prometheus-operator.sh test/tools/build-crane.sh test/tools/build-keda.sh test/tools/build-argo-rollouts.sh test/tools/fetch-inference-crds.sh; do
+for part in worker/scripts/setup.sh scripts/fetch-sizing-fixture.sh test/cluster/build.sh test/tools/build.sh test/tools/build-prometheus-operator.sh test/tools/build-crane.sh test/tools/build-keda.sh test/tools/build-argo-rollouts.sh test/tools/fetch-inference-crds.sh scripts/python-openai.sh; do
   if [ -f "$QWEN_ROOT/$part" ]; then bash "$QWEN_ROOT/$part"; fi
 done
 log "setup done (cache: $QWEN_CACHE)"
