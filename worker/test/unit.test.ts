@@ -196,8 +196,8 @@ describe('API keys', () => {
       writeFileSync(f, 'alpha\nbeta\n');
       const k = new ApiKeys(f);
       expect(k.count).toBe(2);
-      expect(k.check('Bearer alpha')).toEqual({ ok: true });
-      expect(k.check('bearer beta')).toEqual({ ok: true });
+      expect(k.check('Bearer alpha')).toEqual({ ok: true, tenant: 'default' });
+      expect(k.check('bearer beta')).toEqual({ ok: true, tenant: 'default' });
       for (const h of [undefined, '', 'alpha', 'Bearer', 'Bearer alph', 'Bearer alphaa', 'Bearer alpha beta', 'Basic alpha']) expect(k.check(h).ok).toBe(false);
       writeFileSync(join(d, 'empty'), '# none\n\n');
       expect(() => new ApiKeys(join(d, 'empty'))).toThrow(ApiKeyError);
