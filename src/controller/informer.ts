@@ -16,6 +16,11 @@ export type InformerTarget = {
   labelSelector?: string;
   /** One secondary key per object (e.g. its owner's uid), so lookups by it need no scan. */
   indexBy?: (obj: KubeObject) => string | undefined;
+  /**
+   * What the cache keeps of each object, applied as it arrives (the object as listed or watched,
+   * managedFields included). Default: all but managedFields. Large fields are digested after it.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
 };
 
 const WATCH_TIMEOUT_S = 240; // the server ends each watch; we resume from the last resourceVersion
@@ -24,10 +29,10 @@ const MAX_BACKOFF_MS = 30_000;
 
 class GoneError extends Error {}
 
-/** managedFields are often half of an object's size and the controller never reads them. */
-function trim(obj: KubeObject): KubeObject {
+/** managedFields are often half of an object's size: by default a cache keeps none of them. */
+export function withoutManagedFields(obj: KubeObject): KubeObject {
   delete obj.metadata.managedFields;
-  return digestLargeFields(obj);
+  return obj;
 }
 
 /** Read access to cached objects of one kind. */
@@ -178,8 +183,8 @@ export class Informer implements Cache {
     const { items, resourceVersion } = await this.client.list(this.target.apiVersion, this.target.kind, { namespace: this.target.namespace, labelSelector: this.target.labelSelector });
     this.relists++;
     const seen = new Set<string>();
-    for (const item of items) {
-      trim(item);
+    for (const listed of items) {
+      const item = this.trim(listed);
       const key = objectKey(item);
       seen.add(key);
       const old = this.put(key, item);
@@ -215,7 +220,7 @@ export class Informer implements Cache {
       }
       if (object?.metadata?.resourceVersion) rv = object.metadata.resourceVersion;
       if (type === 'BOOKMARK') return;
-      const item = trim({ ...object, apiVersion: this.target.apiVersion, kind: this.target.kind });
+      const item = this.trim({ ...object, apiVersion: this.target.apiVersion, kind: this.target.kind });
       const key = objectKey(item);
       if (type === 'DELETED') {
         this.remove(key);
@@ -227,6 +232,10 @@ export class Informer implements Cache {
     }, { idleMs: WATCHDOG_MS, signal: this.abort.signal });
     if (failure) throw failure;
     return rv;
+  }
+
+  private trim(obj: KubeObject): KubeObject {
+    return digestLargeFields((this.target.transform ?? withoutManagedFields)(obj));
   }
 
   private emit(event: InformerEvent, obj: KubeObject): void {
