@@ -47,7 +47,25 @@ class CanonicalHash {
   }
 }
 
+/**
+ * Whether JSON.stringify writes the value exactly as the canonical form: every object's keys in
+ * sorted order already and no undefined member. The apiserver's JSON is (Go writes map keys
+ * sorted), so what the cache ingests is hashed in one native pass; what we render is not.
+ */
+function alreadyCanonical(value: unknown): boolean {
+  if (Array.isArray(value)) return value.every(alreadyCanonical);
+  if (value === null || typeof value !== 'object') return true;
+  let previous: string | undefined;
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    if ((previous !== undefined && !(previous < k)) || v === undefined || !alreadyCanonical(v)) return false;
+    previous = k;
+  }
+  return true;
+}
+
 export function digestOf(value: unknown): string {
+  if (alreadyCanonical(value)) return createHash('sha256').update(JSON.stringify(value) ?? 'null').digest('base64');
   return new CanonicalHash().add(value).digest();
 }
 

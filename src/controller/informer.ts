@@ -81,7 +81,8 @@ export class Informer implements Cache {
   private readonly client: KubeClient;
   private readonly log: Logger;
   private readonly store = new Map<string, KubeObject>();
-  private readonly index = new Map<string, Set<string>>();
+  /** Index value -> its one key, or a Set when several (a QwenService has one child per kind: a Set each would cost more than the key). */
+  private readonly index = new Map<string, string | Set<string>>();
   private readonly handlers: InformerHandler[] = [];
   private stopped = false;
   private abort?: AbortController;
@@ -111,7 +112,8 @@ export class Informer implements Cache {
   }
 
   byIndex(value: string): KubeObject[] {
-    return [...(this.index.get(value) ?? [])].map((k) => this.store.get(k)).filter((o): o is KubeObject => o !== undefined);
+    const keys = this.index.get(value);
+    return (typeof keys === 'string' ? [keys] : [...(keys ?? [])]).map((k) => this.store.get(k)).filter((o): o is KubeObject => o !== undefined);
   }
 
   /** Every store write goes through here and remove(), keeping the index in step. */
@@ -121,9 +123,10 @@ export class Informer implements Cache {
     this.store.set(key, obj);
     const v = this.target.indexBy?.(obj);
     if (v !== undefined) {
-      let keys = this.index.get(v);
-      if (!keys) this.index.set(v, (keys = new Set()));
-      keys.add(key);
+      const keys = this.index.get(v);
+      if (keys === undefined || keys === key) this.index.set(v, key);
+      else if (typeof keys === 'string') this.index.set(v, new Set([keys, key]));
+      else keys.add(key);
     }
     return old;
   }
@@ -139,8 +142,11 @@ export class Informer implements Cache {
     const v = this.target.indexBy?.(obj);
     if (v === undefined) return;
     const keys = this.index.get(v);
-    keys?.delete(key);
-    if (keys?.size === 0) this.index.delete(v);
+    if (keys === key) this.index.delete(v);
+    else if (typeof keys === 'object') {
+      keys.delete(key);
+      if (keys.size === 1) this.index.set(v, keys.values().next().value!);
+    }
   }
 
   hasSynced(): boolean {

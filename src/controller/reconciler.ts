@@ -372,11 +372,18 @@ export class Reconciler {
     for (const [uid, q] of this.lastWritten) if (q.name === name && q.namespace === namespace) this.lastWritten.delete(uid);
   }
 
-  /** The newer of the cached QwenService and the one our last status write returned. */
+  /**
+   * The newer of the cached QwenService and the one our last status write returned. Once the
+   * cache holds our write (or a later version), the write is forgotten: only writes the cache has
+   * not caught up with are kept.
+   */
   private freshest<T extends StoredQwenService>(qs: T): T {
     const { uid, resourceVersion } = qs.metadata as { uid?: string; resourceVersion?: string };
     const mine = uid ? this.lastWritten.get(uid) : undefined;
-    return mine && olderVersion(resourceVersion, mine.resourceVersion) ? { ...qs, status: mine.status } : qs;
+    if (!mine) return qs;
+    if (olderVersion(resourceVersion, mine.resourceVersion)) return { ...qs, status: mine.status };
+    this.lastWritten.delete(uid!);
+    return qs;
   }
 
   /**

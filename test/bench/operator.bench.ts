@@ -37,6 +37,7 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<unknown>): P
 const converged = (items: Qws[]) => items.filter((q) => q.status?.conditions?.length && q.status.observedGeneration === (q.metadata as { generation?: number }).generation).length;
 
 // Two namespaces of ${COUNT} Services each need more than the harness's default /24 of cluster IPs.
+let spawned: ReturnType<typeof spawn> | undefined;
 const cluster = await startCluster({ crds: ['crds', join(cacheDir, 'prometheus-operator-crds')], apiserverArgs: ['--service-cluster-ip-range=10.96.0.0/16'] });
 try {
   const kc = new KubeConfig();
@@ -65,6 +66,7 @@ try {
   const probeFile = join(mkdtempSync(join(tmpdir(), 'op-probe-')), 'probe.jsonl');
   const nodeOptions = `--import=${join(import.meta.dirname, 'operator-probe.ts')} ${process.env.OP_NODE_OPTIONS ?? ''}`;
   const op = spawn('bin/qwen-operator', ['run', `--namespaces=${ns}`, `--health-addr=127.0.0.1:${port}`, '--log-level=warn', `--concurrency=${CONCURRENCY}`], { env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, NODE_OPTIONS: nodeOptions, OP_PROBE_FILE: probeFile, ...(process.env.OP_MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.OP_MALLOC_ARENA_MAX } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  spawned = op;
   let exited: number | null | undefined;
   op.on('exit', (code) => { exited = code; });
   for (;;) {
@@ -89,7 +91,17 @@ try {
   // Watch progress on the operator's own /metrics (cheap), and confirm with one list of the
   // QwenServices (500 statuses) only when it says it is done: polling that list would itself load
   // the apiserver the two contenders share.
-  const metrics = async () => (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+  // A poll that fails (a reset keep-alive socket while the operator is busy) is simply retried.
+  const metrics = async (): Promise<string> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      } catch (err) {
+        if (exited !== undefined || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
   const statusWrites = (text: string) => Number(/^qwen_operator_kube_writes_total\{verb="apply-status",kind="QwenService"\} (\d+)/m.exec(text)?.[1] ?? 0);
   const idle = (text: string) => /^workqueue_depth\{name="qwenservice"\} 0$/m.test(text) && /^controller_runtime_active_workers\{controller="qwenservice"\} 0$/m.test(text);
   for (;;) {
@@ -128,5 +140,6 @@ try {
   row('operator CPU time (whole run)', `${(gauge(finalMetrics, 'process_cpu_seconds_total') * 2 ** 20).toFixed(1)} s`);
   row('operator V8 heap used / total, external', `${gauge(finalMetrics, 'nodejs_heap_size_used_bytes').toFixed(0)} / ${gauge(finalMetrics, 'nodejs_heap_size_total_bytes').toFixed(0)} MB, ${gauge(finalMetrics, 'nodejs_external_memory_bytes').toFixed(0)} MB`);
 } finally {
+  spawned?.kill('SIGKILL');
   await cluster.stop();
 }
