@@ -2,13 +2,13 @@
 // operator has converged all of them (children applied, status written) against a bare client
 // that makes the same server-side-apply writes, in the same run; writes per QwenService; the
 // operator process's RSS; and writes during a quiet minute afterwards. Memory, from a probe loaded
-// into the operator process (operator-probe.ts): the live heap per QwenService (after a full GC,
+// into the operator process (operator-probe.js): the live heap per QwenService (after a full GC,
 // at rest, less the same before any QwenService existed) and the V8 heap bytes allocated per
 // reconcile while converging.
 // Run: node test/bench/operator.bench.ts [count]
 // OP_NODE_OPTIONS: the operator's extra node flags (e.g. the chart's --max-old-space-size=128).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -37,6 +37,14 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<unknown>): P
 const converged = (items: Qws[]) => items.filter((q) => q.status?.conditions?.length && q.status.observedGeneration === (q.metadata as { generation?: number }).generation).length;
 
 // Two namespaces of ${COUNT} Services each need more than the harness's default /24 of cluster IPs.
+// The operator as its image runs it: compiled (tsconfig.build.json, no type stripping at run
+// time, which alone adds ~30 MB of RSS) and started with the node flags of the Dockerfile's
+// ENTRYPOINT (its first stage is the operator's).
+const dist = mkdtempSync(join(tmpdir(), 'op-dist-'));
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', dist], { stdio: 'inherit' });
+symlinkSync(join(process.cwd(), 'node_modules'), join(dist, 'node_modules'));
+const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))![1]!) as string[];
+const imageNodeFlags = entrypoint.slice(1, -1);
 let spawned: ReturnType<typeof spawn> | undefined;
 const cluster = await startCluster({ crds: ['crds', join(cacheDir, 'prometheus-operator-crds')], apiserverArgs: ['--service-cluster-ip-range=10.96.0.0/16'] });
 try {
@@ -64,8 +72,8 @@ try {
   const ns = await newNamespace(cluster, 'bench-op');
   const port = 18000 + Math.floor(Math.random() * 1000);
   const probeFile = join(mkdtempSync(join(tmpdir(), 'op-probe-')), 'probe.jsonl');
-  const nodeOptions = `--import=${join(import.meta.dirname, 'operator-probe.ts')} ${process.env.OP_NODE_OPTIONS ?? ''}`;
-  const op = spawn('bin/qwen-operator', ['run', `--namespaces=${ns}`, `--health-addr=127.0.0.1:${port}`, '--log-level=warn', `--concurrency=${CONCURRENCY}`], { env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, NODE_OPTIONS: nodeOptions, OP_PROBE_FILE: probeFile, ...(process.env.OP_MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.OP_MALLOC_ARENA_MAX } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const nodeOptions = `--import=${join(import.meta.dirname, 'operator-probe.js')} ${process.env.OP_NODE_OPTIONS ?? ''}`;
+  const op = spawn(process.execPath, [...imageNodeFlags, join(dist, 'src', 'cli.js'), 'run', `--namespaces=${ns}`, `--health-addr=127.0.0.1:${port}`, '--log-level=warn', `--concurrency=${CONCURRENCY}`], { env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, NODE_OPTIONS: nodeOptions, OP_PROBE_FILE: probeFile, ...(process.env.OP_MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.OP_MALLOC_ARENA_MAX } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] });
   spawned = op;
   let exited: number | null | undefined;
   op.on('exit', (code) => { exited = code; });
@@ -129,6 +137,7 @@ try {
 
   const row = (k: string, v: string) => process.stdout.write(`${k.padEnd(44)} ${v}\n`);
   process.stdout.write(`\noperator benchmark: ${COUNT} QwenServices (SLA + alerting: 7 children each), concurrency ${CONCURRENCY}\n`);
+  row('operator launched as', `node ${[...imageNodeFlags, process.env.OP_NODE_OPTIONS ?? ''].join(' ').trim()} dist/src/cli.js${process.env.OP_MALLOC_ARENA_MAX ? ` (MALLOC_ARENA_MAX=${process.env.OP_MALLOC_ARENA_MAX})` : ''}`);
   row('bare client (create, then SSA children + status)', `${(bareMs / 1000).toFixed(1)} s, ${bareWrites} writes`);
   row('operator (running; create, until all converged)', `${(opMs / 1000).toFixed(1)} s, ${writesAfterConverge} writes`);
   row('ratio operator / bare (target <= 1.2)', (opMs / bareMs).toFixed(2));
@@ -142,4 +151,5 @@ try {
 } finally {
   spawned?.kill('SIGKILL');
   await cluster.stop();
+  rmSync(dist, { recursive: true, force: true });
 }

@@ -1,4 +1,5 @@
-// Loaded into the benchmarked operator process (NODE_OPTIONS=--import), never into the product:
+// Loaded into the benchmarked operator process (NODE_OPTIONS=--import), never into the product.
+// Plain JavaScript: a .ts file here would load Node's type stripper into the measured process.
 // on SIGUSR2 it appends one JSON line to $OP_PROBE_FILE with
 // - allocatedBytes: V8 heap bytes allocated since the probe started. Between two GCs the heap's
 //   used size grows by exactly what was allocated (bump allocation), so the sum of (used before
@@ -18,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 const file = process.env.OP_PROBE_FILE;
 if (file) {
   setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+  const gc = runInNewContext('gc');
   let profiler = new GCProfiler();
   profiler.start();
   let allocated = 0;
@@ -33,14 +34,14 @@ if (file) {
     last = now;
   };
   const profilePath = process.env.OP_PROBE_ALLOCATION_PROFILE;
-  let session: Session | undefined;
+  let session;
   let signals = 0;
   const profile = async () => {
     if (!profilePath) return;
     if (++signals === 1) {
       session = new Session();
       session.connect();
-      await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     } else if (signals === 2 && session) {
       const { profile: p } = await session.post('HeapProfiler.stopSampling');
       writeFileSync(profilePath, JSON.stringify(p));
