@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
 import { objectKey, type KubeObject } from '../kube/object.ts';
 import { digestLargeFields } from './digest.ts';
+import { internStrings } from './intern.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler = (event: InformerEvent, obj: KubeObject) => void;
@@ -241,7 +242,7 @@ export class Informer implements Cache {
   }
 
   private trim(obj: KubeObject): KubeObject {
-    return digestLargeFields((this.target.transform ?? withoutManagedFields)(obj));
+    return internStrings(digestLargeFields((this.target.transform ?? withoutManagedFields)(obj)));
   }
 
   private emit(event: InformerEvent, obj: KubeObject): void {

@@ -6,7 +6,7 @@
 // at rest, less the same before any QwenService existed) and the V8 heap bytes allocated per
 // reconcile while converging.
 // Run: node test/bench/operator.bench.ts [count]
-// OP_NODE_OPTIONS: the operator's extra node flags (e.g. the chart's --max-old-space-size=128).
+// OP_NODE_OPTIONS: extra node flags for the operator (e.g. the chart's --max-old-space-size=128).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,8 +72,9 @@ try {
   const ns = await newNamespace(cluster, 'bench-op');
   const port = 18000 + Math.floor(Math.random() * 1000);
   const probeFile = join(mkdtempSync(join(tmpdir(), 'op-probe-')), 'probe.jsonl');
-  const nodeOptions = `--import=${join(import.meta.dirname, 'operator-probe.js')} ${process.env.OP_NODE_OPTIONS ?? ''}`;
-  const op = spawn(process.execPath, [...imageNodeFlags, join(dist, 'src', 'cli.js'), 'run', `--namespaces=${ns}`, `--health-addr=127.0.0.1:${port}`, '--log-level=warn', `--concurrency=${CONCURRENCY}`], { env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, NODE_OPTIONS: nodeOptions, OP_PROBE_FILE: probeFile, ...(process.env.OP_MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.OP_MALLOC_ARENA_MAX } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const nodeOptions = `--import=${join(import.meta.dirname, 'operator-probe.js')}`;
+  const extraFlags = (process.env.OP_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+  const op = spawn(process.execPath, [...imageNodeFlags, ...extraFlags, join(dist, 'src', 'cli.js'), 'run', `--namespaces=${ns}`, `--health-addr=127.0.0.1:${port}`, '--log-level=warn', `--concurrency=${CONCURRENCY}`], { env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, NODE_OPTIONS: nodeOptions, OP_PROBE_FILE: probeFile, ...(process.env.OP_MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.OP_MALLOC_ARENA_MAX } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] });
   spawned = op;
   let exited: number | null | undefined;
   op.on('exit', (code) => { exited = code; });
