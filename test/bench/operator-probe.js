@@ -23,10 +23,14 @@ if (file) {
   let profiler = new GCProfiler();
   profiler.start();
   let allocated = 0;
+  let peakHeapTotal = 0; // the heap's committed size at its largest (before a GC), for the RSS it explains
+  let peakExternal = 0;
   let last = getHeapStatistics().used_heap_size;
   const account = () => {
     for (const s of profiler.stop()?.statistics ?? []) {
       allocated += Math.max(0, s.beforeGC.heapStatistics.usedHeapSize - last);
+      peakHeapTotal = Math.max(peakHeapTotal, s.beforeGC.heapStatistics.totalHeapSize);
+      peakExternal = Math.max(peakExternal, s.beforeGC.heapStatistics.externalMemory);
       last = s.afterGC.heapStatistics.usedHeapSize;
     }
     const now = getHeapStatistics().used_heap_size;
@@ -58,6 +62,6 @@ if (file) {
     profiler = new GCProfiler();
     profiler.start();
     last = getHeapStatistics().used_heap_size;
-    appendFileSync(file, `${JSON.stringify({ allocatedBytes, heapUsedAfterGcBytes, rssBytes: process.memoryUsage.rss() })}\n`);
+    appendFileSync(file, `${JSON.stringify({ allocatedBytes, heapUsedAfterGcBytes, rssBytes: process.memoryUsage.rss(), peakHeapTotalBytes: peakHeapTotal, peakExternalBytes: peakExternal })}\n`);
   });
 }

@@ -83,7 +83,7 @@ try {
     if (exited !== undefined) throw new Error(`the operator exited (code ${exited}) before it was ready`);
     if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) break;
   }
-  type Probe = { allocatedBytes: number; heapUsedAfterGcBytes: number; rssBytes: number };
+  type Probe = { allocatedBytes: number; heapUsedAfterGcBytes: number; rssBytes: number; peakHeapTotalBytes: number; peakExternalBytes: number };
   const probe = async (): Promise<Probe> => {
     const lines = () => readFileSync(probeFile, 'utf8').split('\n').filter(Boolean);
     const seen = await Promise.resolve().then(lines).catch(() => []);
@@ -145,6 +145,7 @@ try {
   row('writes per QwenService (operator)', (writesAfterConverge / COUNT).toFixed(2));
   row(`writes at rest over ${quietS} s (target 0)`, String(writesAtRest));
   row('operator RSS now / peak (target <= 200 MB)', `${(rssKb / 1024).toFixed(0)} MB / ${(hwmKb / 1024).toFixed(0)} MB`);
+  row('  of which V8 heap / external at their peak', `${(afterConverge.peakHeapTotalBytes / 2 ** 20).toFixed(0)} MB / ${(afterConverge.peakExternalBytes / 2 ** 20).toFixed(0)} MB (while converging)`);
   row('heap used per QwenService (target <= 15 KB)', `${((atRest.heapUsedAfterGcBytes - atStart.heapUsedAfterGcBytes) / COUNT / 1024).toFixed(1)} KB (live heap after a full GC at rest: ${(atRest.heapUsedAfterGcBytes / 2 ** 20).toFixed(0)} MB, before any: ${(atStart.heapUsedAfterGcBytes / 2 ** 20).toFixed(0)} MB)`);
   row('allocation per reconcile (V8 heap, converge)', `${((afterConverge.allocatedBytes - atStart.allocatedBytes) / Math.max(1, reconciles) / 1024).toFixed(0)} KB (${reconciles} reconciles, ${((afterConverge.allocatedBytes - atStart.allocatedBytes) / 2 ** 20).toFixed(0)} MB in all)`);
   row('operator CPU time (whole run)', `${(gauge(finalMetrics, 'process_cpu_seconds_total') * 2 ** 20).toFixed(1)} s`);
