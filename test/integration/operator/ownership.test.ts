@@ -162,6 +162,29 @@ describe('create race', () => {
   }, 150_000);
 });
 
+describe('a new QwenService', () => {
+  it('gets each child in one create: no live read of a free name, no record as applied before an apply needs it', async () => {
+    const ns = await newNamespace(cluster, 'own-fresh');
+    const reads: string[] = [];
+    const creates: string[] = [];
+    const recorded: string[] = [];
+    const { find, create: createChild, recordCreateAsApplied } = op.client;
+    op.client.find = ((...a: Parameters<typeof find>) => { if (a[2] === ns) reads.push(a[1]); return find.apply(op.client, a); }) as typeof find;
+    op.client.create = ((...a: Parameters<typeof createChild>) => { if (a[0].metadata.namespace === ns && a[0].kind !== 'Event') creates.push(a[0].kind); return createChild.apply(op.client, a); }) as typeof createChild;
+    op.client.recordCreateAsApplied = ((...a: Parameters<typeof recordCreateAsApplied>) => { if (a[0].metadata.namespace === ns) recorded.push(a[0].kind); return recordCreateAsApplied.apply(op.client, a); }) as typeof recordCreateAsApplied;
+    try {
+      await apply(cluster, qws(ns, 'fresh'));
+      await waitFor('status written', async () => ((await getQws(ns, 'fresh'))?.status?.conditions?.length ? true : undefined), 60_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+    } finally {
+      Object.assign(op.client, { find, create: createChild, recordCreateAsApplied });
+    }
+    expect(reads).toEqual([]);
+    expect(creates.sort()).toEqual(['ConfigMap', 'Deployment', 'NetworkPolicy', 'Service']);
+    expect(recorded).toEqual([]);
+  }, 90_000);
+});
+
 describe('refused applies', () => {
   const POLICY = 'qwen-test-deny-workers';
   const LABEL = 'qwen-test/deny-workers';
