@@ -4,7 +4,7 @@
 # it up as a local stack (scripts/stack.sh: cluster, operator, worker, Prometheus, Alertmanager)
 # until Ctrl-C. QWEN_DEMO_NO_STACK=1 stops after the render.
 . "$(dirname "$0")/lib.sh"
-bash "$QWEN_ROOT/scripts/setup.sh"
+bash "$QWEN_ROOT/scripts/setup.sh" demo
 cd "$QWEN_ROOT"
 example="${1:-manifests/examples/full-sla.yaml}"
 log "validating $example"

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
 import { objectKey, type KubeObject } from '../kube/object.ts';
 import { digestLargeFields } from './digest.ts';
+import { internStrings } from './intern.ts';
 
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler = (event: InformerEvent, obj: KubeObject) => void;
@@ -16,6 +17,11 @@ export type InformerTarget = {
   labelSelector?: string;
   /** One secondary key per object (e.g. its owner's uid), so lookups by it need no scan. */
   indexBy?: (obj: KubeObject) => string | undefined;
+  /**
+   * What the cache keeps of each object, applied as it arrives (the object as listed or watched,
+   * managedFields included). Default: all but managedFields. Large fields are digested after it.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
 };
 
 const WATCH_TIMEOUT_S = 240; // the server ends each watch; we resume from the last resourceVersion
@@ -24,10 +30,10 @@ const MAX_BACKOFF_MS = 30_000;
 
 class GoneError extends Error {}
 
-/** managedFields are often half of an object's size and the controller never reads them. */
-function trim(obj: KubeObject): KubeObject {
+/** managedFields are often half of an object's size: by default a cache keeps none of them. */
+export function withoutManagedFields(obj: KubeObject): KubeObject {
   delete obj.metadata.managedFields;
-  return digestLargeFields(obj);
+  return obj;
 }
 
 /** Read access to cached objects of one kind. */
@@ -76,7 +82,8 @@ export class Informer implements Cache {
   private readonly client: KubeClient;
   private readonly log: Logger;
   private readonly store = new Map<string, KubeObject>();
-  private readonly index = new Map<string, Set<string>>();
+  /** Index value -> its one key, or a Set when several (a QwenService has one child per kind: a Set each would cost more than the key). */
+  private readonly index = new Map<string, string | Set<string>>();
   private readonly handlers: InformerHandler[] = [];
   private stopped = false;
   private abort?: AbortController;
@@ -106,7 +113,8 @@ export class Informer implements Cache {
   }
 
   byIndex(value: string): KubeObject[] {
-    return [...(this.index.get(value) ?? [])].map((k) => this.store.get(k)).filter((o): o is KubeObject => o !== undefined);
+    const keys = this.index.get(value);
+    return (typeof keys === 'string' ? [keys] : [...(keys ?? [])]).map((k) => this.store.get(k)).filter((o): o is KubeObject => o !== undefined);
   }
 
   /** Every store write goes through here and remove(), keeping the index in step. */
@@ -116,9 +124,10 @@ export class Informer implements Cache {
     this.store.set(key, obj);
     const v = this.target.indexBy?.(obj);
     if (v !== undefined) {
-      let keys = this.index.get(v);
-      if (!keys) this.index.set(v, (keys = new Set()));
-      keys.add(key);
+      const keys = this.index.get(v);
+      if (keys === undefined || keys === key) this.index.set(v, key);
+      else if (typeof keys === 'string') this.index.set(v, new Set([keys, key]));
+      else keys.add(key);
     }
     return old;
   }
@@ -134,8 +143,11 @@ export class Informer implements Cache {
     const v = this.target.indexBy?.(obj);
     if (v === undefined) return;
     const keys = this.index.get(v);
-    keys?.delete(key);
-    if (keys?.size === 0) this.index.delete(v);
+    if (keys === key) this.index.delete(v);
+    else if (typeof keys === 'object') {
+      keys.delete(key);
+      if (keys.size === 1) this.index.set(v, keys.values().next().value!);
+    }
   }
 
   hasSynced(): boolean {
@@ -178,8 +190,8 @@ export class Informer implements Cache {
     const { items, resourceVersion } = await this.client.list(this.target.apiVersion, this.target.kind, { namespace: this.target.namespace, labelSelector: this.target.labelSelector });
     this.relists++;
     const seen = new Set<string>();
-    for (const item of items) {
-      trim(item);
+    for (const listed of items) {
+      const item = this.trim(listed);
       const key = objectKey(item);
       seen.add(key);
       const old = this.put(key, item);
@@ -215,7 +227,7 @@ export class Informer implements Cache {
       }
       if (object?.metadata?.resourceVersion) rv = object.metadata.resourceVersion;
       if (type === 'BOOKMARK') return;
-      const item = trim({ ...object, apiVersion: this.target.apiVersion, kind: this.target.kind });
+      const item = this.trim({ ...object, apiVersion: this.target.apiVersion, kind: this.target.kind });
       const key = objectKey(item);
       if (type === 'DELETED') {
         this.remove(key);
@@ -227,6 +239,10 @@ export class Informer implements Cache {
     }, { idleMs: WATCHDOG_MS, signal: this.abort.signal });
     if (failure) throw failure;
     return rv;
+  }
+
+  private trim(obj: KubeObject): KubeObject {
+    return internStrings(digestLargeFields((this.target.transform ?? withoutManagedFields)(obj)));
   }
 
   private emit(event: InformerEvent, obj: KubeObject): void {

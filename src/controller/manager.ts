@@ -72,6 +72,12 @@ export class Manager {
   private readonly runnables: Runnable[] = [];
   private running = false;
   private workers: Promise<void>[] = [];
+  /**
+   * Events about a QwenService or its children that arrived while it was being reconciled, by
+   * key. The watch often delivers a write's event before the write's answer, which is what tells
+   * an echo; judged once the reconcile has ended, our own writes' echoes do not reconcile it again.
+   */
+  private readonly duringReconcile = new Map<string, KubeObject[]>();
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
@@ -91,7 +97,7 @@ export class Manager {
       caches: { qwenServices: this.qwenServices, pods: this.pods, owned: this.owned },
       ...(opts.sizing && this.headers ? { sizing: { headers: this.headers, cpuBandwidthGBps: opts.sizing.cpuBandwidthGBps } } : {}),
     });
-    this.qwenServices.on((e, obj) => { if (e === 'delete' || !this.echoes.isEcho(obj)) this.queue.add(objectKey(obj)); });
+    this.qwenServices.on(this.enqueueOwner(objectKey));
     // A pod's own status changes are news (why workers are not ready): no echo check.
     this.pods.on((_e, obj) => { const key = podOwnerKey(obj); if (key) this.queue.add(key); });
   }
@@ -137,7 +143,18 @@ export class Manager {
     this.running = true;
     await Promise.all([this.qwenServices.start(), this.pods.start(), this.syncOwnedKinds()]);
     this.opts.log.info({ qwenServices: this.qwenServices.list().length, ownedKinds: [...this.owned.keys()] }, 'caches synced; starting workers');
-    const reconcile = (key: string) => this.reconciler.reconcile(key);
+    const reconcile = async (key: string) => {
+      this.duringReconcile.set(key, []);
+      try {
+        return await this.reconciler.reconcile(key);
+      } finally {
+        const events = this.duringReconcile.get(key) ?? [];
+        this.duringReconcile.delete(key);
+        let news = false;
+        for (const obj of events) if (!this.echoes.isEcho(obj)) news = true; // each echo seen, so forgotten
+        if (news) this.queue.add(key);
+      }
+    };
     for (let i = 0; i < this.opts.concurrency; i++) {
       this.workers.push(runWorker({ queue: this.queue, reconcile, metrics: this.opts.metrics, log: this.opts.log, blockedBackoff: this.opts.blockedBackoff ?? BLOCKED_BACKOFF }));
     }
@@ -163,11 +180,15 @@ export class Manager {
     return new InformerGroup(namespaces.map((ns) => new Informer(this.opts.client, { ...target, namespace: ns }, this.opts.log)));
   }
 
-  /** An owned child's event enqueues its owner, unless it echoes our own write. */
+  /** An event enqueues its QwenService (`ownerKey`), unless it echoes our own write; judged after a reconcile in progress. */
   private enqueueOwner(ownerKey: (obj: KubeObject) => string | undefined): InformerHandler {
     return (e, obj) => {
       const key = ownerKey(obj);
-      if (key && (e === 'delete' || !this.echoes.isEcho(obj))) this.queue.add(key);
+      if (!key) return;
+      if (e === 'delete') return this.queue.add(key);
+      const pending = this.duringReconcile.get(key);
+      if (pending) pending.push(obj);
+      else if (!this.echoes.isEcho(obj)) this.queue.add(key);
     };
   }
 

@@ -1,9 +1,11 @@
 // One cache per owned kind the cluster serves. Which kinds are served is discovered at start and
 // again periodically: the optional ones (prometheus-operator's, KEDA's ScaledObject) come from CRDs
 // that may be installed after the operator, and their objects must appear without a restart.
+import { FIELD_MANAGER } from '../conventions.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { kindKey } from '../kube/object.ts';
 import type { InformerGroup, InformerHandler, InformerTarget } from './informer.ts';
+import { ownedView } from './owned-view.ts';
 import { MANAGED_SELECTOR, OWNED, controllerOwnerUid } from './watches.ts';
 
 export type OwnedKindsChange = {
@@ -34,7 +36,7 @@ export class OwnedCaches {
       if (this.byKind.has(key)) continue;
       // Uncached discovery: a CRD installed a moment ago must be seen on this pass.
       if (!(await this.client.resourceFor(k.apiVersion, k.kind, 0))) continue;
-      const cache = this.newCache({ apiVersion: k.apiVersion, kind: k.kind, labelSelector: MANAGED_SELECTOR, indexBy: controllerOwnerUid });
+      const cache = this.newCache({ apiVersion: k.apiVersion, kind: k.kind, labelSelector: MANAGED_SELECTOR, indexBy: controllerOwnerUid, transform: ownedView(FIELD_MANAGER) });
       cache.on(this.onEvent);
       await cache.start();
       this.byKind.set(key, cache);

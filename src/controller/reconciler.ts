@@ -32,6 +32,7 @@ import { readRollout, readSpecReplicas } from './read.ts';
 import { POD_TEMPLATE_HASH_POD_LABEL } from '../sla/gates.ts';
 import { containedIn, sameJson } from './compare.ts';
 import { digestView } from './digest.ts';
+import { createNotYetApplied } from './owned-view.ts';
 import type { EventRecorder } from './events.ts';
 import type { WriteEchoes } from './echo.ts';
 import type { Cache } from './informer.ts';
@@ -60,6 +61,9 @@ export type ReconcilerDeps = {
   /** Model heads and the CPU path's bandwidth: SLAFeasible, status.model, the worker's default memory. None: no sizing. */
   sizing?: { headers: HeaderCache; cpuBandwidthGBps: number };
 };
+
+/** What freshest() needs of the QwenService our last status write returned (not the whole object: one per QwenService is kept). */
+type WrittenStatus = { name: string; namespace: string; resourceVersion?: string; status: QwenService['status'] };
 
 export type ReconcileResult = { applied: number; pruned: number; statusWritten: boolean };
 
@@ -133,7 +137,14 @@ export class Reconciler {
    * version before that write when the next reconcile runs; computing transitions against it would
    * announce the same Event twice and restart lastTransitionTime.
    */
-  private readonly lastWritten = new Map<string, QwenService>();
+  private readonly lastWritten = new Map<string, WrittenStatus>();
+  /**
+   * Children whose name a create found taken by an object this QwenService does not control
+   * (`namespace/childKey`). Until one is written they are read live before any write, so a
+   * conflict that lasts sends no create per retry (zero writes at rest); every other cache miss is
+   * created at once, without a read.
+   */
+  private readonly taken = new Set<string>();
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
   }
@@ -221,48 +232,65 @@ export class Reconciler {
     return result;
   }
 
-  /** One child: skipped when the cache already holds it, created when new, applied when ours; a problem when it is not ours or refused. */
+  /**
+   * One child: skipped when the cache already holds it, created when new, applied when ours; a
+   * problem when it is not ours or refused. The caches hold labelled children only, so a miss may
+   * still be a name someone else took (or our child with its label removed): the create's 409
+   * says so, and only then is the name read live. Most misses are new children: a read before
+   * every create would double the requests of a first converge.
+   */
   private async applyChild(obj: KubeObject, plan: Plan, uid: string | undefined, answers: Map<string, KubeObject>, log: Logger): Promise<ChildProblem | undefined> {
     const where = `${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`;
+    const takenKey = `${obj.metadata.namespace}/${childKey(obj)}`;
+    const conflict = (current: KubeObject): ChildProblem => {
+      this.taken.add(takenKey);
+      return {
+        reason: Reason.OwnershipConflict, kind: obj.kind, name: obj.metadata.name,
+        message: `${where} already exists and is ${describeController(current)}, not this QwenService; it is left untouched — delete or rename it and the operator creates its own`,
+      };
+    };
+    const readLive = () => this.deps.client.find<KubeObject>(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
     let current: KubeObject | undefined;
     try {
       current = this.deps.caches.owned.get(kindKey(obj))?.get(obj.metadata.namespace, obj.metadata.name);
-      // The caches hold labelled children only: a miss may still be a name someone else took
-      // (or our child with its label removed). Read it live before writing anything.
-      if (!current) current = await this.deps.client.find(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
-      if (current && (!uid || controllerOwnerUid(current) !== uid)) {
-        return {
-          reason: Reason.OwnershipConflict, kind: obj.kind, name: obj.metadata.name,
-          message: `${where} already exists and is ${describeController(current)}, not this QwenService; it is left untouched — delete or rename it and the operator creates its own`,
-        };
+      if (!current && this.taken.has(takenKey)) current = await readLive();
+      let answer: KubeObject | undefined;
+      if (!current) {
+        // New: created (POST), never applied: an apply would merge into an object someone else
+        // created meanwhile and adopt it; a create of a taken name is a 409 instead.
+        try {
+          answer = await this.deps.client.create<KubeObject>(obj, FIELD_MANAGER);
+        } catch (e) {
+          if (!isAlreadyExists(e)) throw e;
+          current = await readLive();
+          if (!current) throw e; // gone again meanwhile: the retry creates it
+        }
       }
+      if (current && (!uid || controllerOwnerUid(current) !== uid)) return conflict(current);
       if (current) {
         const { rest, digestsMatch } = digestView(obj, current);
-        if (digestsMatch && containedIn(rest, current)) return undefined;
-      }
-      // Ours: applied with force (a user's edit of our fields is reverted) and its uid, so an
-      // object deleted and recreated by someone else meanwhile is refused instead of taken over.
-      // New: created (POST), never applied: an apply would merge into an object someone created
-      // since the read above and adopt it; a create of a taken name is a 409 instead.
-      let answer: KubeObject;
-      if (current) {
+        if (digestsMatch && containedIn(rest, current)) {
+          this.taken.delete(takenKey);
+          return undefined;
+        }
+        // Ours: applied with force (a user's edit of our fields is reverted) and its uid, so an
+        // object deleted and recreated by someone else meanwhile is refused instead of taken over.
+        // A create is recorded as applied only now, before the first apply that could drop one of
+        // its fields: a converge that changes nothing after the create costs one write per child.
+        if (createNotYetApplied(current, FIELD_MANAGER)) {
+          const recorded: KubeObject = await this.deps.client.recordCreateAsApplied(current, FIELD_MANAGER);
+          if (recorded.metadata.resourceVersion !== current.metadata.resourceVersion) this.deps.echoes.wrote({ ...recorded, kind: obj.kind });
+          current = recorded;
+        }
         await this.handOffReplicas(obj, current, plan);
         answer = await this.deps.client.apply<KubeObject>({ ...obj, metadata: { ...obj.metadata, uid: current.metadata.uid } }, FIELD_MANAGER, undefined, { force: true });
-      } else {
-        answer = await this.deps.client.createApplied<KubeObject>(obj, FIELD_MANAGER);
       }
-      this.deps.echoes.wrote({ ...answer, kind: obj.kind });
-      answers.set(childKey(obj), answer);
+      this.taken.delete(takenKey);
+      this.deps.echoes.wrote({ ...answer!, kind: obj.kind });
+      answers.set(childKey(obj), answer!);
       log.info({ kind: obj.kind, name: obj.metadata.name }, current ? 'applied child' : 'created child');
       return undefined;
     } catch (e) {
-      if (!current && isAlreadyExists(e)) {
-        log.warn({ kind: obj.kind, name: obj.metadata.name }, 'child created by someone else meanwhile');
-        return {
-          reason: Reason.OwnershipConflict, kind: obj.kind, name: obj.metadata.name,
-          message: `${where} was created by someone else while the operator was creating it, not by this QwenService; it is left untouched — delete or rename it and the operator creates its own`,
-        };
-      }
       if (!isRefusal(e) || isUidMismatch(e)) throw e;
       log.warn({ kind: obj.kind, name: obj.metadata.name, status: e.status, err: refusalMessage(e) }, 'apply refused');
       return { reason: Reason.ApplyFailed, kind: obj.kind, name: obj.metadata.name, message: `the apiserver refused ${where}: ${refusalMessage(e)}` };
@@ -353,14 +381,21 @@ export class Reconciler {
   }
 
   private forget(namespace: string, name: string): void {
-    for (const [uid, q] of this.lastWritten) if (q.metadata.name === name && namespaceOf(q) === namespace) this.lastWritten.delete(uid);
+    for (const [uid, q] of this.lastWritten) if (q.name === name && q.namespace === namespace) this.lastWritten.delete(uid);
   }
 
-  /** The newer of the cached QwenService and the one our last status write returned. */
+  /**
+   * The newer of the cached QwenService and the one our last status write returned. Once the
+   * cache holds our write (or a later version), the write is forgotten: only writes the cache has
+   * not caught up with are kept.
+   */
   private freshest<T extends StoredQwenService>(qs: T): T {
     const { uid, resourceVersion } = qs.metadata as { uid?: string; resourceVersion?: string };
     const mine = uid ? this.lastWritten.get(uid) : undefined;
-    return mine && olderVersion(resourceVersion, (mine.metadata as { resourceVersion?: string }).resourceVersion) ? { ...qs, status: mine.status } : qs;
+    if (!mine) return qs;
+    if (olderVersion(resourceVersion, mine.resourceVersion)) return { ...qs, status: mine.status };
+    this.lastWritten.delete(uid!);
+    return qs;
   }
 
   /**
@@ -373,7 +408,7 @@ export class Reconciler {
     if (qs.status && sameJson(status, reconcilerOwnedStatus(qs.status))) return false;
     const answer = await applyStatus(this.deps.client, { apiVersion: API_VERSION, kind: KIND, name: qs.metadata.name, namespace: namespaceOf(qs) }, status, FIELD_MANAGER);
     this.deps.echoes.wrote({ ...answer, kind: KIND });
-    if (answer?.metadata?.uid) this.lastWritten.set(answer.metadata.uid, answer as unknown as QwenService);
+    if (answer?.metadata?.uid) this.lastWritten.set(answer.metadata.uid, { name: answer.metadata.name, namespace: namespaceOf(answer), resourceVersion: answer.metadata.resourceVersion, status: (answer as unknown as QwenService).status });
     // One Event per new reason (Ready and Degraded often flip for the same cause).
     const announced = new Set<string>();
     const record = (type: EventType, reason: string, message: string) =>

@@ -292,40 +292,39 @@ export class KubeClient {
   }
 
   /**
-   * Creates an object that must not exist yet (POST: 409 AlreadyExists when the name is taken,
-   * never a merge into an object someone else created meanwhile, as an apply would do), then
-   * records the fields it set as applied by `fieldManager`. A create is an Update operation: its
-   * fields stay owned by that entry, so a later apply by the same manager that drops one would
-   * never remove it. Converting the entry to Apply is what client-go's csaupgrade does.
+   * Records the fields a create set as applied by `fieldManager`. A create is an Update
+   * operation: its fields stay owned by that entry, so a later apply by the same manager that
+   * drops one would never remove it. Converting the entry to Apply is what client-go's csaupgrade
+   * does. `current` is the object as last seen, its managedFields in order (their fieldsV1 are not
+   * needed); returns it unchanged when it has no such entry.
    */
-  async createApplied<T extends KubeObject>(obj: KubeObject, fieldManager: string, opts: WriteOptions = {}): Promise<T> {
-    const created = await this.create<T>(obj, fieldManager, opts);
-    let current: T | undefined = created;
+  async recordCreateAsApplied<T extends KubeObject>(current: T, fieldManager: string, opts: WriteOptions = {}): Promise<T> {
+    const uid = current.metadata.uid;
+    let seen: T | undefined = current;
     // The entries are sorted (operation, time, manager): another writer's entry (the Deployment
     // controller's status, a second after the create) can move ours. The patch tests that it
     // still addresses our entry of this object; when it no longer does, read it again.
-    for (let attempt = 0; current && attempt < 5; attempt++) {
-      const entries = (current.metadata.managedFields ?? []) as Array<{ manager?: string; operation?: string; subresource?: string }>;
-      const i = entries.findIndex((m) => m.manager === fieldManager && m.operation === 'Update' && !m.subresource);
-      if (i < 0 || current.metadata.uid !== created.metadata.uid) return current;
+    for (let attempt = 0; seen && attempt < 5; attempt++) {
+      const i = createEntryIndex(seen, fieldManager);
+      if (i < 0 || seen.metadata.uid !== uid) return seen;
       const entry = `/metadata/managedFields/${i}`;
       try {
-        return await this.request<T>('PATCH', await this.objectPath(obj), {
+        return await this.request<T>('PATCH', await this.objectPath(current), {
           query: { fieldManager }, contentType: 'application/json-patch+json',
           body: [
-            { op: 'test', path: '/metadata/uid', value: created.metadata.uid },
+            { op: 'test', path: '/metadata/uid', value: uid },
             { op: 'test', path: `${entry}/manager`, value: fieldManager },
             { op: 'test', path: `${entry}/operation`, value: 'Update' },
             { op: 'replace', path: `${entry}/operation`, value: 'Apply' },
           ],
-          signal: opts.signal, write: { verb: 'patch', kind: obj.kind, unfenced: opts.unfenced },
+          signal: opts.signal, write: { verb: 'patch', kind: current.kind, unfenced: opts.unfenced },
         });
       } catch (e) {
         if (!(e instanceof KubeApiError && (e.status === 409 || e.status === 422))) throw e;
       }
-      current = await this.find<T>(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
+      seen = await this.find<T>(current.apiVersion, current.kind, current.metadata.namespace, current.metadata.name);
     }
-    return current ?? created;
+    return seen ?? current;
   }
 
   async replace<T extends KubeObject>(obj: KubeObject, fieldManager?: string, opts: WriteOptions = {}): Promise<T> {
@@ -336,4 +335,10 @@ export class KubeClient {
     const body = { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', ...(obj.metadata.uid ? { preconditions: { uid: obj.metadata.uid } } : {}) };
     await this.request('DELETE', await this.objectPath(obj), { body, write: { verb: 'delete', kind: obj.kind } });
   }
+}
+
+/** Where `fieldManager`'s create (an Update entry of the main resource) is in the object's managedFields; -1 when it has none. */
+export function createEntryIndex(obj: KubeObject, fieldManager: string): number {
+  const entries = (obj.metadata.managedFields ?? []) as Array<{ manager?: string; operation?: string; subresource?: string }>;
+  return entries.findIndex((m) => m.manager === fieldManager && m.operation === 'Update' && !m.subresource);
 }

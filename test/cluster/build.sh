@@ -93,7 +93,7 @@ if [ ! -f "$crds/.complete" ]; then
 fi
 ln -sfn "prometheus-operator-crds-$PROM_OPERATOR_VERSION" "$QWEN_CACHE/prometheus-operator-crds"
 
-cat > "$QWEN_CACHE/cluster-versions.json" <<JSON
-{"kubernetes":"$K8S_VERSION","etcd":"$ETCD_VERSION","kwok":"$KWOK_VERSION","helm":"$HELM_VERSION","prometheusOperator":"$PROM_OPERATOR_VERSION"}
-JSON
+# Rewritten only when it changes: scripts/setup.sh reports a part that wrote a file as built.
+versions='{"kubernetes":"'"$K8S_VERSION"'","etcd":"'"$ETCD_VERSION"'","kwok":"'"$KWOK_VERSION"'","helm":"'"$HELM_VERSION"'","prometheusOperator":"'"$PROM_OPERATOR_VERSION"'"}'
+if [ "$(cat "$QWEN_CACHE/cluster-versions.json" 2>/dev/null)" != "$versions" ]; then echo "$versions" > "$QWEN_CACHE/cluster-versions.json"; fi
 log "cluster tools ready in $((SECONDS - total_start)) s: $QWEN_BIN"

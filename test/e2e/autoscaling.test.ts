@@ -178,8 +178,8 @@ describe('autoscaling on KEDA, end to end', () => {
     // KEDA's scalers ran our queries without an error (a PromQL error would be logged here). Not
     // counted: KEDA's own retries of a ScaledObject reconciled before its Deployment reached KEDA's
     // informer cache (`deployments.apps "<name>" not found`, once, at creation; seen in CI), and of
-    // its finalizer update racing our second write at creation (a create, then the managedFields
-    // conversion of KubeClient.createApplied): an optimistic-concurrency conflict, retried.
+    // its finalizer update racing a write of ours (e.g. the managedFields conversion of
+    // KubeClient.recordCreateAsApplied before a first apply): an optimistic-concurrency conflict, retried.
     const cacheLag = (l: string) => /"error":"deployments\.apps \\"(queue|burn)\\" not found"/.test(l);
     const conflict = (l: string) => /"error":"Operation cannot be fulfilled on scaledobjects\.keda\.sh \\"(queue|burn)\\": the object has been modified/.test(l);
     const errors = readFileSync(keda!.operatorLog, 'utf8').split('\n').filter((l) => l.includes('"level":"error"') && !cacheLag(l) && !conflict(l)).map((l) => l.slice(0, 300));

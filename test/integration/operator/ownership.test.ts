@@ -4,8 +4,8 @@
 // controlled by the QwenService is never written, never gains an ownerReference, and so is never
 // pruned or garbage-collected through it (Ready=False/OwnershipConflict and one Warning Event);
 // once the owner deletes it, the operator creates its own by itself. The same holds for an object
-// created between the operator's live read and its create (a create, never an apply, so the
-// apiserver answers 409 instead of merging). An apply refused by a
+// created between the operator's cache miss and its create (a create, never an apply, so the
+// apiserver answers 409 instead of merging; only then is the name read live). An apply refused by a
 // ValidatingAdmissionPolicy (a real admission refusal, 422) is Ready=False/ApplyFailed with the
 // apiserver's message, one Warning Event, and retried on a slow backoff, not in a hot loop.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -113,31 +113,30 @@ describe('never take over', () => {
 });
 
 describe('create race', () => {
-  it('leaves an object created between its live read and the create untouched (OwnershipConflict), and it survives the QwenService', async () => {
+  it('leaves an object created between its cache miss and the create untouched (OwnershipConflict), and it survives the QwenService', async () => {
     const ns = await newNamespace(cluster, 'own-race');
     const name = 'race-dashboard';
     // A ConfigMap under the dashboard's name whose fields do not overlap the operator's (other
     // data keys, no labels): a server-side apply would merge into it without a conflict and adopt it.
     const theirs = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data: { theirs: 'yes' } };
     // The real apiserver cannot be made to race on cue, so the race is injected: the object is
-    // created the moment the operator's live read has found the name free, before its write is sent.
+    // created the moment the operator, its cache saying the name is free, sends its create.
     let before: ReturnType<typeof fingerprint>;
-    const original = op.client.find.bind(op.client);
-    op.client.find = (async (apiVersion: string, kind: string, namespace: string | undefined, n: string) => {
-      const found = await original(apiVersion, kind, namespace, n);
-      if (!found && !before && kind === 'ConfigMap' && namespace === ns && n === name) {
+    const original = op.client.create.bind(op.client);
+    op.client.create = (async (obj: KubeObject, ...rest: unknown[]) => {
+      if (!before && obj.kind === 'ConfigMap' && obj.metadata.namespace === ns && obj.metadata.name === name) {
         await create(cluster, theirs);
         before = fingerprint(await get<Obj>(cluster, 'v1', 'ConfigMap', name, ns));
       }
-      return found;
-    }) as typeof op.client.find;
+      return (original as (...a: unknown[]) => Promise<unknown>)(obj, ...rest);
+    }) as typeof op.client.create;
     try {
       await apply(cluster, qws(ns, 'race'));
       const c = await waitReady(ns, 'race', 'False', 'OwnershipConflict');
       expect(before).toBeDefined();
       expect(c.message).toContain(`ConfigMap ${ns}/${name}`);
     } finally {
-      op.client.find = original;
+      op.client.create = original;
     }
     // Later reconciles read it live and leave it alone too.
     await new Promise((r) => setTimeout(r, 3_000));
@@ -145,16 +144,45 @@ describe('create race', () => {
     expect(after!.metadata.ownerReferences).toBeUndefined();
     expect(fingerprint(after)).toEqual(before);
 
-    // What it did create is created, and its fields are recorded as applied (a later apply can
-    // remove what it no longer renders), not left to the create's Update entry.
-    const dep = await waitFor('Deployment', () => get<Obj>(cluster, 'apps/v1', 'Deployment', 'race', ns), 30_000);
-    expect(dep.metadata.managedFields!.filter((m) => m.manager === 'qwen-operator' && !m.subresource).map((m) => m.operation)).toEqual(['Apply']);
+    // What it did create is created. Its fields are recorded as applied (so a later apply can
+    // remove what it no longer renders) before the first apply, not left to the create's Update entry.
+    const operations = (o: Obj | undefined) => o?.metadata.managedFields?.filter((m) => m.manager === 'qwen-operator' && !m.subresource).map((m) => m.operation);
+    await waitFor('Deployment', () => get<Obj>(cluster, 'apps/v1', 'Deployment', 'race', ns), 30_000);
+    await apply(cluster, qws(ns, 'race', 2));
+    const dep = await waitFor('Deployment applied', async () => {
+      const d = await get<Obj>(cluster, 'apps/v1', 'Deployment', 'race', ns);
+      return (d?.spec as { replicas?: number } | undefined)?.replicas === 2 ? d : undefined;
+    }, 30_000);
+    expect(operations(dep)).toEqual(['Apply']);
 
     await remove(cluster, QWS, 'QwenService', 'race', ns);
     await waitFor('Deployment garbage-collected', async () => (await get(cluster, 'apps/v1', 'Deployment', 'race', ns)) === undefined, 60_000);
     await new Promise((r) => setTimeout(r, 2_000));
     expect(fingerprint(await get<Obj>(cluster, 'v1', 'ConfigMap', name, ns))).toEqual(before);
   }, 150_000);
+});
+
+describe('a new QwenService', () => {
+  it('gets each child in one create: no live read of a free name, no record as applied before an apply needs it', async () => {
+    const ns = await newNamespace(cluster, 'own-fresh');
+    const reads: string[] = [];
+    const creates: string[] = [];
+    const recorded: string[] = [];
+    const { find, create: createChild, recordCreateAsApplied } = op.client;
+    op.client.find = ((...a: Parameters<typeof find>) => { if (a[2] === ns) reads.push(a[1]); return find.apply(op.client, a); }) as typeof find;
+    op.client.create = ((...a: Parameters<typeof createChild>) => { if (a[0].metadata.namespace === ns && a[0].kind !== 'Event') creates.push(a[0].kind); return createChild.apply(op.client, a); }) as typeof createChild;
+    op.client.recordCreateAsApplied = ((...a: Parameters<typeof recordCreateAsApplied>) => { if (a[0].metadata.namespace === ns) recorded.push(a[0].kind); return recordCreateAsApplied.apply(op.client, a); }) as typeof recordCreateAsApplied;
+    try {
+      await apply(cluster, qws(ns, 'fresh'));
+      await waitFor('status written', async () => ((await getQws(ns, 'fresh'))?.status?.conditions?.length ? true : undefined), 60_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+    } finally {
+      Object.assign(op.client, { find, create: createChild, recordCreateAsApplied });
+    }
+    expect(reads).toEqual([]);
+    expect(creates.sort()).toEqual(['ConfigMap', 'Deployment', 'NetworkPolicy', 'Service']);
+    expect(recorded).toEqual([]);
+  }, 90_000);
 });
 
 describe('refused applies', () => {

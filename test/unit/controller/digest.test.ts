@@ -9,6 +9,16 @@ describe('digests of large fields', () => {
     expect(digestOf({ a: 1 })).not.toBe(digestOf({ a: 2 }));
   });
 
+  it('digests the apiserver\'s JSON (keys sorted: one native pass) as the canonical form of what is rendered', () => {
+    // Rendered: keys in the renderer's order, an undefined member (written as null), integer-like
+    // keys (which objects enumerate in numeric order, not sorted as strings).
+    const rendered = { spec: { b: '2', a: [{ y: 1, x: undefined }] }, data: { 9: 'nine', 10: 'ten', k: 'v' } };
+    const stored = JSON.parse('{"data":{"10":"ten","9":"nine","k":"v"},"spec":{"a":[{"x":null,"y":1}],"b":"2"}}');
+    expect(digestOf(stored)).toBe(digestOf(rendered));
+    expect(digestOf(stored.spec)).toBe(digestOf(rendered.spec));
+    expect(digestOf({ ...stored, spec: { ...stored.spec, b: '3' } })).not.toBe(digestOf(rendered));
+  });
+
   it('caches a PrometheusRule without its spec and still sees a changed rule', () => {
     const cached = digestLargeFields(structuredClone(rule('sum(x)')));
     expect(cached.spec).toBeUndefined();
