@@ -8,7 +8,11 @@
 // and 4 at once, so a conversation's prefix survives only through the sequence choice and the host
 // prompt cache (the worker runs with --prompt-cache-bytes; llama-server with its --cache-ram).
 // `--baseline DIR` adds another checkout's worker (e.g. the commit before a change) to the decode
-// part, so a regression is measured on the same machine in the same minutes.
+// part, so a regression is measured on the same machine in the same minutes; `--no-cache-worker`
+// adds this worker without its host prompt cache (what the cache itself costs the decode);
+// `--no-in-process` leaves node-llama-cpp in-process out of it (slow under load, not a peer). The
+// decode contenders' order turns by one each round, and each round's worker/peer ratio is printed:
+// on shared cores the load drifts within a round, and a fixed order would charge it to one side.
 // Not a jest test. Run (after scripts/setup.sh):
 //   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn|interleaved] [--baseline DIR]
 // Prints a table and a JSON line (prefix BENCH_JSON).
@@ -25,13 +29,15 @@ import { availableCpus } from '../../worker/src/cpus.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cache = process.env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' }, part: { type: 'string' }, concurrency: { type: 'string' }, baseline: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' }, part: { type: 'string' }, concurrency: { type: 'string' }, baseline: { type: 'string' }, 'no-cache-worker': { type: 'boolean' }, 'no-in-process': { type: 'boolean' }, threads: { type: 'string' } } });
 const PART = values.part ?? 'all';
 const ROUNDS = Number(values.rounds ?? 3);
 const TOKENS = Number(values.tokens ?? 128);
 const SCRAPES = Number(values.scrapes ?? 200);
 const MODEL = values.model ?? join(cache, 'models', 'gemma-3-270m-q4_k_m.gguf');
-const THREADS = availableCpus();
+// `--threads N` for every contender (default: the CPUs available). On cores shared with other jobs,
+// 1 avoids llama.cpp's threads spinning at a barrier for a descheduled peer (rounds 10x slower).
+const THREADS = values.threads ? Number(values.threads) : availableCpus();
 const CONC = (values.concurrency ?? '1,4').split(',').map(Number);
 const PROMPTS = [
   'The history of the city of Rome begins',
@@ -81,8 +87,10 @@ async function httpOne(base: string, prompt: string, t0: number, extra: Record<s
   });
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let ttft = NaN;
+  let last = NaN;
   let n = 0;
   let chunks = 0;
+  let all = '';
   let buf = '';
   const dec = new TextDecoder();
   for await (const part of res.body) {
@@ -94,11 +102,16 @@ async function httpOne(base: string, prompt: string, t0: number, extra: Record<s
       if (!ev.startsWith('data: ') || ev === 'data: [DONE]') continue;
       const j = JSON.parse(ev.slice(6)) as { choices?: { text?: string; delta?: { content?: string } }[]; usage?: { completion_tokens: number } | null; content?: string; tokens_predicted?: number };
       const text = j.choices?.[0]?.text ?? j.choices?.[0]?.delta?.content;
-      if (text) { chunks++; if (Number.isNaN(ttft)) ttft = performance.now() - t0; }
+      if (text) {
+        chunks++;
+        all += text;
+        last = performance.now() - t0;
+        if (Number.isNaN(ttft)) ttft = last;
+      }
       if (j.usage) n = j.usage.completion_tokens;
     }
   }
-  return { n: n || chunks, ttft };
+  return { n: n || chunks, ttft, last, text: all };
 }
 
 async function concurrent(conc: number, one: (i: number, t0: number) => Promise<{ n: number; ttft: number }>): Promise<Run> {
@@ -210,6 +223,8 @@ async function startServer(cmd: string, args: string[], readyUrl: string) {
 const WORKER_PORT = 18931;
 const LLAMA_SERVER_PORT = 18932;
 const BASELINE_PORT = 18933;
+const NO_CACHE_PORT = 18934;
+const noCacheUrl = `http://127.0.0.1:${NO_CACHE_PORT}`;
 const baselineUrl = `http://127.0.0.1:${BASELINE_PORT}`;
 const workerUrl = `http://127.0.0.1:${WORKER_PORT}`;
 const llamaServerBin = join(process.env.QWEN_BIN ?? join(cache, 'bin'), 'llama-server');
@@ -219,12 +234,15 @@ console.error(`model ${MODEL}\nthreads ${THREADS}, ${TOKENS} tokens, greedy, rou
 const raw = await rawSetup();
 // The host prompt cache on a tmpfs, as a pod's memory-backed emptyDir.
 const promptCacheDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'qwen-bench-prompt-cache-'));
-const workerArgs = ['--model', MODEL, '--host', '127.0.0.1', '--parallel', '4', '--context-size', '4096', '--gpu', 'false', '--log-level', 'warn'];
+const workerArgs = ['--model', MODEL, '--host', '127.0.0.1', '--parallel', '4', '--context-size', '4096', '--gpu', 'false', '--log-level', 'warn', '--threads', String(THREADS)];
 const worker = await startServer(join(root, 'worker', 'bin', 'qwen-worker'),
   [...workerArgs, '--port', String(WORKER_PORT), '--prompt-cache-bytes', String(CACHE_MIB * 2 ** 20), '--prompt-cache-dir', promptCacheDir],
   `${workerUrl}/readyz`);
 const baseline = values.baseline
   ? await startServer(join(values.baseline, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(BASELINE_PORT)], `${baselineUrl}/readyz`)
+  : undefined;
+const noCache = values['no-cache-worker']
+  ? await startServer(join(root, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(NO_CACHE_PORT)], `${noCacheUrl}/readyz`)
   : undefined;
 let llamaServer: ReturnType<typeof spawn> | undefined;
 if (existsSync(llamaServerBin)) {
@@ -241,19 +259,30 @@ if (existsSync(llamaServerBin)) {
 } else {
   console.error(`llama-server not found at ${llamaServerBin}: skipped (bash worker/scripts/build-llama-server.sh builds it)`);
 }
-
 try {
   // Warm-up each.
-  await rawOne(raw.model, raw.seqs[0]!, PROMPTS[0]!, performance.now());
+  if (!values['no-in-process']) await rawOne(raw.model, raw.seqs[0]!, PROMPTS[0]!, performance.now());
   await httpOne(workerUrl, PROMPTS[0]!, performance.now(), {});
   if (baseline) await httpOne(baselineUrl, PROMPTS[0]!, performance.now(), {});
+  if (noCache) await httpOne(noCacheUrl, PROMPTS[0]!, performance.now(), {});
   if (llamaServer) await httpOne(llamaServerUrl, PROMPTS[0]!, performance.now(), { n_predict: TOKENS, ignore_eos: false, cache_prompt: false });
   for (let r = 0; r < (PART === 'all' || PART === 'decode' ? ROUNDS : 0); r++) {
     for (const conc of CONC) {
-      record('node-llama-cpp in-process', conc, await concurrent(conc, (i, t0) => rawOne(raw.model, raw.seqs[i]!, PROMPTS[i % PROMPTS.length]!, t0)));
-      record('qwen-worker HTTP', conc, await concurrent(conc, (i, t0) => httpOne(workerUrl, PROMPTS[i % PROMPTS.length]!, t0, {})));
-      if (baseline) record('baseline worker HTTP', conc, await concurrent(conc, (i, t0) => httpOne(baselineUrl, PROMPTS[i % PROMPTS.length]!, t0, {})));
-      if (llamaServer) record('llama-server HTTP', conc, await concurrent(conc, (i, t0) => httpOne(llamaServerUrl, PROMPTS[i % PROMPTS.length]!, t0, { cache_prompt: false })));
+      // A prompt no earlier round sent: each request leaves a new state, which a worker with the
+      // host cache saves at its end while the others decode (as with real traffic); repeated
+      // prompts would be saved once and hide that cost.
+      const prompt = (i: number) => `Part ${r + 1}.${conc}. ${PROMPTS[i % PROMPTS.length]!}`;
+      const contenders: (readonly [string, (i: number, t0: number) => Promise<{ n: number; ttft: number }>])[] = [
+        ...(values['no-in-process'] ? [] : [['node-llama-cpp in-process', (i: number, t0: number) => rawOne(raw.model, raw.seqs[i]!, prompt(i), t0)] as const]),
+        ['qwen-worker HTTP', (i, t0) => httpOne(workerUrl, prompt(i), t0, {})],
+        ...(noCache ? [['qwen-worker HTTP, no host cache', (i: number, t0: number) => httpOne(noCacheUrl, prompt(i), t0, {})] as const] : []),
+        ...(baseline ? [['baseline worker HTTP', (i: number, t0: number) => httpOne(baselineUrl, prompt(i), t0, {})] as const] : []),
+        ...(llamaServer ? [['llama-server HTTP', (i: number, t0: number) => httpOne(llamaServerUrl, prompt(i), t0, { cache_prompt: false })] as const] : []),
+      ];
+      for (let k = 0; k < contenders.length; k++) {
+        const [name, one] = contenders[(k + r) % contenders.length]!;
+        record(name, conc, await concurrent(conc, one));
+      }
       console.error(`round ${r + 1} c${conc} done`);
     }
   }
@@ -362,21 +391,44 @@ try {
   }
   for (const conc of CONC) {
     if (!results['qwen-worker HTTP']) break;
-    ratios[`worker/raw c${conc}`] = tps('qwen-worker HTTP', conc) / tps('node-llama-cpp in-process', conc);
+    if (results['node-llama-cpp in-process']) ratios[`worker/raw c${conc}`] = tps('qwen-worker HTTP', conc) / tps('node-llama-cpp in-process', conc);
     if (llamaServer) ratios[`worker/llama-server c${conc}`] = tps('qwen-worker HTTP', conc) / tps('llama-server HTTP', conc);
     if (baseline) ratios[`worker/baseline worker c${conc}`] = tps('qwen-worker HTTP', conc) / tps('baseline worker HTTP', conc);
+    if (noCache) ratios[`worker/worker without host cache c${conc}`] = tps('qwen-worker HTTP', conc) / tps('qwen-worker HTTP, no host cache', conc);
+    if (noCache && baseline) ratios[`worker without host cache/baseline worker c${conc}`] = tps('qwen-worker HTTP, no host cache', conc) / tps('baseline worker HTTP', conc);
+  }
+  // Round by round (the load drifts between rounds, less within one): the median is the robust figure.
+  const pairs: [string, string, string][] = [
+    ['worker/baseline', 'qwen-worker HTTP', 'baseline worker HTTP'],
+    ['worker/no host cache', 'qwen-worker HTTP', 'qwen-worker HTTP, no host cache'],
+    ['no host cache/baseline', 'qwen-worker HTTP, no host cache', 'baseline worker HTTP'],
+    ['worker/llama-server', 'qwen-worker HTTP', 'llama-server HTTP'],
+  ];
+  const perRoundRatios: string[] = [];
+  for (const conc of CONC) {
+    for (const [label, a, b] of pairs) {
+      const ra = results[a]?.[conc];
+      const rb = results[b]?.[conc];
+      if (!ra || !rb) continue;
+      const rs = ra.map((x, i) => (x.tokens / x.wallMs) / (rb[i]!.tokens / rb[i]!.wallMs));
+      summary[`per-round ${label} c${conc}`] = rs;
+      perRoundRatios.push(`per round ${label} c${conc}: ${rs.map((x) => x.toFixed(2)).join(' ')}  (median ${pct(rs, 50).toFixed(3)}x)`);
+    }
   }
   summary.ratios = ratios;
   summary.scrapeMs = { p50: pct(scrape, 50), p95: pct(scrape, 95), max: Math.max(...scrape) };
   console.log([...rows, ...mtRows].join('\n'));
   console.log(Object.entries(ratios).map(([k, v]) => `${k}: ${v.toFixed(3)}x`).join('\n'));
+  if (perRoundRatios.length > 0) console.log(perRoundRatios.join('\n'));
   console.log(cacheSeries.join('\n'));
   console.log(`/metrics scrape: p50 ${pct(scrape, 50).toFixed(2)} ms, p95 ${pct(scrape, 95).toFixed(2)} ms`);
   console.log(`BENCH_JSON ${JSON.stringify(summary)}`);
 } catch (e) {
   // A failed request usually means a peer died: name it, with its exit status and stderr.
   await new Promise((r) => setTimeout(r, 200));
-  for (const [name, proc] of [['qwen-worker', worker], ['baseline worker', baseline], ['llama-server', llamaServer]] as const) {
+  const peers: [string, ReturnType<typeof spawn> | undefined][] = [['qwen-worker', worker], ['baseline worker', baseline], ['worker without host cache', noCache],
+    ['llama-server', llamaServer]];
+  for (const [name, proc] of peers) {
     if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
       console.error(`${name} died (${proc.signalCode ?? `exit ${proc.exitCode}`}) during the run; its stderr ends with:\n${stderrOf.get(proc)?.().slice(-2000) ?? ''}`);
     }
@@ -386,6 +438,7 @@ try {
 } finally {
   worker.kill('SIGTERM');
   baseline?.kill('SIGTERM');
+  noCache?.kill('SIGTERM');
   llamaServer?.kill('SIGTERM');
   // The worker removes its files when it drains; the directory is the bench's.
   await new Promise((r) => setTimeout(r, 2000));
