@@ -14,7 +14,10 @@
 // decode contenders' order turns by one each round, and each round's worker/peer ratio is printed:
 // on shared cores the load drifts within a round, and a fixed order would charge it to one side.
 // Not a jest test. Run (after scripts/setup.sh):
-//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn|interleaved] [--baseline DIR]
+// `--part copy` ([P3]) has the answer copy its 3-paragraph prompt (200 greedy tokens, one request at
+// a time): this worker (prompt-lookup decoding on, `auto`) and without it, against llama-server
+// without and with each draft-free `--spec-type`; tokens/s after the first token, the same text.
+//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn|interleaved|copy] [--baseline DIR]
 // Prints a table and a JSON line (prefix BENCH_JSON).
 import { spawn } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
@@ -132,6 +135,18 @@ const IL_TURNS = 3;
 /** Host prompt cache of the worker, and llama-server's --cache-ram: the same budget. */
 const CACHE_MIB = 1024;
 
+// --- copy-heavy workload ([P3]): the answer copies its prompt, where prompt-lookup decoding pays ---
+const COPY_TEXT = [
+  'The river town of Ashford grew up around a wooden bridge that merchants crossed on their way to the coast. In the spring the water rose over the lower streets, and the families who lived there moved their goods to the upper floors until the flood went down again.',
+  'By the end of the century the bridge had been replaced by one of stone, and a railway station was built on the northern bank. Mills opened along the water, and the population doubled within twenty years as workers arrived from the villages of the valley.',
+  'Today the mills are museums and apartments, the station still has four trains an hour to the city, and the old bridge is remembered by a plaque on the wall of the market hall. Visitors come for the walks along the river and the Saturday market in the square.',
+].join('\n\n');
+// The test model is a base model: one example pair makes it copy.
+const COPY_PROMPT = `Copy the text exactly.\n\nText:\nThe cat sat on the mat. It was warm.\n\nCopy:\nThe cat sat on the mat. It was warm.\n\nText:\n${COPY_TEXT}\n\nCopy:\n`;
+const COPY_TOKENS = 200;
+/** llama-server's draft-free speculative decoding types (no draft model), at their defaults. */
+const SPEC_TYPES = ['ngram-simple', 'ngram-map-k'];
+
 /**
  * `IL_CONVERSATIONS` conversations, `clients` requests in flight: client k owns conversations k,
  * k + clients, ...; each client plays turn t of each of its conversations, then turn t + 1. With one
@@ -223,6 +238,9 @@ async function startServer(cmd: string, args: string[], readyUrl: string) {
 const WORKER_PORT = 18931;
 const LLAMA_SERVER_PORT = 18932;
 const BASELINE_PORT = 18933;
+const NO_LOOKUP_PORT = 18935;
+/** One llama-server per --spec-type of the copy part (and one without), from this port up. */
+const COPY_LLAMA_SERVER_PORT = 18940;
 const NO_CACHE_PORT = 18934;
 const noCacheUrl = `http://127.0.0.1:${NO_CACHE_PORT}`;
 const baselineUrl = `http://127.0.0.1:${BASELINE_PORT}`;
@@ -259,6 +277,23 @@ if (existsSync(llamaServerBin)) {
 } else {
   console.error(`llama-server not found at ${llamaServerBin}: skipped (bash worker/scripts/build-llama-server.sh builds it)`);
 }
+// Copy part: this worker without prompt-lookup decoding (the same output, the plain speed), and
+// llama-server with one slot, without and with each draft-free --spec-type.
+const copyPeers: { name: string; url: string; proc: ReturnType<typeof spawn> }[] = [];
+if (PART === 'all' || PART === 'copy') {
+  const url = `http://127.0.0.1:${NO_LOOKUP_PORT}`;
+  copyPeers.push({ name: 'qwen-worker, lookup off', url, proc: await startServer(join(root, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(NO_LOOKUP_PORT), '--prompt-lookup', 'off'], `${url}/readyz`) });
+  if (existsSync(llamaServerBin)) {
+    for (const [i, spec] of ['', ...SPEC_TYPES].entries()) {
+      const port = COPY_LLAMA_SERVER_PORT + i;
+      const u = `http://127.0.0.1:${port}`;
+      const proc = await startServer(llamaServerBin, ['-m', MODEL, '--host', '127.0.0.1', '--port', String(port), '-np', '1', '-c', '4096', '-t', String(THREADS),
+        '--no-webui', '--log-disable', ...(spec ? ['--spec-type', spec] : [])], `${u}/health`);
+      copyPeers.push({ name: spec ? `llama-server --spec-type ${spec}` : 'llama-server default', url: u, proc });
+    }
+  }
+}
+
 try {
   // Warm-up each.
   if (!values['no-in-process']) await rawOne(raw.model, raw.seqs[0]!, PROMPTS[0]!, performance.now());
@@ -320,6 +355,23 @@ try {
       console.error(`interleaved c${conc} done`);
     }
   }
+  // Copy-heavy: one request at a time, 200 greedy tokens, tokens/s after the first token (the
+  // prompt's evaluation is TTFT's, and the worker reuses the prompt's state across rounds).
+  const copy: Record<string, { tps: number[]; ttft: number[]; texts: string[] }> = {};
+  if (PART === 'all' || PART === 'copy') {
+    const contenders = [{ name: 'qwen-worker HTTP', url: workerUrl }, ...copyPeers];
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < contenders.length; k++) {
+        const { name, url } = contenders[(k + r) % contenders.length]!;
+        const x = await httpOne(url, COPY_PROMPT, performance.now(), { max_tokens: COPY_TOKENS });
+        const acc = (copy[name] ??= { tps: [], ttft: [], texts: [] });
+        acc.tps.push((x.n - 1) / ((x.last - x.ttft) / 1000));
+        acc.ttft.push(x.ttft);
+        acc.texts.push(x.text);
+      }
+      console.error(`copy round ${r + 1} done`);
+    }
+  }
   const workerMetrics = await (await fetch(`${workerUrl}/metrics`)).text();
   // /metrics scrape time (after the traffic above, so the histograms are populated).
   const scrape: number[] = [];
@@ -377,6 +429,27 @@ try {
       if (m && cold) ratios[`interleaved TTFT p95 turns 2+ / cold p50, ${name} c${conc}`] = pct(late(m), 95) / pct(cold, 50);
     }
   }
+  const copyRows: string[] = [];
+  if (Object.keys(copy).length > 0) {
+    const med = (name: string) => pct(copy[name]?.tps ?? [], 50);
+    const w = copy['qwen-worker HTTP']!;
+    for (const [name, c] of Object.entries(copy)) {
+      summary[`copy ${name}`] = { tokensPerSMedian: med(name), perRound: c.tps, ttftP50Ms: pct(c.ttft, 50) };
+      copyRows.push(`copy ${name.padEnd(34)} ${med(name).toFixed(1).padStart(7)} tok/s median  (rounds: ${c.tps.map((x) => x.toFixed(1)).join(' ')})  TTFT p50 ${pct(c.ttft, 50).toFixed(0)} ms` +
+        `  same text as the worker: ${c.texts.every((t) => t === w.texts[0]) ? 'yes' : `no (${c.texts.filter((t) => t === w.texts[0]).length}/${c.texts.length})`}`);
+    }
+    for (const name of Object.keys(copy).filter((n) => n !== 'qwen-worker HTTP')) ratios[`copy worker/${name}`] = med('qwen-worker HTTP') / med(name);
+    const specs = Object.keys(copy).filter((n) => n.includes('--spec-type'));
+    if (specs.length > 0) {
+      const fastest = specs.reduce((a, b) => (med(b) > med(a) ? b : a));
+      ratios[`copy worker/fastest spec-type (${fastest})`] = med('qwen-worker HTTP') / med(fastest);
+    }
+    // Round by round against the same round's fastest draft-free llama-server.
+    const perRound = w.tps.map((x, i) => x / Math.max(...specs.map((n) => copy[n]!.tps[i]!)));
+    if (specs.length > 0) copyRows.push(`copy worker / fastest spec-type per round: ${perRound.map((x) => x.toFixed(2)).join(' ')}`);
+    copyRows.push(`copy text (worker): ${JSON.stringify(w.texts[0]!.slice(0, 160))}...`);
+    copyRows.push(...workerMetrics.split('\n').filter((l) => l.startsWith('gen_ai_server_speculative_')));
+  }
   const cacheSeries = workerMetrics.split('\n').filter((l) => l.startsWith('gen_ai_server_prompt_cache_'));
   summary.workerPromptCache = cacheSeries;
   for (const conc of CONC) {
@@ -417,7 +490,7 @@ try {
   }
   summary.ratios = ratios;
   summary.scrapeMs = { p50: pct(scrape, 50), p95: pct(scrape, 95), max: Math.max(...scrape) };
-  console.log([...rows, ...mtRows].join('\n'));
+  console.log([...rows, ...mtRows, ...copyRows].join('\n'));
   console.log(Object.entries(ratios).map(([k, v]) => `${k}: ${v.toFixed(3)}x`).join('\n'));
   if (perRoundRatios.length > 0) console.log(perRoundRatios.join('\n'));
   console.log(cacheSeries.join('\n'));
@@ -427,7 +500,7 @@ try {
   // A failed request usually means a peer died: name it, with its exit status and stderr.
   await new Promise((r) => setTimeout(r, 200));
   const peers: [string, ReturnType<typeof spawn> | undefined][] = [['qwen-worker', worker], ['baseline worker', baseline], ['worker without host cache', noCache],
-    ['llama-server', llamaServer]];
+    ['llama-server', llamaServer], ...copyPeers.map((p): [string, ReturnType<typeof spawn>] => [p.name, p.proc])];
   for (const [name, proc] of peers) {
     if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
       console.error(`${name} died (${proc.signalCode ?? `exit ${proc.exitCode}`}) during the run; its stderr ends with:\n${stderrOf.get(proc)?.().slice(-2000) ?? ''}`);
@@ -439,6 +512,7 @@ try {
   worker.kill('SIGTERM');
   baseline?.kill('SIGTERM');
   noCache?.kill('SIGTERM');
+  for (const p of copyPeers) p.proc.kill('SIGTERM');
   llamaServer?.kill('SIGTERM');
   // The worker removes its files when it drains; the directory is the bench's.
   await new Promise((r) => setTimeout(r, 2000));
