@@ -239,6 +239,8 @@ const WORKER_PORT = 18931;
 const LLAMA_SERVER_PORT = 18932;
 const BASELINE_PORT = 18933;
 const NO_LOOKUP_PORT = 18935;
+const LOOKUP_PORT = 18936;
+const lookupUrl = `http://127.0.0.1:${LOOKUP_PORT}`;
 /** One llama-server per --spec-type of the copy part (and one without), from this port up. */
 const COPY_LLAMA_SERVER_PORT = 18940;
 const NO_CACHE_PORT = 18934;
@@ -277,10 +279,13 @@ if (existsSync(llamaServerBin)) {
 } else {
   console.error(`llama-server not found at ${llamaServerBin}: skipped (bash worker/scripts/build-llama-server.sh builds it)`);
 }
-// Copy part: this worker without prompt-lookup decoding (the same output, the plain speed), and
-// llama-server with one slot, without and with each draft-free --spec-type.
+// Copy part: this worker with `--prompt-lookup auto` (its own process: the other parts measure the
+// default, off) and without it (the same output, the plain speed), and llama-server with one slot,
+// without and with each draft-free --spec-type.
 const copyPeers: { name: string; url: string; proc: ReturnType<typeof spawn> }[] = [];
+let lookupWorker: ReturnType<typeof spawn> | undefined;
 if (PART === 'all' || PART === 'copy') {
+  lookupWorker = await startServer(join(root, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(LOOKUP_PORT), '--prompt-lookup', 'auto'], `${lookupUrl}/readyz`);
   const url = `http://127.0.0.1:${NO_LOOKUP_PORT}`;
   copyPeers.push({ name: 'qwen-worker, lookup off', url, proc: await startServer(join(root, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(NO_LOOKUP_PORT), '--prompt-lookup', 'off'], `${url}/readyz`) });
   if (existsSync(llamaServerBin)) {
@@ -359,7 +364,7 @@ try {
   // prompt's evaluation is TTFT's, and the worker reuses the prompt's state across rounds).
   const copy: Record<string, { tps: number[]; ttft: number[]; texts: string[] }> = {};
   if (PART === 'all' || PART === 'copy') {
-    const contenders = [{ name: 'qwen-worker HTTP', url: workerUrl }, ...copyPeers];
+    const contenders = [{ name: 'qwen-worker HTTP', url: lookupUrl }, ...copyPeers];
     for (let r = 0; r < ROUNDS; r++) {
       for (let k = 0; k < contenders.length; k++) {
         const { name, url } = contenders[(k + r) % contenders.length]!;
@@ -448,7 +453,7 @@ try {
     const perRound = w.tps.map((x, i) => x / Math.max(...specs.map((n) => copy[n]!.tps[i]!)));
     if (specs.length > 0) copyRows.push(`copy worker / fastest spec-type per round: ${perRound.map((x) => x.toFixed(2)).join(' ')}`);
     copyRows.push(`copy text (worker): ${JSON.stringify(w.texts[0]!.slice(0, 160))}...`);
-    copyRows.push(...workerMetrics.split('\n').filter((l) => l.startsWith('gen_ai_server_speculative_')));
+    copyRows.push(...(await (await fetch(`${lookupUrl}/metrics`)).text()).split('\n').filter((l) => l.startsWith('gen_ai_server_speculative_')));
   }
   const cacheSeries = workerMetrics.split('\n').filter((l) => l.startsWith('gen_ai_server_prompt_cache_'));
   summary.workerPromptCache = cacheSeries;
@@ -500,7 +505,7 @@ try {
   // A failed request usually means a peer died: name it, with its exit status and stderr.
   await new Promise((r) => setTimeout(r, 200));
   const peers: [string, ReturnType<typeof spawn> | undefined][] = [['qwen-worker', worker], ['baseline worker', baseline], ['worker without host cache', noCache],
-    ['llama-server', llamaServer], ...copyPeers.map((p): [string, ReturnType<typeof spawn>] => [p.name, p.proc])];
+    ['llama-server', llamaServer], ['qwen-worker, lookup auto', lookupWorker], ...copyPeers.map((p): [string, ReturnType<typeof spawn>] => [p.name, p.proc])];
   for (const [name, proc] of peers) {
     if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
       console.error(`${name} died (${proc.signalCode ?? `exit ${proc.exitCode}`}) during the run; its stderr ends with:\n${stderrOf.get(proc)?.().slice(-2000) ?? ''}`);
@@ -512,6 +517,7 @@ try {
   worker.kill('SIGTERM');
   baseline?.kill('SIGTERM');
   noCache?.kill('SIGTERM');
+  lookupWorker?.kill('SIGTERM');
   for (const p of copyPeers) p.proc.kill('SIGTERM');
   llamaServer?.kill('SIGTERM');
   // The worker removes its files when it drains; the directory is the bench's.

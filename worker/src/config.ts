@@ -74,7 +74,7 @@ export const USAGE = `Usage: qwen-worker [flags]
                                 (default /dev/shm/qwen-worker-prompt-cache-<pid>)
   --prompt-lookup on|off|auto   prompt-lookup decoding: draft the next tokens from the prompt where the
                                 output copies it (same output, fewer decode steps); auto drafts only
-                                while one request runs (default auto)
+                                while one request runs (default off)
   --log-level LEVEL             pino level (default info)`;
 
 export class ConfigError extends Error {}
@@ -109,7 +109,7 @@ export function parseGpu(v: string | undefined): GpuMode {
 }
 
 export function parsePromptLookup(v: string | undefined): PromptLookupMode {
-  const mode = v ?? 'auto';
+  const mode = v ?? 'off';
   if (mode === 'on' || mode === 'off' || mode === 'auto') return mode;
   throw new ConfigError(`--prompt-lookup must be one of on, off, auto; got '${v}'`);
 }

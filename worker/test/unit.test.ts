@@ -31,9 +31,9 @@ describe('flags', () => {
     // The defaults are the contract's (the operator's default port and the queue it leaves to the worker).
     expect(c).toMatchObject({ host: WORKER_DEFAULT.host, port: WORKER_DEFAULT.port, contextSize: WORKER_DEFAULT.contextSize });
     expect(parseConfig(['--parallel', '3'], {}).queueSize).toBe(WORKER_DEFAULT.queuePerSequence * 3);
-    // Prompt-lookup decoding only while one request runs, unless asked otherwise.
-    expect(c.promptLookup).toBe('auto');
-    expect(parseConfig(['--prompt-lookup', 'off'], {}).promptLookup).toBe('off');
+    // Prompt-lookup decoding only when asked for (docs/worker.md says why).
+    expect(c.promptLookup).toBe('off');
+    expect(parseConfig(['--prompt-lookup', 'auto'], {}).promptLookup).toBe('auto');
   });
   it('has secure defaults for the shared-cluster flags', () => {
     const c = parseConfig([], {});
