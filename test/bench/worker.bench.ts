@@ -8,9 +8,16 @@
 // and 4 at once, so a conversation's prefix survives only through the sequence choice and the host
 // prompt cache (the worker runs with --prompt-cache-bytes; llama-server with its --cache-ram).
 // `--baseline DIR` adds another checkout's worker (e.g. the commit before a change) to the decode
-// part, so a regression is measured on the same machine in the same minutes.
+// part, so a regression is measured on the same machine in the same minutes; `--no-cache-worker`
+// adds this worker without its host prompt cache (what the cache itself costs the decode);
+// `--no-in-process` leaves node-llama-cpp in-process out of it (slow under load, not a peer). The
+// decode contenders' order turns by one each round, and each round's worker/peer ratio is printed:
+// on shared cores the load drifts within a round, and a fixed order would charge it to one side.
 // Not a jest test. Run (after scripts/setup.sh):
-//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn|interleaved] [--baseline DIR]
+// `--part copy` ([P3]) has the answer copy its 3-paragraph prompt (200 greedy tokens, one request at
+// a time): this worker (prompt-lookup decoding on, `auto`) and without it, against llama-server
+// without and with each draft-free `--spec-type`; tokens/s after the first token, the same text.
+//   ~/.cache/qwen-operator/node-24.22.3/bin/node test/bench/worker.bench.ts [--rounds 3] [--tokens 128] [--part all|decode|multiturn|interleaved|copy] [--baseline DIR]
 // Prints a table and a JSON line (prefix BENCH_JSON).
 import { spawn } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
@@ -25,13 +32,15 @@ import { availableCpus } from '../../worker/src/cpus.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cache = process.env.QWEN_CACHE ?? join(homedir(), '.cache', 'qwen-operator');
-const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' }, part: { type: 'string' }, concurrency: { type: 'string' }, baseline: { type: 'string' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string' }, tokens: { type: 'string' }, model: { type: 'string' }, scrapes: { type: 'string' }, part: { type: 'string' }, concurrency: { type: 'string' }, baseline: { type: 'string' }, 'no-cache-worker': { type: 'boolean' }, 'no-in-process': { type: 'boolean' }, threads: { type: 'string' } } });
 const PART = values.part ?? 'all';
 const ROUNDS = Number(values.rounds ?? 3);
 const TOKENS = Number(values.tokens ?? 128);
 const SCRAPES = Number(values.scrapes ?? 200);
 const MODEL = values.model ?? join(cache, 'models', 'gemma-3-270m-q4_k_m.gguf');
-const THREADS = availableCpus();
+// `--threads N` for every contender (default: the CPUs available). On cores shared with other jobs,
+// 1 avoids llama.cpp's threads spinning at a barrier for a descheduled peer (rounds 10x slower).
+const THREADS = values.threads ? Number(values.threads) : availableCpus();
 const CONC = (values.concurrency ?? '1,4').split(',').map(Number);
 const PROMPTS = [
   'The history of the city of Rome begins',
@@ -81,8 +90,10 @@ async function httpOne(base: string, prompt: string, t0: number, extra: Record<s
   });
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let ttft = NaN;
+  let last = NaN;
   let n = 0;
   let chunks = 0;
+  let all = '';
   let buf = '';
   const dec = new TextDecoder();
   for await (const part of res.body) {
@@ -94,11 +105,16 @@ async function httpOne(base: string, prompt: string, t0: number, extra: Record<s
       if (!ev.startsWith('data: ') || ev === 'data: [DONE]') continue;
       const j = JSON.parse(ev.slice(6)) as { choices?: { text?: string; delta?: { content?: string } }[]; usage?: { completion_tokens: number } | null; content?: string; tokens_predicted?: number };
       const text = j.choices?.[0]?.text ?? j.choices?.[0]?.delta?.content;
-      if (text) { chunks++; if (Number.isNaN(ttft)) ttft = performance.now() - t0; }
+      if (text) {
+        chunks++;
+        all += text;
+        last = performance.now() - t0;
+        if (Number.isNaN(ttft)) ttft = last;
+      }
       if (j.usage) n = j.usage.completion_tokens;
     }
   }
-  return { n: n || chunks, ttft };
+  return { n: n || chunks, ttft, last, text: all };
 }
 
 async function concurrent(conc: number, one: (i: number, t0: number) => Promise<{ n: number; ttft: number }>): Promise<Run> {
@@ -118,6 +134,18 @@ const IL_CONVERSATIONS = 16;
 const IL_TURNS = 3;
 /** Host prompt cache of the worker, and llama-server's --cache-ram: the same budget. */
 const CACHE_MIB = 1024;
+
+// --- copy-heavy workload ([P3]): the answer copies its prompt, where prompt-lookup decoding pays ---
+const COPY_TEXT = [
+  'The river town of Ashford grew up around a wooden bridge that merchants crossed on their way to the coast. In the spring the water rose over the lower streets, and the families who lived there moved their goods to the upper floors until the flood went down again.',
+  'By the end of the century the bridge had been replaced by one of stone, and a railway station was built on the northern bank. Mills opened along the water, and the population doubled within twenty years as workers arrived from the villages of the valley.',
+  'Today the mills are museums and apartments, the station still has four trains an hour to the city, and the old bridge is remembered by a plaque on the wall of the market hall. Visitors come for the walks along the river and the Saturday market in the square.',
+].join('\n\n');
+// The test model is a base model: one example pair makes it copy.
+const COPY_PROMPT = `Copy the text exactly.\n\nText:\nThe cat sat on the mat. It was warm.\n\nCopy:\nThe cat sat on the mat. It was warm.\n\nText:\n${COPY_TEXT}\n\nCopy:\n`;
+const COPY_TOKENS = 200;
+/** llama-server's draft-free speculative decoding types (no draft model), at their defaults. */
+const SPEC_TYPES = ['ngram-simple', 'ngram-map-k'];
 
 /**
  * `IL_CONVERSATIONS` conversations, `clients` requests in flight: client k owns conversations k,
@@ -210,6 +238,13 @@ async function startServer(cmd: string, args: string[], readyUrl: string) {
 const WORKER_PORT = 18931;
 const LLAMA_SERVER_PORT = 18932;
 const BASELINE_PORT = 18933;
+const NO_LOOKUP_PORT = 18935;
+const LOOKUP_PORT = 18936;
+const lookupUrl = `http://127.0.0.1:${LOOKUP_PORT}`;
+/** One llama-server per --spec-type of the copy part (and one without), from this port up. */
+const COPY_LLAMA_SERVER_PORT = 18940;
+const NO_CACHE_PORT = 18934;
+const noCacheUrl = `http://127.0.0.1:${NO_CACHE_PORT}`;
 const baselineUrl = `http://127.0.0.1:${BASELINE_PORT}`;
 const workerUrl = `http://127.0.0.1:${WORKER_PORT}`;
 const llamaServerBin = join(process.env.QWEN_BIN ?? join(cache, 'bin'), 'llama-server');
@@ -219,12 +254,15 @@ console.error(`model ${MODEL}\nthreads ${THREADS}, ${TOKENS} tokens, greedy, rou
 const raw = await rawSetup();
 // The host prompt cache on a tmpfs, as a pod's memory-backed emptyDir.
 const promptCacheDir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'qwen-bench-prompt-cache-'));
-const workerArgs = ['--model', MODEL, '--host', '127.0.0.1', '--parallel', '4', '--context-size', '4096', '--gpu', 'false', '--log-level', 'warn'];
+const workerArgs = ['--model', MODEL, '--host', '127.0.0.1', '--parallel', '4', '--context-size', '4096', '--gpu', 'false', '--log-level', 'warn', '--threads', String(THREADS)];
 const worker = await startServer(join(root, 'worker', 'bin', 'qwen-worker'),
   [...workerArgs, '--port', String(WORKER_PORT), '--prompt-cache-bytes', String(CACHE_MIB * 2 ** 20), '--prompt-cache-dir', promptCacheDir],
   `${workerUrl}/readyz`);
 const baseline = values.baseline
   ? await startServer(join(values.baseline, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(BASELINE_PORT)], `${baselineUrl}/readyz`)
+  : undefined;
+const noCache = values['no-cache-worker']
+  ? await startServer(join(root, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(NO_CACHE_PORT)], `${noCacheUrl}/readyz`)
   : undefined;
 let llamaServer: ReturnType<typeof spawn> | undefined;
 if (existsSync(llamaServerBin)) {
@@ -241,19 +279,50 @@ if (existsSync(llamaServerBin)) {
 } else {
   console.error(`llama-server not found at ${llamaServerBin}: skipped (bash worker/scripts/build-llama-server.sh builds it)`);
 }
+// Copy part: this worker with `--prompt-lookup auto` (its own process: the other parts measure the
+// default, off) and without it (the same output, the plain speed), and llama-server with one slot,
+// without and with each draft-free --spec-type.
+const copyPeers: { name: string; url: string; proc: ReturnType<typeof spawn> }[] = [];
+let lookupWorker: ReturnType<typeof spawn> | undefined;
+if (PART === 'all' || PART === 'copy') {
+  lookupWorker = await startServer(join(root, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(LOOKUP_PORT), '--prompt-lookup', 'auto'], `${lookupUrl}/readyz`);
+  const url = `http://127.0.0.1:${NO_LOOKUP_PORT}`;
+  copyPeers.push({ name: 'qwen-worker, lookup off', url, proc: await startServer(join(root, 'worker', 'bin', 'qwen-worker'), [...workerArgs, '--port', String(NO_LOOKUP_PORT), '--prompt-lookup', 'off'], `${url}/readyz`) });
+  if (existsSync(llamaServerBin)) {
+    for (const [i, spec] of ['', ...SPEC_TYPES].entries()) {
+      const port = COPY_LLAMA_SERVER_PORT + i;
+      const u = `http://127.0.0.1:${port}`;
+      const proc = await startServer(llamaServerBin, ['-m', MODEL, '--host', '127.0.0.1', '--port', String(port), '-np', '1', '-c', '4096', '-t', String(THREADS),
+        '--no-webui', '--log-disable', ...(spec ? ['--spec-type', spec] : [])], `${u}/health`);
+      copyPeers.push({ name: spec ? `llama-server --spec-type ${spec}` : 'llama-server default', url: u, proc });
+    }
+  }
+}
 
 try {
   // Warm-up each.
-  await rawOne(raw.model, raw.seqs[0]!, PROMPTS[0]!, performance.now());
+  if (!values['no-in-process']) await rawOne(raw.model, raw.seqs[0]!, PROMPTS[0]!, performance.now());
   await httpOne(workerUrl, PROMPTS[0]!, performance.now(), {});
   if (baseline) await httpOne(baselineUrl, PROMPTS[0]!, performance.now(), {});
+  if (noCache) await httpOne(noCacheUrl, PROMPTS[0]!, performance.now(), {});
   if (llamaServer) await httpOne(llamaServerUrl, PROMPTS[0]!, performance.now(), { n_predict: TOKENS, ignore_eos: false, cache_prompt: false });
   for (let r = 0; r < (PART === 'all' || PART === 'decode' ? ROUNDS : 0); r++) {
     for (const conc of CONC) {
-      record('node-llama-cpp in-process', conc, await concurrent(conc, (i, t0) => rawOne(raw.model, raw.seqs[i]!, PROMPTS[i % PROMPTS.length]!, t0)));
-      record('qwen-worker HTTP', conc, await concurrent(conc, (i, t0) => httpOne(workerUrl, PROMPTS[i % PROMPTS.length]!, t0, {})));
-      if (baseline) record('baseline worker HTTP', conc, await concurrent(conc, (i, t0) => httpOne(baselineUrl, PROMPTS[i % PROMPTS.length]!, t0, {})));
-      if (llamaServer) record('llama-server HTTP', conc, await concurrent(conc, (i, t0) => httpOne(llamaServerUrl, PROMPTS[i % PROMPTS.length]!, t0, { cache_prompt: false })));
+      // A prompt no earlier round sent: each request leaves a new state, which a worker with the
+      // host cache saves at its end while the others decode (as with real traffic); repeated
+      // prompts would be saved once and hide that cost.
+      const prompt = (i: number) => `Part ${r + 1}.${conc}. ${PROMPTS[i % PROMPTS.length]!}`;
+      const contenders: (readonly [string, (i: number, t0: number) => Promise<{ n: number; ttft: number }>])[] = [
+        ...(values['no-in-process'] ? [] : [['node-llama-cpp in-process', (i: number, t0: number) => rawOne(raw.model, raw.seqs[i]!, prompt(i), t0)] as const]),
+        ['qwen-worker HTTP', (i, t0) => httpOne(workerUrl, prompt(i), t0, {})],
+        ...(noCache ? [['qwen-worker HTTP, no host cache', (i: number, t0: number) => httpOne(noCacheUrl, prompt(i), t0, {})] as const] : []),
+        ...(baseline ? [['baseline worker HTTP', (i: number, t0: number) => httpOne(baselineUrl, prompt(i), t0, {})] as const] : []),
+        ...(llamaServer ? [['llama-server HTTP', (i: number, t0: number) => httpOne(llamaServerUrl, prompt(i), t0, { cache_prompt: false })] as const] : []),
+      ];
+      for (let k = 0; k < contenders.length; k++) {
+        const [name, one] = contenders[(k + r) % contenders.length]!;
+        record(name, conc, await concurrent(conc, one));
+      }
       console.error(`round ${r + 1} c${conc} done`);
     }
   }
@@ -289,6 +358,23 @@ try {
       const peers: [string, string][] = [['qwen-worker HTTP', workerUrl], ...(llamaServer ? [['llama-server HTTP', llamaServerUrl] as [string, string]] : [])];
       for (const [name, url] of peers) il[`${name} c${conc}`] = await interleaved(url, conc);
       console.error(`interleaved c${conc} done`);
+    }
+  }
+  // Copy-heavy: one request at a time, 200 greedy tokens, tokens/s after the first token (the
+  // prompt's evaluation is TTFT's, and the worker reuses the prompt's state across rounds).
+  const copy: Record<string, { tps: number[]; ttft: number[]; texts: string[] }> = {};
+  if (PART === 'all' || PART === 'copy') {
+    const contenders = [{ name: 'qwen-worker HTTP', url: lookupUrl }, ...copyPeers];
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < contenders.length; k++) {
+        const { name, url } = contenders[(k + r) % contenders.length]!;
+        const x = await httpOne(url, COPY_PROMPT, performance.now(), { max_tokens: COPY_TOKENS });
+        const acc = (copy[name] ??= { tps: [], ttft: [], texts: [] });
+        acc.tps.push((x.n - 1) / ((x.last - x.ttft) / 1000));
+        acc.ttft.push(x.ttft);
+        acc.texts.push(x.text);
+      }
+      console.error(`copy round ${r + 1} done`);
     }
   }
   const workerMetrics = await (await fetch(`${workerUrl}/metrics`)).text();
@@ -348,6 +434,27 @@ try {
       if (m && cold) ratios[`interleaved TTFT p95 turns 2+ / cold p50, ${name} c${conc}`] = pct(late(m), 95) / pct(cold, 50);
     }
   }
+  const copyRows: string[] = [];
+  if (Object.keys(copy).length > 0) {
+    const med = (name: string) => pct(copy[name]?.tps ?? [], 50);
+    const w = copy['qwen-worker HTTP']!;
+    for (const [name, c] of Object.entries(copy)) {
+      summary[`copy ${name}`] = { tokensPerSMedian: med(name), perRound: c.tps, ttftP50Ms: pct(c.ttft, 50) };
+      copyRows.push(`copy ${name.padEnd(34)} ${med(name).toFixed(1).padStart(7)} tok/s median  (rounds: ${c.tps.map((x) => x.toFixed(1)).join(' ')})  TTFT p50 ${pct(c.ttft, 50).toFixed(0)} ms` +
+        `  same text as the worker: ${c.texts.every((t) => t === w.texts[0]) ? 'yes' : `no (${c.texts.filter((t) => t === w.texts[0]).length}/${c.texts.length})`}`);
+    }
+    for (const name of Object.keys(copy).filter((n) => n !== 'qwen-worker HTTP')) ratios[`copy worker/${name}`] = med('qwen-worker HTTP') / med(name);
+    const specs = Object.keys(copy).filter((n) => n.includes('--spec-type'));
+    if (specs.length > 0) {
+      const fastest = specs.reduce((a, b) => (med(b) > med(a) ? b : a));
+      ratios[`copy worker/fastest spec-type (${fastest})`] = med('qwen-worker HTTP') / med(fastest);
+    }
+    // Round by round against the same round's fastest draft-free llama-server.
+    const perRound = w.tps.map((x, i) => x / Math.max(...specs.map((n) => copy[n]!.tps[i]!)));
+    if (specs.length > 0) copyRows.push(`copy worker / fastest spec-type per round: ${perRound.map((x) => x.toFixed(2)).join(' ')}`);
+    copyRows.push(`copy text (worker): ${JSON.stringify(w.texts[0]!.slice(0, 160))}...`);
+    copyRows.push(...(await (await fetch(`${lookupUrl}/metrics`)).text()).split('\n').filter((l) => l.startsWith('gen_ai_server_speculative_')));
+  }
   const cacheSeries = workerMetrics.split('\n').filter((l) => l.startsWith('gen_ai_server_prompt_cache_'));
   summary.workerPromptCache = cacheSeries;
   for (const conc of CONC) {
@@ -362,21 +469,44 @@ try {
   }
   for (const conc of CONC) {
     if (!results['qwen-worker HTTP']) break;
-    ratios[`worker/raw c${conc}`] = tps('qwen-worker HTTP', conc) / tps('node-llama-cpp in-process', conc);
+    if (results['node-llama-cpp in-process']) ratios[`worker/raw c${conc}`] = tps('qwen-worker HTTP', conc) / tps('node-llama-cpp in-process', conc);
     if (llamaServer) ratios[`worker/llama-server c${conc}`] = tps('qwen-worker HTTP', conc) / tps('llama-server HTTP', conc);
     if (baseline) ratios[`worker/baseline worker c${conc}`] = tps('qwen-worker HTTP', conc) / tps('baseline worker HTTP', conc);
+    if (noCache) ratios[`worker/worker without host cache c${conc}`] = tps('qwen-worker HTTP', conc) / tps('qwen-worker HTTP, no host cache', conc);
+    if (noCache && baseline) ratios[`worker without host cache/baseline worker c${conc}`] = tps('qwen-worker HTTP, no host cache', conc) / tps('baseline worker HTTP', conc);
+  }
+  // Round by round (the load drifts between rounds, less within one): the median is the robust figure.
+  const pairs: [string, string, string][] = [
+    ['worker/baseline', 'qwen-worker HTTP', 'baseline worker HTTP'],
+    ['worker/no host cache', 'qwen-worker HTTP', 'qwen-worker HTTP, no host cache'],
+    ['no host cache/baseline', 'qwen-worker HTTP, no host cache', 'baseline worker HTTP'],
+    ['worker/llama-server', 'qwen-worker HTTP', 'llama-server HTTP'],
+  ];
+  const perRoundRatios: string[] = [];
+  for (const conc of CONC) {
+    for (const [label, a, b] of pairs) {
+      const ra = results[a]?.[conc];
+      const rb = results[b]?.[conc];
+      if (!ra || !rb) continue;
+      const rs = ra.map((x, i) => (x.tokens / x.wallMs) / (rb[i]!.tokens / rb[i]!.wallMs));
+      summary[`per-round ${label} c${conc}`] = rs;
+      perRoundRatios.push(`per round ${label} c${conc}: ${rs.map((x) => x.toFixed(2)).join(' ')}  (median ${pct(rs, 50).toFixed(3)}x)`);
+    }
   }
   summary.ratios = ratios;
   summary.scrapeMs = { p50: pct(scrape, 50), p95: pct(scrape, 95), max: Math.max(...scrape) };
-  console.log([...rows, ...mtRows].join('\n'));
+  console.log([...rows, ...mtRows, ...copyRows].join('\n'));
   console.log(Object.entries(ratios).map(([k, v]) => `${k}: ${v.toFixed(3)}x`).join('\n'));
+  if (perRoundRatios.length > 0) console.log(perRoundRatios.join('\n'));
   console.log(cacheSeries.join('\n'));
   console.log(`/metrics scrape: p50 ${pct(scrape, 50).toFixed(2)} ms, p95 ${pct(scrape, 95).toFixed(2)} ms`);
   console.log(`BENCH_JSON ${JSON.stringify(summary)}`);
 } catch (e) {
   // A failed request usually means a peer died: name it, with its exit status and stderr.
   await new Promise((r) => setTimeout(r, 200));
-  for (const [name, proc] of [['qwen-worker', worker], ['baseline worker', baseline], ['llama-server', llamaServer]] as const) {
+  const peers: [string, ReturnType<typeof spawn> | undefined][] = [['qwen-worker', worker], ['baseline worker', baseline], ['worker without host cache', noCache],
+    ['llama-server', llamaServer], ['qwen-worker, lookup auto', lookupWorker], ...copyPeers.map((p): [string, ReturnType<typeof spawn>] => [p.name, p.proc])];
+  for (const [name, proc] of peers) {
     if (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
       console.error(`${name} died (${proc.signalCode ?? `exit ${proc.exitCode}`}) during the run; its stderr ends with:\n${stderrOf.get(proc)?.().slice(-2000) ?? ''}`);
     }
@@ -386,6 +516,9 @@ try {
 } finally {
   worker.kill('SIGTERM');
   baseline?.kill('SIGTERM');
+  noCache?.kill('SIGTERM');
+  lookupWorker?.kill('SIGTERM');
+  for (const p of copyPeers) p.proc.kill('SIGTERM');
   llamaServer?.kill('SIGTERM');
   // The worker removes its files when it drains; the directory is the bench's.
   await new Promise((r) => setTimeout(r, 2000));

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FLAG, WORKER_DEFAULT } from './contract.ts';
+import type { PromptLookupMode } from './prompt-lookup.ts';
 
 export const DEFAULT_MODEL = 'hf:unsloth/Qwen3-4B-Instruct-2507-GGUF:Q4_K_M';
 
@@ -37,6 +38,8 @@ export type WorkerConfig = {
   /** Host prompt cache size in bytes (0: off). */
   promptCacheBytes: number;
   promptCacheDir: string;
+  /** Prompt-lookup decoding (prompt-lookup.ts): always, never, or while one request runs. */
+  promptLookup: PromptLookupMode;
 };
 
 export const USAGE = `Usage: qwen-worker [flags]
@@ -70,6 +73,9 @@ export const USAGE = `Usage: qwen-worker [flags]
   --prompt-cache-dir DIR        where the saved states go; put it on a tmpfs (a memory-backed emptyDir);
                                 state files left there by an earlier run are removed at start
                                 (default /dev/shm/qwen-worker-prompt-cache-<pid>)
+  --prompt-lookup on|off|auto   prompt-lookup decoding: draft the next tokens from the prompt where the
+                                output copies it (same output, fewer decode steps); auto drafts only
+                                while one request runs (default off)
   --log-level LEVEL             pino level (default info)`;
 
 export class ConfigError extends Error {}
@@ -103,6 +109,12 @@ export function parseGpu(v: string | undefined): GpuMode {
   }
 }
 
+export function parsePromptLookup(v: string | undefined): PromptLookupMode {
+  const mode = v ?? 'off';
+  if (mode === 'on' || mode === 'off' || mode === 'auto') return mode;
+  throw new ConfigError(`--prompt-lookup must be one of on, off, auto; got '${v}'`);
+}
+
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   let values;
   try {
@@ -121,6 +133,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
         'api-key-file': { type: 'string' }, 'headers-timeout': { type: 'string' }, 'body-timeout': { type: 'string' },
         'keep-alive-timeout': { type: 'string' }, 'max-header-bytes': { type: 'string' }, 'allow-http-download': { type: 'boolean' },
         [FLAG.promptCacheBytes]: { type: 'string' }, [FLAG.promptCacheDir]: { type: 'string' },
+        'prompt-lookup': { type: 'string' },
       },
     }));
   } catch (e) {
@@ -165,5 +178,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     allowHttpDownload: values['allow-http-download'] ?? false,
     promptCacheBytes: num(FLAG.promptCacheBytes, values[FLAG.promptCacheBytes], 0),
     promptCacheDir: values[FLAG.promptCacheDir] ?? join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `qwen-worker-prompt-cache-${process.pid}`),
+    promptLookup: parsePromptLookup(values['prompt-lookup']),
   };
 }

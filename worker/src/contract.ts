@@ -34,6 +34,9 @@ export const METRIC = {
   promptCacheHostBytes: 'gen_ai_server_prompt_cache_host_bytes',
   promptCacheHostEntries: 'gen_ai_server_prompt_cache_host_entries',
   promptCacheHostEvictions: 'gen_ai_server_prompt_cache_host_evictions_total',
+  /** Prompt-lookup decoding: tokens drafted from the prompt, and those the model accepted (its own greedy pick). */
+  speculativeDraftedTokens: 'gen_ai_server_speculative_drafted_tokens_total',
+  speculativeAcceptedTokens: 'gen_ai_server_speculative_accepted_tokens_total',
   residentMemory: 'process_resident_memory_bytes',
   heapUsed: 'nodejs_heap_used_bytes',
   startTime: 'process_start_time_seconds',

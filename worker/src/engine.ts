@@ -13,6 +13,7 @@ import { GrammarCache } from './grammar-cache.ts';
 import { DecodeLockstep } from './lockstep.ts';
 import { loadModel } from './model-loader.ts';
 import type { HostPromptCache, HostCacheEvents } from './prompt-cache.ts';
+import type { PromptLookupMode } from './prompt-lookup.ts';
 import type { GbnfSchema } from './schema.ts';
 import { SequencePool } from './sequence-pool.ts';
 import type { Assignment } from './sequence-pool.ts';
@@ -30,6 +31,8 @@ export type EngineOptions = {
   contextSize: number;
   threads: number;
   gpu: GpuMode;
+  /** Prompt-lookup decoding (`--prompt-lookup`, prompt-lookup.ts); default off. */
+  promptLookup?: PromptLookupMode | undefined;
   /** The host prompt cache (`--prompt-cache-bytes` > 0): saved sequence states in `dir`. */
   promptCache?: { dir: string; maxBytes: number; events: HostCacheEvents; onError: (err: unknown, what: string) => void } | undefined;
 };
@@ -101,8 +104,13 @@ export class Engine {
   }
 
   static async load(options: EngineOptions): Promise<Engine> {
-    const m = await loadModel(options);
+    // auto: drafts only while one request runs (prompt-lookup.ts says why). The sequences and
+    // their predictors come before the pool that counts the running requests.
+    const built: { engine?: Engine } = {};
+    const mayDraft = options.promptLookup === 'on' ? () => true : () => (built.engine?.running ?? 0) <= 1;
+    const m = await loadModel(options, mayDraft);
     const engine = new Engine(m.llama, m.model, m.context, m.sequences, options, m.host);
+    built.engine = engine;
     engine.batchOrderMismatch = m.batchOrderMismatch;
     return engine;
   }

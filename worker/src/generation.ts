@@ -7,6 +7,8 @@ import { toFunctions, toHistory } from './chat-history.ts';
 import type { ChatMessage } from './chat-history.ts';
 import type { DecodeLockstep } from './lockstep.ts';
 import type { Penalties, ToolDef } from './openai.ts';
+import { PromptLookup } from './prompt-lookup.ts';
+import type { DraftCounts } from './prompt-lookup.ts';
 import { AbortedError } from './sequence-pool.ts';
 import { StopMatcher } from './stop-matcher.ts';
 import { commonPrefix } from './token-prefix.ts';
@@ -68,6 +70,8 @@ export type GenerateResult = {
   logprobs?: TokenLogprob[];
   /** Thought segments' text (reasoning models), when there was one. */
   reasoning?: string;
+  /** Prompt-lookup drafts (prompt-lookup.ts): tokens drafted and accepted, when the sequence has the predictor. */
+  speculative?: DraftCounts;
   /** performance.now() of the first generated token, undefined when none was generated. */
   firstTokenAt: number | undefined;
   lastTokenAt: number | undefined;
@@ -96,6 +100,8 @@ export async function generate(model: LlamaModel, lockstep: DecodeLockstep, seq:
   const room = ctxSize - p.tokens.length;
   const maxTokens = Math.max(0, Math.min(p.maxTokens ?? room, room));
   const cachedTokens = await reusePrefix(seq, p.tokens, p.reusePrefix);
+  const lookup = seq.tokenPredictor instanceof PromptLookup ? seq.tokenPredictor : undefined;
+  let speculative: DraftCounts | undefined;
   const stops = new StopMatcher(p.stop);
   const generated: Token[] = [];
   let text = '';
@@ -143,6 +149,10 @@ export async function generate(model: LlamaModel, lockstep: DecodeLockstep, seq:
       ...(pen ? { repeatPenalty: { punishTokens: () => generated, maxPunishTokens: Math.max(64, maxTokens), penalty: pen.repeat, frequencyPenalty: pen.frequency, presencePenalty: pen.presence } } : {}),
     };
     const input = p.tokens.slice(cachedTokens);
+    // Drafts from the prompt where the output stays what plain decoding gives: not with penalties
+    // (node-llama-cpp would penalize a drafted position without the drafted tokens before it) nor
+    // seeded sampling (a seed promises the same draws, and drafts change how many are taken).
+    lookup?.begin(p.tokens, !pen && p.reusePrefix !== false);
     // Probabilities cost a sort of the vocabulary per token: only when asked for.
     const it: AsyncGenerator<Token | { token: Token; confidence: number; probabilities?: Map<Token, number> }, void, void> = p.logprobs === undefined
       ? seq.evaluate(input, opts)
@@ -182,6 +192,15 @@ export async function generate(model: LlamaModel, lockstep: DecodeLockstep, seq:
       if (inStep) lockstep.leave();
       // Leaving the loop early returns the generator, which stops evaluation.
       await it.return();
+      if (lookup) {
+        speculative = lookup.end();
+        // Drafted tokens the model accepted but the generation did not reach stay in the KV cache
+        // beyond the sequence's tokens (node-llama-cpp keeps them for a next evaluate going on
+        // with them); a saved state (prompt-cache.ts) would carry them along: drop them.
+        if (speculative.drafted > 0) {
+          await seq.eraseContextTokenRanges([{ start: seq.nextTokenIndex, end: seq.contextSize }]);
+        }
+      }
     }
   } else if (maxTokens === 0) {
     finishReason = 'length';
@@ -194,6 +213,7 @@ export async function generate(model: LlamaModel, lockstep: DecodeLockstep, seq:
   return {
     text, promptTokens: p.tokens.length, cachedTokens, completionTokens: generated.length, finishReason, firstTokenAt, lastTokenAt,
     ...(p.logprobs !== undefined ? { logprobs } : {}),
+    ...(speculative ? { speculative } : {}),
   };
 }
 

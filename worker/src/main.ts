@@ -52,7 +52,7 @@ export async function startWorker(config: WorkerConfig) {
     allowHttp: config.allowHttpDownload,
   });
   const engine = await Engine.load({
-    modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu,
+    modelPath, parallel: config.parallel, queueSize: config.queueSize, contextSize: config.contextSize, threads, gpu: config.gpu, promptLookup: config.promptLookup,
     promptCache: {
       dir: config.promptCacheDir, maxBytes: config.promptCacheBytes, events: metrics.hostCacheEvents,
       onError: (err, what) => log.warn({ err }, what),
@@ -90,6 +90,7 @@ export async function startWorker(config: WorkerConfig) {
     modelPath, loadS: Number(loadS.toFixed(3)), gpu: engine.gpuType, threads: engine.context.currentThreads,
     contextSizePerSequence: engine.sequenceContextSize,
     promptCache: config.promptCacheBytes > 0 ? { dir: config.promptCacheDir, maxBytes: config.promptCacheBytes } : 'off',
+    promptLookup: config.promptLookup,
   }, 'ready');
   return { server, engine, log, ports };
 }

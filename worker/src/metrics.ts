@@ -115,6 +115,10 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     ...perModel, name: METRIC.promptCacheHostEvictions, help: 'Saved states dropped from the host prompt cache to stay within its size (least recently used first).',
   });
   const generatedTokens = new Counter({ ...perModel, name: METRIC.generatedTokens, help: 'Tokens generated (output).' });
+  const drafted = new Counter({ ...perModel, name: METRIC.speculativeDraftedTokens, help: 'Tokens drafted by prompt-lookup decoding (copied from the prompt) and checked by the model.' });
+  const accepted = new Counter({
+    ...perModel, name: METRIC.speculativeAcceptedTokens, help: 'Drafted tokens the model accepted (its own greedy pick): each saved a decode step.',
+  });
   const running = new Gauge({ ...perModel, name: METRIC.requestsRunning, help: 'Requests holding a context sequence.' });
   const waiting = new Gauge({ ...perModel, name: METRIC.requestsWaiting, help: 'Requests waiting in the queue for a context sequence.' });
   const loadDuration = new Gauge({
@@ -139,6 +143,7 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
   for (const e of ERROR_TYPES) requestDuration.zero({ model, error_type: e });
   ttft.zero({ model }); tpot.zero({ model });
   promptTokens.labels(model).inc(0); cachedTokens.labels(model).inc(0); generatedTokens.labels(model).inc(0);
+  drafted.labels(model).inc(0); accepted.labels(model).inc(0);
   running.labels(model).set(0); waiting.labels(model).set(0); ready.labels(model).set(0);
   for (const where of PROMPT_CACHE_WHERE) {
     if (where !== 'miss') cacheHits.labels(model, where).inc(0);
@@ -163,6 +168,12 @@ export function createMetrics(opts: { model: string; sloBuckets: readonly number
     promptTokens: promptTokens.labels(model),
     cachedTokens: cachedTokens.labels(model),
     generatedTokens: generatedTokens.labels(model),
+    /** One generation's prompt-lookup drafts. */
+    speculative: (() => {
+      const d = drafted.labels(model);
+      const a = accepted.labels(model);
+      return (draftedTokens: number, acceptedTokens: number) => { if (draftedTokens > 0) { d.inc(draftedTokens); a.inc(acceptedTokens); } };
+    })(),
     running: running.labels(model),
     waiting: waiting.labels(model),
     loadDuration: loadDuration.labels(model),

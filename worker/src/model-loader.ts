@@ -5,6 +5,7 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node
 import { SequenceOrder } from './batch-order.ts';
 import type { EngineOptions } from './engine.ts';
 import { HostPromptCache } from './prompt-cache.ts';
+import { PromptLookup } from './prompt-lookup.ts';
 
 export type LoadedModel = {
   llama: Llama;
@@ -16,7 +17,8 @@ export type LoadedModel = {
   batchOrderMismatch: string | undefined;
 };
 
-export async function loadModel(options: EngineOptions): Promise<LoadedModel> {
+/** `mayDraft`: whether a sequence's prompt-lookup predictor may draft now (with `options.promptLookup` on or auto). */
+export async function loadModel(options: EngineOptions, mayDraft: () => boolean = () => true): Promise<LoadedModel> {
   const llama = await getLlama({
     gpu: options.gpu,
     build: 'never',
@@ -40,7 +42,9 @@ export async function loadModel(options: EngineOptions): Promise<LoadedModel> {
     swaFullCache: true,
     failedCreationRemedy: false,
   });
-  const sequences = Array.from({ length: options.parallel }, () => context.getSequence());
+  // A predictor is fixed when a sequence is created; each generation turns its own on or off (generation.ts).
+  const lookup = (options.promptLookup ?? 'off') !== 'off';
+  const sequences = Array.from({ length: options.parallel }, () => context.getSequence(lookup ? { tokenPredictor: new PromptLookup(mayDraft) } : {}));
   const batchOrderMismatch = order.enable(context, sequences[0]!);
   const pc = options.promptCache;
   const host = pc && pc.maxBytes > 0 ? await HostPromptCache.open(pc.dir, pc.maxBytes, model.fileInsights.swaSize ?? 0, pc.events) : undefined;

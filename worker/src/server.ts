@@ -376,9 +376,11 @@ export class WorkerServer {
     if (cachedTokens) metrics.cachedTokens.inc(cachedTokens);
     if (result) metrics.promptCache(cacheOutcome(r.assignment, result.cachedTokens), result.cachedTokens);
     if (completionTokens > 0) metrics.generatedTokens.inc(completionTokens);
+    if (result?.speculative) metrics.speculative(result.speculative.drafted, result.speculative.accepted);
     log.info({
       method: req.method, path: req.url, status: r.status, error_type: r.errorType, error: r.errorMessage, stream: r.stream,
       prompt_tokens: r.promptTokens, cached_tokens: cachedTokens, cache_restored: r.assignment?.restored, completion_tokens: completionTokens, finish_reason: result?.finishReason,
+      ...(result?.speculative?.drafted ? { drafted_tokens: result.speculative.drafted, accepted_tokens: result.speculative.accepted } : {}),
       duration_ms: Math.round(end - start), queue_ms: r.queueMs === undefined ? undefined : Math.round(r.queueMs),
       ttft_ms: result?.firstTokenAt === undefined ? undefined : Math.round(result.firstTokenAt - start),
     }, 'request');

@@ -31,6 +31,9 @@ describe('flags', () => {
     // The defaults are the contract's (the operator's default port and the queue it leaves to the worker).
     expect(c).toMatchObject({ host: WORKER_DEFAULT.host, port: WORKER_DEFAULT.port, contextSize: WORKER_DEFAULT.contextSize });
     expect(parseConfig(['--parallel', '3'], {}).queueSize).toBe(WORKER_DEFAULT.queuePerSequence * 3);
+    // Prompt-lookup decoding only when asked for (docs/worker.md says why).
+    expect(c.promptLookup).toBe('off');
+    expect(parseConfig(['--prompt-lookup', 'auto'], {}).promptLookup).toBe('auto');
   });
   it('has secure defaults for the shared-cluster flags', () => {
     const c = parseConfig([], {});
@@ -48,6 +51,7 @@ describe('flags', () => {
     expect(() => parseConfig(['--gpu', 'tpu'], {})).toThrow(/--gpu/);
     expect(() => parseConfig(['--model-sha256', 'xyz'], {})).toThrow(/--model-sha256/);
     expect(() => parseConfig(['--bogus'], {})).toThrow(ConfigError);
+    expect(() => parseConfig(['--prompt-lookup', 'maybe'], {})).toThrow(/--prompt-lookup must be one of on, off, auto/);
     expect(() => parseSloBuckets('1,abc')).toThrow(/abc/);
     expect(() => parseSloBuckets('-1')).toThrow();
   });
