@@ -111,6 +111,9 @@ app_layer() {
 start_registry() {
   local crane="$1" work="$2"
   mkdir -p "$work/registry"
+  # The log exists before the poll reads it: the background child opens it only when it runs, and
+  # a failed read inside the assignment below would end the script (set -e).
+  : > "$work/registry.log"
   "$crane" registry serve --address 127.0.0.1:0 --disk "$work/registry" 2>"$work/registry.log" &
   REGISTRY_PID=$!
   for _ in $(seq 100); do
